@@ -1,0 +1,3 @@
+"""Commands: analysis (being built)."""
+
+from __future__ import annotations

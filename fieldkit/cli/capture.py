@@ -1,0 +1,3 @@
+"""Commands: capture (being built)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands: demo (being built)."""
+
+from __future__ import annotations

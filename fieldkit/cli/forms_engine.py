@@ -1,0 +1,3 @@
+"""Commands: forms_engine (being built)."""
+
+from __future__ import annotations

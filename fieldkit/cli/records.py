@@ -1,0 +1,3 @@
+"""Commands: records (being built)."""
+
+from __future__ import annotations

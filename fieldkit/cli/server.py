@@ -1,0 +1,3 @@
+"""Commands: server (being built)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands: sync (being built)."""
+
+from __future__ import annotations

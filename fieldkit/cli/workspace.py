@@ -1,0 +1,3 @@
+"""Commands: workspace (being built)."""
+
+from __future__ import annotations
