@@ -57,7 +57,6 @@ __all__ = [
 
 ENVELOPE_VERSION = 1
 KINDS = frozenset({"record", "case_event", "withdrawal"})
-_DATA_KEY_INFO = b"fieldkit/v1/data-key"
 _NONCE_BYTES = 12
 _MAX_BODY_BYTES = 16 * 1024 * 1024  # a decompression bomb stops here, not in memory
 _HEADER_FIELDS = {
@@ -91,10 +90,10 @@ class OpenedEnvelope:
 
 
 def canonical_json(value: Any) -> bytes:
-    """The one JSON encoding of the wire: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
+    """The one JSON encoding of the wire (``sync.protocol.canonical_json``)."""
+    from sync.protocol import canonical_json as encode
+
+    return encode(value)
 
 
 def canonical_header_bytes(header: Mapping[str, Any]) -> bytes:
@@ -109,7 +108,9 @@ def signed_bytes(header: Mapping[str, Any], ciphertext: bytes) -> bytes:
 
 def data_key_info(recipient_key_id: str) -> bytes:
     """HPKE ``info`` for wrapping a data key: binds the wrap to the recipient's key id."""
-    return _DATA_KEY_INFO + recipient_key_id.encode("ascii")
+    from sync.protocol import hpke_info
+
+    return hpke_info(recipient_key_id)
 
 
 def _b64(raw: bytes) -> str:

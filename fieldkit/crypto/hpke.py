@@ -7,7 +7,6 @@ is ``enc || ct``: the 32-byte encapsulated ephemeral key followed by the AEAD ci
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.errors import CryptoError
@@ -27,8 +26,9 @@ def public_raw(public_key: X25519PublicKey) -> bytes:
 
 def key_id(public_key: X25519PublicKey | bytes) -> str:
     """The short name of a public key: the first 16 hex digits of SHA-256 of its raw bytes."""
-    raw = public_key if isinstance(public_key, bytes) else public_raw(public_key)
-    return hashlib.sha256(raw).hexdigest()[:16]
+    from sync.protocol import key_id as raw_key_id
+
+    return raw_key_id(public_key if isinstance(public_key, bytes) else public_raw(public_key))
 
 
 def _suite() -> Any:

@@ -240,3 +240,16 @@ def test_decompression_bomb_is_refused() -> None:
     ).decode()
     with pytest.raises(CryptoError, match="size limit"):
         _open(data)
+
+
+def test_sealed_envelope_follows_the_wire_contract() -> None:
+    from sync.protocol import Envelope, canonical_envelope_bytes
+    from sync.protocol import signed_bytes as wire_signed_bytes
+
+    blob = _seal(case_id="c-9", replaces=str(uuid.uuid4()))
+    model = Envelope.model_validate_json(blob)
+    # The server stores canonical_envelope_bytes: identical to what the device sealed, so a
+    # resend is a `duplicate`, never a `conflict`.
+    assert canonical_envelope_bytes(model) == blob
+    header, ciphertext, _ = read_envelope(blob)
+    assert wire_signed_bytes(model) == signed_bytes(header, ciphertext)
