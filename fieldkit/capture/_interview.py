@@ -1,0 +1,534 @@
+"""The terminal interview: one question at a time over a FormSession (DESIGN §5, DOMAIN §4).
+
+Calm, quick and forgiving: every answer is checked at once and saved as a draft before the
+next question; commands work at every prompt; a quick exit saves, clears the screen and
+hands back so the caller can lock the workspace. No SQL or crypto here: persistence goes
+through a ``DraftBook`` (``fieldkit.capture._records``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+from fieldkit.capture._entry import (
+    HELP_LINES,
+    Command,
+    parse_answer,
+    parse_command,
+    question_kind,
+    special_choice,
+)
+from fieldkit.capture._navigation import (
+    AddRepeat,
+    Question,
+    Step,
+    build_steps,
+    sync_repeat_counts,
+    template_of,
+)
+from fieldkit.capture._terminal import QuickExit, Terminal
+from fieldkit.errors import AnswerError, FieldkitError
+
+__all__ = ["Interview", "Outcome", "Recorder"]
+
+MASK = "•••••"
+
+
+class Recorder(Protocol):
+    """Where the interview keeps its answers (a workspace draft, in the CLI)."""
+
+    @property
+    def record_id(self) -> str | None:
+        """The draft's id once it exists."""
+        ...
+
+    def save(self, answers: dict[str, str]) -> str:
+        """Save the draft durably (creating it on first use); return its id."""
+        ...
+
+    def finalize(self, submission: dict[str, str]) -> str:
+        """Finalize the record; return its id."""
+        ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an interview ended: ``finalized``, ``saved`` (``:save``) or ``quit`` (quick exit)."""
+
+    status: Literal["finalized", "saved", "quit"]
+    record_id: str | None
+
+
+class _Leave(Exception):  # noqa: N818 - control flow
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+
+
+class Interview:
+    """Drive one record's interview to finalize, save-and-exit or quick exit."""
+
+    def __init__(
+        self,
+        *,
+        form: Any,
+        session: Any,
+        terminal: Terminal,
+        recorder: Recorder,
+        check_finalize: Callable[[Any], None] | None = None,
+    ) -> None:
+        self.form = form
+        self.session = session
+        self.terminal = terminal
+        self.recorder = recorder
+        self.check_finalize = check_finalize
+        self.show_sensitive = False
+        nodes = list(form.nodes())
+        self._templates = {node.path: node for node in nodes}
+        self._by_name: dict[str, str] = {}
+        for node in nodes:
+            self._by_name.setdefault(node.name, node.path)
+        self._pos = 0
+
+    # ----------------------------------------------------------------- entry points
+    def run(self, *, resume: bool = False) -> Outcome:
+        """Ask until the record is finalized or the interviewer leaves."""
+        if sync_repeat_counts(self.form, self.session):
+            self._save()
+        if resume:
+            self._pos = self._resume_position()
+        try:
+            while True:
+                steps = build_steps(self.form, self.session)
+                if self._pos >= len(steps):
+                    self._review()
+                    continue
+                step = steps[self._pos]
+                if isinstance(step, AddRepeat):
+                    self._ask_repeat(step)
+                else:
+                    self._ask_question(step, total=_count_questions(steps))
+        except _Leave as leave:
+            return leave.outcome
+        except QuickExit:
+            return self._quick_exit()
+
+    # ----------------------------------------------------------------- steps
+    def _ask_question(self, step: Question, *, total: int) -> None:
+        state = self.session.node(step.path)
+        kind = question_kind(str(state.type))
+        self._render_question(state, step=step, total=total, kind=kind)
+        current = str(state.value or "")
+        text = self.terminal.ask(self._prompt(state, kind, current))
+        try:
+            command = parse_command(text)
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return
+        if command is not None:
+            self._command(command, state=state, kind=kind)
+            return
+        if kind == "note" or _readonly(state):
+            self._advance(step.path)
+            return
+        if text.strip() == "" and current != "":
+            self._advance(step.path)  # Enter keeps the value shown in brackets
+            return
+        try:
+            value = parse_answer(
+                kind, text, choices=_choices(state), labels=_choice_labels(state)
+            )
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return
+        self._set(state, value)
+
+    def _set(self, state: Any, value: str) -> None:
+        """Set an answer, keep it only if valid, save the draft, move on."""
+        path = str(state.path)
+        old = str(state.value or "")
+        if value == "":
+            self.session.clear(path)
+        else:
+            self.session.set(path, value)
+        after = self.session.node(path)
+        problem = _problem_message(after)
+        if problem:
+            # Restore the previous answer: the draft never holds an answer the form refuses.
+            if old == "":
+                self.session.clear(path)
+            else:
+                self.session.set(path, old)
+            self._warn(problem)
+            return
+        sync_repeat_counts(self.form, self.session)
+        self._save()
+        self._advance(path)
+
+    def _ask_repeat(self, step: AddRepeat) -> None:
+        label = self._repeat_label(step.template)
+        question = f"Add another {label}?" if step.count else f"Add a {label}?"
+        self.terminal.show("", f"[bold]{_escape(question)}[/bold]  [dim](y/n)[/dim]")
+        text = self.terminal.ask("> ")
+        try:
+            command = parse_command(text)
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return
+        if command is not None:
+            self._command(command, state=None, kind="")
+            return
+        answer = text.strip().lower()
+        if answer in {"y", "yes", "1"}:
+            name = step.template.rsplit("/", 1)[1]
+            self.session.add_repeat(f"{step.parent}/{name}")
+            self._save()
+            # The new instance's first question now sits where this prompt was.
+        elif answer in {"n", "no", "0", ""}:
+            self._pos += 1
+        else:
+            self._warn("answer y or n")
+
+    # ----------------------------------------------------------------- commands
+    def _command(self, command: Command, *, state: Any, kind: str) -> None:
+        name = command.name
+        if name == "quit":
+            raise QuickExit
+        if name == "help":
+            self._help()
+        elif name == "back":
+            self._back()
+        elif name == "jump":
+            self._jump(command.arg)
+        elif name == "review":
+            self._review()
+        elif name == "lang":
+            self._language(command.arg)
+        elif name == "save":
+            record_id = self._save(force=True)
+            self.terminal.show(
+                f"Draft saved. Resume with: fieldkit capture --resume {record_id}"
+            )
+            raise _Leave(Outcome("saved", record_id))
+        elif name in {"skip", "dont_know", "prefer_not"}:
+            if state is None:
+                self._warn("there is no question here to answer")
+            else:
+                self._special(name, state=state, kind=kind)
+
+    def _special(self, name: str, *, state: Any, kind: str) -> None:
+        if name == "skip":
+            if bool(getattr(state, "required", False)):
+                self._warn(_required_message(state))
+                return
+            self._set(state, "")
+            return
+        choice = None
+        if kind in {"select_one", "select_multiple"}:
+            choice = special_choice(_choices(state), name)
+        if choice is None:
+            what = "don't know" if name == "dont_know" else "prefer not to answer"
+            self._warn(f"this question does not offer {what!r}; :skip leaves it empty")
+            return
+        self._set(state, choice)
+
+    def _back(self) -> None:
+        steps = build_steps(self.form, self.session)
+        pos = min(self._pos, len(steps)) - 1
+        while pos > 0 and isinstance(steps[pos], AddRepeat):
+            pos -= 1
+        self._pos = max(pos, 0)
+
+    def _jump(self, target: str) -> None:
+        steps = build_steps(self.form, self.session)
+        index = _find_step(steps, target, self.session)
+        if index is None:
+            self._warn("no visible question by that number or name; :review lists them")
+            return
+        self._pos = index
+
+    def _language(self, wanted: str) -> None:
+        languages = [str(lang) for lang in (self.form.languages or [])]
+        match = _match_language(wanted, languages)
+        if match is None:
+            offered = ", ".join(languages) or "none"
+            self._warn(f"this form's languages: {offered}")
+            return
+        self.session.set_language(match)
+        self.terminal.show(f"[dim]Language: {_escape(match)}[/dim]")
+
+    def _help(self) -> None:
+        from rich.table import Table
+
+        table = Table(show_header=False, box=None, padding=(0, 2))
+        for keys, what in HELP_LINES:
+            table.add_row(f"[bold]{_escape(keys)}[/bold]", _escape(what))
+        self.terminal.show("", table)
+
+    # ----------------------------------------------------------------- review
+    def _review(self) -> None:
+        from fieldkit.capture._review import render_review
+
+        while True:
+            steps = build_steps(self.form, self.session)
+            self.terminal.show(
+                render_review(
+                    session=self.session,
+                    steps=steps,
+                    templates=self._templates,
+                    show_sensitive=self.show_sensitive,
+                )
+            )
+            problems = self._problems()
+            self.terminal.show(
+                "[dim]number = change that answer · f = finalize · s = show/hide sensitive "
+                "answers · Enter = back to the questions · :q = quick exit[/dim]"
+            )
+            text = self.terminal.ask("review> ").strip()
+            lowered = text.lower()
+            if lowered in {"", ":b", ":back"}:
+                if self._pos >= len(steps):
+                    self._pos = max(len(steps) - 1, 0)
+                    while self._pos > 0 and isinstance(steps[self._pos], AddRepeat):
+                        self._pos -= 1
+                return
+            if lowered in {":q", ":quit", "!!"}:
+                raise QuickExit
+            if lowered in {"s", "show", ":show"}:
+                self.show_sensitive = not self.show_sensitive
+                continue
+            if lowered in {"f", "finalize", ":f", ":finalize"}:
+                if problems:
+                    self._warn(
+                        "Cannot finalize yet: "
+                        + "; ".join(f"{where} {why}" for where, why in problems)
+                    )
+                    continue
+                self._finalize()
+            target = text[len(":jump") :] if lowered.startswith(":jump") else text
+            target = target[2:] if lowered.startswith(":j ") else target
+            index = _find_step(steps, target.strip(), self.session)
+            if index is None:
+                self._warn("type a question number from the list, f, s or Enter")
+                continue
+            self._pos = index
+            return
+
+    def _problems(self) -> list[tuple[str, str]]:
+        """What stops finalize, as (question number and name, reason) — never the answers."""
+        steps = build_steps(self.form, self.session)
+        numbers = {s.path: s.number for s in steps if isinstance(s, Question)}
+        found = []
+        for problem in self.session.problems():
+            path = str(getattr(problem, "path", problem))
+            name = path.rsplit("/", 1)[-1]
+            number = numbers.get(path)
+            where = f"{number}. {name}" if number else name
+            found.append((where, _problem_reason(problem)))
+        return found
+
+    def _finalize(self) -> None:
+        if self.check_finalize is not None:
+            try:
+                self.check_finalize(self.session)
+            except FieldkitError as exc:
+                self._warn(str(exc))
+                return
+        self._save()
+        record_id = self.recorder.finalize(self.session.submission())
+        self.terminal.show(f"[green]Finalized.[/green] Record {record_id}")
+        raise _Leave(Outcome("finalized", record_id))
+
+    # ----------------------------------------------------------------- helpers
+    def _save(self, *, force: bool = False) -> str | None:
+        answers = dict(self.session.answers())
+        if not force and self.recorder.record_id is None and not any(answers.values()):
+            return None  # nothing typed yet: no empty draft left behind
+        return self.recorder.save(answers)
+
+    def _quick_exit(self) -> Outcome:
+        try:
+            record_id = self._save()
+        finally:
+            self.terminal.clear()
+        return Outcome("quit", record_id)
+
+    def _advance(self, path: str) -> None:
+        steps = build_steps(self.form, self.session)
+        for index, step in enumerate(steps):
+            if isinstance(step, Question) and step.path == path:
+                self._pos = index + 1
+                return
+        self._pos += 1
+
+    def _resume_position(self) -> int:
+        """The step after the last answered question: where the interview stopped."""
+        steps = build_steps(self.form, self.session)
+        answers = self.session.answers()
+        last = -1
+        for index, step in enumerate(steps):
+            if isinstance(step, Question) and answers.get(step.path, "") != "":
+                last = index
+        return last + 1
+
+    def _warn(self, message: str) -> None:
+        self.terminal.show(f"[yellow]! {_escape(message)}[/yellow]")
+
+    def _repeat_label(self, template: str) -> str:
+        node = self._templates.get(template)
+        lang = getattr(self.session, "language", None)
+        label = _label(node, lang) if node is not None else ""
+        return label or template.rsplit("/", 1)[1].replace("_", " ")
+
+    def _sensitive(self, path: str) -> bool:
+        node = self._templates.get(template_of(path))
+        return bool(getattr(node, "sensitive", False))
+
+    def _render_question(self, state: Any, *, step: Question, total: int, kind: str) -> None:
+        from rich.text import Text
+
+        lines: list[Any] = [""]
+        head = Text(f"Question {step.number} of {total}", style="dim")
+        if kind != "note" and bool(getattr(state, "required", False)):
+            head.append("  · required", style="dim")
+        head.append("  · :help for commands", style="dim")
+        lines.append(head)
+        label = str(getattr(state, "label", "") or "") or str(state.name)
+        lines.append(Text(label, style="bold"))
+        hint = str(getattr(state, "hint", "") or "")
+        if hint:
+            lines.append(Text(hint, style="italic"))
+        if kind in {"select_one", "select_multiple", "rank"}:
+            for index, label_text in enumerate(_choice_labels(state), start=1):
+                lines.append(Text(f"  {index:>2}. {label_text}"))
+        self.terminal.show(*lines)
+
+    def _prompt(self, state: Any, kind: str, current: str) -> str:
+        if kind == "note" or _readonly(state):
+            return "[Enter to continue] > "
+        shown = ""
+        if current:
+            if self._sensitive(str(state.path)) and not self.show_sensitive:
+                shown = "answered, hidden"
+            else:
+                shown = _display(state, current)
+        form_hint = _INPUT_HINTS.get(kind, "")
+        parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
+        return (" ".join(parts) + " > ") if parts else "> "
+
+
+_INPUT_HINTS = {
+    "select_one": "number or name",
+    "select_multiple": "numbers or names, separated by spaces or commas",
+    "rank": "all numbers in order of preference",
+    "integer": "whole number",
+    "decimal": "number",
+    "range": "number",
+    "date": "YYYY-MM-DD",
+    "time": "HH:MM",
+    "datetime": "YYYY-MM-DD HH:MM",
+    "geopoint": "latitude longitude",
+    "acknowledge": "type ok",
+}
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _readonly(state: Any) -> bool:
+    return bool(getattr(state, "readonly", False))
+
+
+def _label(node: Any, lang: str | None) -> str:
+    label = getattr(node, "label", "")
+    if callable(label):
+        return str(label(lang) or "")
+    return str(label or "")
+
+
+def _choices(state: Any) -> list[Any]:
+    return list(getattr(state, "choices", None) or [])
+
+
+def _choice_labels(state: Any) -> list[str]:
+    labels = []
+    for choice in _choices(state):
+        label = getattr(choice, "label", "")
+        text = label() if callable(label) else label
+        labels.append(str(text or choice.name))
+    return labels
+
+
+def _display(state: Any, value: str) -> str:
+    """An answer as the interviewer reads it: choice labels for selects."""
+    choices = _choices(state)
+    if not choices:
+        return value
+    labels = dict(zip((c.name for c in choices), _choice_labels(state), strict=False))
+    return ", ".join(labels.get(name, name) for name in value.split())
+
+
+def _problem_message(state: Any) -> str:
+    """The form's message when ``state`` fails its constraint; "" when it is acceptable now.
+
+    A required-but-empty answer is acceptable at this point only if it was not just asked for:
+    the caller refuses Enter on a required question through this same check.
+    """
+    if getattr(state, "constraint_valid", True) is False:
+        message = str(getattr(state, "constraint_message", "") or "")
+        return message or "this answer is not allowed here"
+    if getattr(state, "required_empty", False):
+        return _required_message(state)
+    return ""
+
+
+def _required_message(state: Any) -> str:
+    message = str(getattr(state, "required_message", "") or "")
+    return message or "this question is required"
+
+
+def _problem_reason(problem: Any) -> str:
+    for attr in ("reason", "kind", "message"):
+        value = getattr(problem, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    return "needs an answer"
+
+
+def _count_questions(steps: list[Step]) -> int:
+    return sum(1 for step in steps if isinstance(step, Question))
+
+
+def _find_step(steps: list[Step], target: str, session: Any) -> int | None:
+    target = target.strip()
+    if not target:
+        return None
+    if target.isdigit():
+        for index, step in enumerate(steps):
+            if isinstance(step, Question) and step.number == int(target):
+                return index
+        return None
+    for index, step in enumerate(steps):
+        if isinstance(step, Question) and (
+            step.path == target or step.path.rsplit("/", 1)[-1] == target
+        ):
+            return index
+    return None
+
+
+def _match_language(wanted: str, languages: list[str]) -> str | None:
+    """``fr`` matches ``French (fr)``, ``fr`` or ``french``; case does not matter."""
+    wanted = wanted.strip().lower()
+    if not wanted:
+        return None
+    for lang in languages:
+        lowered = lang.lower()
+        code = lowered.rsplit("(", 1)[-1].rstrip(")") if "(" in lowered else lowered
+        name = lowered.split("(", 1)[0].strip()
+        if wanted in {lowered, code, name}:
+            return lang
+    return None
