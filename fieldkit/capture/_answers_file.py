@@ -65,8 +65,13 @@ class _Filler:
             p for p in self.by_name.get(key, []) if not scope or p.startswith(scope + "/")
         ]
         # Only nodes of this level: a name inside a nested repeat needs that repeat's object.
-        candidates = [p for p in candidates if self._repeat_of(p) == (scope or None)
-                      or self.nodes[p].type == "repeat" and self._repeat_of(p) == (scope or None)]
+        candidates = [
+            p
+            for p in candidates
+            if self._repeat_of(p) == (scope or None)
+            or self.nodes[p].type == "repeat"
+            and self._repeat_of(p) == (scope or None)
+        ]
         if len(candidates) != 1:
             if len(candidates) > 1:
                 raise UsageError(f"question name {key} is used more than once; key it by its path")
@@ -140,9 +145,7 @@ class _Filler:
             return
         state = self.session.node(path)
         try:
-            parsed = parse_answer(
-                kind, text, choices=list(getattr(state, "choices", None) or [])
-            )
+            parsed = parse_answer(kind, text, choices=list(getattr(state, "choices", None) or []))
         except AnswerError:
             self.invalid.append(f"{node.name} (not a valid {kind.replace('_', ' ')})")
             return

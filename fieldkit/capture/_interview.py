@@ -92,12 +92,14 @@ class Interview:
         self._pos = 0
 
     # ----------------------------------------------------------------- entry points
-    def run(self, *, resume: bool = False) -> Outcome:
+    def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
         """Ask until the record is finalized or the interviewer leaves."""
         if sync_repeat_counts(self.form, self.session):
             self._save()
         if resume:
             self._pos = self._resume_position()
+        if start_at_review:
+            self._pos = len(build_steps(self.form, self.session))
         try:
             while True:
                 steps = build_steps(self.form, self.session)
@@ -136,9 +138,7 @@ class Interview:
             self._advance(step.path)  # Enter keeps the value shown in brackets
             return
         try:
-            value = parse_answer(
-                kind, text, choices=_choices(state), labels=_choice_labels(state)
-            )
+            value = parse_answer(kind, text, choices=_choices(state), labels=_choice_labels(state))
         except AnswerError as exc:
             self._warn(str(exc))
             return
@@ -208,7 +208,7 @@ class Interview:
         elif name == "save":
             record_id = self._save(force=True)
             self.terminal.show(
-                f"Draft saved. Resume with: fieldkit capture --resume {record_id}"
+                f"Draft saved. Resume with: fieldkit capture {self.form.id} --resume {record_id}"
             )
             raise _Leave(Outcome("saved", record_id))
         elif name in {"skip", "dont_know", "prefer_not"}:
