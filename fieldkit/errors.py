@@ -10,6 +10,7 @@ questions (by name), rows and record ids only.
     ├── UsageError (2)                bad flags or arguments
     ├── WorkspaceError (1)
     │   ├── WorkspaceMissing (1)      no workspace at the location
+    │   │   └── WorkspaceWiped (1)    the workspace was wiped; its data cannot be recovered
     │   ├── WorkspaceExists (1)       init over an existing workspace
     │   ├── WorkspaceDamaged (1)      a key file or database that fails its integrity checks
     │   ├── WorkspaceLocked (1)       no passphrase available in a non-interactive run
@@ -64,6 +65,7 @@ __all__ = [
     "WorkspaceExists",
     "WorkspaceLocked",
     "WorkspaceMissing",
+    "WorkspaceWiped",
     "WrongPassphrase",
 ]
 
@@ -202,4 +204,8 @@ class ServerError(FieldkitError):
 
 
 class ExportError(FieldkitError):
+    pass
+
+
+class WorkspaceWiped(WorkspaceMissing):
     pass

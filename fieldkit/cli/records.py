@@ -1,3 +1,153 @@
-"""Commands: records (being built)."""
+"""Commands: records list | show | discard (sensitive answers masked unless --reveal)."""
 
 from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import typer
+
+from fieldkit.cli._common import open_workspace_for
+from fieldkit.cli.groups import records_app
+from fieldkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from fieldkit.store import Workspace
+
+_PREVIEW_ANSWERS = 3
+
+
+@records_app.command("list")
+def list_records(
+    ctx: typer.Context,
+    status: str | None = typer.Option(None, "--status", help="draft, finalized or sent."),
+    form: str | None = typer.Option(None, "--form", help="Only records of this form id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only (no answers)."),
+) -> None:
+    """List records, newest last; sensitive answers are masked in the preview."""
+    from fieldkit.store.forms import mask_sensitive
+
+    with open_workspace_for(ctx) as ws:
+        records = ws.records.list(status=status, form_id=form)
+        if as_json:
+            typer.echo(json.dumps([r.summary() for r in records], ensure_ascii=False))
+            return
+        sensitive = _sensitive_lookup(ws)
+        rows = []
+        for record in records:
+            shown = mask_sensitive(record.answers, sensitive(record.form_id, record.form_version))
+            preview = ", ".join(
+                f"{path.rsplit('/', 1)[-1]}={value}"
+                for path, value in list((p, v) for p, v in shown.items() if v)[:_PREVIEW_ANSWERS]
+            )
+            rows.append((record, preview))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for column in ("id", "form", "version", "status", "updated", "replaces", "answers"):
+        table.add_column(column, overflow="fold")
+    for record, preview in rows:
+        table.add_row(
+            record.id,
+            record.form_id,
+            record.form_version,
+            record.status,
+            record.updated_at,
+            record.replaces or "",
+            preview,
+        )
+    console = Console()
+    if rows:
+        console.print(table)
+    else:
+        console.print("No records.")
+
+
+@records_app.command("show")
+def show_record(
+    ctx: typer.Context,
+    record_id: str = typer.Argument(..., help="The record's id (see `fieldkit records list`)."),
+    reveal: bool = typer.Option(False, "--reveal", help="Show sensitive answers too."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Show one record and its answers; sensitive answers are masked unless --reveal."""
+    from fieldkit.store.forms import mask_sensitive
+
+    with open_workspace_for(ctx) as ws:
+        record = ws.records.get(record_id)
+        answers = record.answers
+        if not reveal:
+            answers = mask_sensitive(
+                answers, _sensitive_lookup(ws)(record.form_id, record.form_version)
+            )
+        if reveal:
+            ws.audit.append("reveal", record_id=record.id, form_id=record.form_id)
+    if as_json:
+        typer.echo(json.dumps({**record.summary(), "answers": answers}, ensure_ascii=False))
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    meta = Table(box=None, show_header=False)
+    meta.add_column(style="bold")
+    meta.add_column(overflow="fold")
+    for key, value in record.summary().items():
+        meta.add_row(key, "" if value is None else str(value))
+    console.print(meta)
+    console.print()
+    table = Table(box=None, header_style="bold")
+    table.add_column("question", overflow="fold")
+    table.add_column("answer", overflow="fold")
+    for path, value in answers.items():
+        table.add_row(path, value)
+    console.print(table if answers else "No answers yet.", markup=False)
+
+
+@records_app.command("discard")
+def discard_record(
+    ctx: typer.Context,
+    record_id: str = typer.Argument(..., help="The draft's id."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+) -> None:
+    """Delete a draft (finalized records cannot be discarded)."""
+    if not yes:
+        try:
+            confirmed = typer.confirm(f"Discard draft {record_id}?", default=False, err=True)
+        except typer.Abort:
+            confirmed = False
+        if not confirmed:
+            raise UsageError("not discarded: confirm at the prompt, or pass --yes")
+    with open_workspace_for(ctx) as ws:
+        ws.records.discard(record_id)
+    if as_json:
+        typer.echo(json.dumps({"discarded": record_id}))
+    else:
+        typer.echo(f"Discarded draft {record_id}.")
+
+
+def _sensitive_lookup(ws: Workspace) -> _Lookup:
+    return _Lookup(ws)
+
+
+class _Lookup:
+    """Sensitive template paths per form version, cached; None when the form is not here."""
+
+    def __init__(self, ws: Workspace) -> None:
+        self._ws = ws
+        self._cache: dict[tuple[str, str], frozenset[str] | None] = {}
+
+    def __call__(self, form_id: str, version: str) -> frozenset[str] | None:
+        from fieldkit.errors import FormNotFound
+
+        key = (form_id, version)
+        if key not in self._cache:
+            try:
+                self._cache[key] = self._ws.forms.get(form_id, version).sensitive_paths()
+            except FormNotFound:
+                self._cache[key] = None
+        return self._cache[key]

@@ -1,0 +1,134 @@
+"""Shared CLI helpers: settings, passphrases and opening the workspace.
+
+Other command modules open the workspace like this (inside the command body, so that
+``fieldkit --help`` never imports the database stack)::
+
+    from fieldkit.cli._common import open_workspace_for
+
+    @records_app.command("list")
+    def list_records(ctx: typer.Context) -> None:
+        with open_workspace_for(ctx) as ws:
+            ...
+
+``open_workspace_for`` tries, in order: the unlock cache in the kernel keyring, then
+``FIELDKIT_PASSPHRASE``, then ``--passphrase-file`` / ``FIELDKIT_PASSPHRASE_FILE`` /
+``passphrase_file`` in config.toml, then a hidden prompt. A passphrase typed at the prompt is
+cached for ``lock_timeout_seconds`` (default 15 minutes idle) where the keyring exists; one
+from the environment or a file is not (scripts have it already). With no passphrase and no
+terminal the command fails with ``WorkspaceLocked``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+from fieldkit.config import Settings
+from fieldkit.errors import UsageError, WorkspaceLocked
+
+if TYPE_CHECKING:
+    from fieldkit.store import Workspace
+
+__all__ = [
+    "Passphrase",
+    "ask_new_passphrase",
+    "get_passphrase",
+    "open_workspace_for",
+    "read_secret_file",
+    "settings_of",
+]
+
+PASSPHRASE_ENV = "FIELDKIT_PASSPHRASE"  # noqa: S105 (a variable name, not a secret)
+
+
+class Passphrase(str):
+    """A passphrase and where it came from (``typed`` True when from the prompt)."""
+
+    typed: bool = False
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    """The settings the root callback resolved (``ctx.obj["settings"]``)."""
+    root = ctx.find_root()
+    state = root.obj if isinstance(root.obj, dict) else (ctx.obj or {})
+    settings = state.get("settings")
+    if not isinstance(settings, Settings):
+        from fieldkit.config import resolve_settings
+
+        settings = resolve_settings()
+    return settings
+
+
+def read_secret_file(path: Path) -> str:
+    """The first line of a passphrase or recovery-key file (trailing newline removed)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+    return text.splitlines()[0] if text else ""
+
+
+def get_passphrase(settings: Settings, *, prompt: str = "Passphrase") -> Passphrase:
+    """The passphrase from FIELDKIT_PASSPHRASE, the passphrase file, or a hidden prompt."""
+    # Read here, not into Settings: the passphrase must not live in a long-lived object that
+    # --debug tracebacks or reprs could show.
+    from_env = os.environ.get(PASSPHRASE_ENV)
+    if from_env:
+        return Passphrase(from_env)
+    if settings.passphrase_file is not None:
+        return Passphrase(read_secret_file(settings.passphrase_file))
+    typed = Passphrase(_prompt(prompt))
+    typed.typed = True
+    return typed
+
+
+def ask_new_passphrase(
+    settings: Settings, *, file: Path | None = None, prompt: str = "New passphrase"
+) -> Passphrase:
+    """A new passphrase: from ``file``, the environment or passphrase file, else asked twice."""
+    if file is not None:
+        return Passphrase(read_secret_file(file))
+    from fieldkit.store import passphrase_problem
+
+    if os.environ.get(PASSPHRASE_ENV) or settings.passphrase_file is not None:
+        return get_passphrase(settings)
+    while True:
+        first = _prompt(prompt)
+        problem = passphrase_problem(first)
+        if problem:
+            # Asked interactively: say why and ask again rather than failing the whole command.
+            typer.echo(f"Too weak: {problem}.", err=True)
+            continue
+        if _prompt(f"{prompt} (again)") == first:
+            typed = Passphrase(first)
+            typed.typed = True
+            return typed
+        typer.echo("The two passphrases differ; try again.", err=True)
+
+
+def _prompt(text: str) -> str:
+    try:
+        value = typer.prompt(text, hide_input=True, err=True)
+    except typer.Abort:
+        raise WorkspaceLocked(
+            f"no passphrase: type it at a terminal, or set {PASSPHRASE_ENV} or --passphrase-file"
+        ) from None
+    return str(value)
+
+
+def open_workspace_for(ctx: typer.Context) -> Workspace:
+    """Open the workspace of this invocation: unlock cache, else the passphrase (see above)."""
+    from fieldkit.store import open_from_cache, open_workspace
+
+    settings = settings_of(ctx)
+    cached = open_from_cache(settings.home, timeout_seconds=settings.lock_timeout_seconds)
+    if cached is not None:
+        return cached
+    passphrase = get_passphrase(settings)
+    ws = open_workspace(settings.home, passphrase=passphrase)
+    if passphrase.typed:
+        ws.remember_unlock(timeout_seconds=settings.lock_timeout_seconds)
+    return ws

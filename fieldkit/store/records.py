@@ -1,0 +1,375 @@
+"""Records: drafts saved after every answer, finalized (immutable) submissions, edits, imports.
+
+DESIGN §5. A record's answers are the flat ``dict[str, str]`` of docs/internals.md. Every
+change and its audit entry are one transaction; every transaction is durable (WAL,
+``synchronous=FULL``) before the call returns. ``batch()`` wraps many calls in one transaction
+for bulk imports.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import importlib.util
+import json
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from fieldkit.clock import utc_day, utc_text
+from fieldkit.errors import FormNotFound, RecordError, RecordImmutable, RecordNotFound
+from fieldkit.store._db import Database
+
+if TYPE_CHECKING:
+    from fieldkit.store.workspace import Workspace
+
+__all__ = ["Record", "Records", "StoredEnvelope"]
+
+Status = Literal["draft", "finalized", "sent"]
+# A constant list of our own column names: the f-strings below splice in no outside text.
+_COLUMNS = (
+    "id, form_id, form_version, status, replaces, case_id, created_at, updated_at, "
+    "finalized_at, answers, origin, device, capture_day, hlc"
+)
+
+
+_SELECT = f"SELECT {_COLUMNS} FROM records"  # noqa: S608
+_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_SELECT_UNSEALED = (
+    "SELECT "  # noqa: S608
+    + ", ".join(f"r.{name.strip()}" for name in _COLUMNS.split(","))
+    + " FROM records r LEFT JOIN envelopes e ON e.record_id = r.id "
+    "WHERE r.status = 'finalized' AND r.origin = 'local' AND e.record_id IS NULL "
+    "ORDER BY r.finalized_at, r.id"
+)
+
+
+@dataclass(frozen=True)
+class Record:
+    """One record. Times are ISO 8601 UTC text (``fieldkit.clock.utc_text``)."""
+
+    id: str
+    form_id: str
+    form_version: str
+    status: str
+    replaces: str | None
+    case_id: str | None
+    created_at: str
+    updated_at: str
+    finalized_at: str | None
+    answers: dict[str, str] = field(repr=False)  # never in a repr: answers are personal data
+    origin: str
+    device: str
+    capture_day: str
+    hlc: str | None
+
+    def summary(self) -> dict[str, Any]:
+        """Everything but the answers, JSON-ready (what ``records list --json`` shows)."""
+        return {
+            "id": self.id,
+            "form_id": self.form_id,
+            "form_version": self.form_version,
+            "status": self.status,
+            "replaces": self.replaces,
+            "case_id": self.case_id,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "finalized_at": self.finalized_at,
+            "origin": self.origin,
+            "device": self.device,
+        }
+
+
+@dataclass(frozen=True)
+class StoredEnvelope:
+    """A sealed record as kept for sync."""
+
+    record_id: str
+    envelope: bytes
+    sealed_at: str
+    sent_at: str | None
+
+
+def _row_to_record(row: tuple[Any, ...]) -> Record:
+    values = list(row)
+    values[9] = json.loads(values[9])
+    return Record(*values)
+
+
+def _clean_answers(answers: Mapping[str, str]) -> str:
+    if not isinstance(answers, Mapping):
+        raise TypeError("answers must be a mapping of instance path to text")
+    for key, value in answers.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError("answers must map instance paths (str) to text (str)")
+    return json.dumps(dict(answers), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+class Records:
+    """``ws.records``: the record API of docs/internals.md."""
+
+    def __init__(self, workspace: Workspace, db: Database) -> None:
+        self._ws = workspace
+        self._db = db
+
+    # -- drafts ------------------------------------------------------------------------------
+
+    def create_draft(
+        self,
+        *,
+        form_id: str,
+        form_version: str,
+        replaces: str | None = None,
+        case_id: str | None = None,
+        answers: Mapping[str, str] | None = None,
+    ) -> Record:
+        """A new, empty (or pre-filled) draft for a form version held in this workspace."""
+        now = utc_text()
+        record_id = str(uuid.uuid4())
+        encoded = _clean_answers(answers or {})
+        with self._db.transaction():
+            if not self._db.one(
+                "SELECT 1 FROM forms WHERE form_id = ? AND version = ?", (form_id, form_version)
+            ):
+                raise FormNotFound(
+                    f"form {form_id} version {form_version} is not in this workspace"
+                )
+            if replaces is not None:
+                self._require(replaces)
+            self._db.execute(
+                _INSERT,
+                (
+                    record_id,
+                    form_id,
+                    form_version,
+                    "draft",
+                    replaces,
+                    case_id,
+                    now,
+                    now,
+                    None,
+                    encoded,
+                    "local",
+                    self._ws.device_id,
+                    utc_day(),
+                    None,
+                ),
+            )
+            self._ws.audit.append(
+                "replace" if replaces else "create", record_id=record_id, form_id=form_id
+            )
+        return self.get(record_id)
+
+    def save_answers(self, record_id: str, answers: Mapping[str, str]) -> None:
+        """Replace a draft's answers (the FormSession's ``answers()``); durable on return."""
+        encoded = _clean_answers(answers)
+        with self._db.transaction():
+            form_id = self._require_draft(record_id)
+            self._db.execute(
+                "UPDATE records SET answers = ?, updated_at = ? WHERE id = ?",
+                (encoded, utc_text(), record_id),
+            )
+            self._ws.audit.append("save", record_id=record_id, form_id=form_id)
+
+    def finalize(self, record_id: str, *, answers: Mapping[str, str]) -> Record:
+        """Store the submission and make it immutable; sealed when a project key is known."""
+        encoded = _clean_answers(answers)
+        with self._db.transaction():
+            form_id = self._require_draft(record_id)
+            now = utc_text()
+            self._db.execute(
+                "UPDATE records SET answers = ?, status = 'finalized', updated_at = ?, "
+                "finalized_at = ?, hlc = ? WHERE id = ?",
+                (encoded, now, now, self._ws.clock.tick(), record_id),
+            )
+            self._ws.audit.append("finalize", record_id=record_id, form_id=form_id)
+            record = self.get(record_id)
+            self._seal(record)
+        return record
+
+    def replace(self, record_id: str) -> Record:
+        """A new draft naming ``record_id`` as the one it replaces, starting from its answers."""
+        old = self.get(record_id)
+        if old.status == "draft":
+            raise RecordError(f"record {record_id} is a draft: change it instead of replacing it")
+        return self.create_draft(
+            form_id=old.form_id,
+            form_version=old.form_version,
+            replaces=old.id,
+            case_id=old.case_id,
+            answers=old.answers,
+        )
+
+    def discard(self, record_id: str) -> None:
+        """Delete a draft (finalized records are immutable and cannot be discarded)."""
+        with self._db.transaction():
+            form_id = self._require_draft(record_id)
+            self._db.execute("DELETE FROM records WHERE id = ?", (record_id,))
+            self._ws.audit.append("discard", record_id=record_id, form_id=form_id)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def get(self, record_id: str) -> Record:
+        """One record; ``RecordNotFound`` when there is none with that id."""
+        row = self._db.one(_SELECT + " WHERE id = ?", (record_id,))
+        if row is None:
+            raise RecordNotFound(f"no record {record_id} in this workspace")
+        return _row_to_record(row)
+
+    def list(
+        self, *, status: str | None = None, form_id: str | None = None
+    ) -> builtins.list[Record]:
+        """Records, oldest first, optionally of one status and/or form."""
+        where, params = [], []
+        if status is not None:
+            if status not in ("draft", "finalized", "sent"):
+                raise RecordError(f"unknown status {status!r}: draft, finalized or sent")
+            where.append("status = ?")
+            params.append(status)
+        if form_id is not None:
+            where.append("form_id = ?")
+            params.append(form_id)
+        sql = _SELECT
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        return [_row_to_record(r) for r in self._db.all(sql + " ORDER BY created_at, id", params)]
+
+    # -- sealing and sync --------------------------------------------------------------------
+
+    def set_envelope(self, record_id: str, envelope: bytes) -> None:
+        """Keep the sealed envelope of a finalized record until sync sends it."""
+        with self._db.transaction():
+            record = self.get(record_id)
+            if record.status == "draft":
+                raise RecordError(
+                    f"record {record_id} is a draft: only finalized records are sealed"
+                )
+            self._db.execute(
+                "INSERT INTO envelopes (record_id, envelope, sealed_at, sent_at) "
+                "VALUES (?, ?, ?, NULL) ON CONFLICT (record_id) DO UPDATE SET "
+                "envelope = excluded.envelope, sealed_at = excluded.sealed_at, sent_at = NULL",
+                (record_id, bytes(envelope), utc_text()),
+            )
+            self._ws.audit.append("seal", record_id=record_id, form_id=record.form_id)
+
+    def unsealed(self) -> builtins.list[Record]:
+        """Finalized records made on this device that have no envelope yet."""
+        rows = self._db.all(_SELECT_UNSEALED)
+        return [_row_to_record(r) for r in rows]
+
+    def unsent(self, limit: int | None = None) -> builtins.list[StoredEnvelope]:
+        """Envelopes not yet acknowledged by the server, oldest first (all when no limit)."""
+        rows = self._db.all(
+            "SELECT record_id, envelope, sealed_at, sent_at FROM envelopes WHERE sent_at IS NULL "
+            "ORDER BY sealed_at, record_id LIMIT ?",
+            (-1 if limit is None else int(limit),),
+        )
+        return [StoredEnvelope(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
+
+    def mark_sent(self, record_ids: Iterable[str]) -> None:
+        """Record that the server acknowledged these envelopes; their records become ``sent``."""
+        with self._db.transaction():
+            now = utc_text()
+            for record_id in record_ids:
+                changed = self._db.execute(
+                    "UPDATE envelopes SET sent_at = ? WHERE record_id = ? AND sent_at IS NULL",
+                    (now, record_id),
+                )
+                if changed:
+                    self._db.execute(
+                        "UPDATE records SET status = 'sent', updated_at = ? WHERE id = ?",
+                        (now, record_id),
+                    )
+                    self._ws.audit.append("send", record_id=record_id)
+
+    def import_received(
+        self,
+        *,
+        record_id: str,
+        form_id: str,
+        form_version: str,
+        answers: Mapping[str, str],
+        device: str,
+        capture_day: str,
+        finalized_at: str,
+        replaces: str | None = None,
+        case_id: str | None = None,
+        hlc: str | None = None,
+    ) -> Record:
+        """Store a record pulled and opened on the coordinator's side; idempotent by id."""
+        encoded = _clean_answers(answers)
+        with self._db.transaction():
+            if self._db.one("SELECT 1 FROM records WHERE id = ?", (record_id,)):
+                return self.get(record_id)
+            now = utc_text()
+            self._db.execute(
+                _INSERT,
+                (
+                    record_id,
+                    form_id,
+                    form_version,
+                    "finalized",
+                    replaces,
+                    case_id,
+                    now,
+                    now,
+                    finalized_at,
+                    encoded,
+                    "received",
+                    device,
+                    capture_day,
+                    hlc,
+                ),
+            )
+            self._ws.audit.append("import", record_id=record_id, form_id=form_id)
+        return Record(
+            record_id,
+            form_id,
+            form_version,
+            "finalized",
+            replaces,
+            case_id,
+            now,
+            now,
+            finalized_at,
+            dict(answers),
+            "received",
+            device,
+            capture_day,
+            hlc,
+        )
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many calls, one transaction: all of them are saved (durably, at the end) or none."""
+        with self._db.transaction():
+            yield
+
+    # -- inside ------------------------------------------------------------------------------
+
+    def _require(self, record_id: str) -> tuple[str, str]:
+        row = self._db.one("SELECT status, form_id FROM records WHERE id = ?", (record_id,))
+        if row is None:
+            raise RecordNotFound(f"no record {record_id} in this workspace")
+        return str(row[0]), str(row[1])
+
+    def _require_draft(self, record_id: str) -> str:
+        status, form_id = self._require(record_id)
+        if status != "draft":
+            raise RecordImmutable(
+                f"record {record_id} is {status} and cannot change: `fieldkit records edit` "
+                "makes a new version"
+            )
+        return form_id
+
+    def _seal(self, record: Record) -> None:
+        # fieldkit.crypto.envelope (DESIGN §3) seals for the project key; until a project key is
+        # known it returns None and the record is sealed at the next sync (``unsealed()``).
+        if importlib.util.find_spec("fieldkit.crypto.envelope") is None:
+            return
+        from fieldkit.crypto.envelope import seal_record
+
+        envelope = seal_record(self._ws, record)
+        if envelope is not None:
+            self.set_envelope(record.id, envelope)
