@@ -1,0 +1,31 @@
+"""Coordinator side: linked export tables, file writers, indicators and the report (DESIGN §7).
+
+Importing this package is cheap: pandas, pyarrow and matplotlib are imported inside the
+functions that use them.
+"""
+
+from __future__ import annotations
+
+from fieldkit.analysis._cells import Figure, Protection
+from fieldkit.analysis.export import ExportResult, excel_sheet_names, neutralise, write_tables
+from fieldkit.analysis.indicators import Indicator, IndicatorSet, compute_indicators
+from fieldkit.analysis.report import build_report, render_html, render_json, write_report
+from fieldkit.analysis.tables import build_tables, tables
+
+__all__ = [
+    "ExportResult",
+    "Figure",
+    "Indicator",
+    "IndicatorSet",
+    "Protection",
+    "build_report",
+    "build_tables",
+    "compute_indicators",
+    "excel_sheet_names",
+    "neutralise",
+    "render_html",
+    "render_json",
+    "tables",
+    "write_report",
+    "write_tables",
+]

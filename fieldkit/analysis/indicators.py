@@ -1,0 +1,708 @@
+"""The programme's indicators (DOMAIN §7) from the bundled forms' tables, ready to publish.
+
+Input: the form table of each bundled form (``tables(..., select_multiple="summary")``, names
+as headers, sensitive fields left out), keyed by form id. Fields are found BY NAME (the names
+are a contract: /tmp/team/FIELDS.md, issue 7), so a group moved in a new form version changes
+nothing here. An indicator whose forms or fields are absent is reported as not available with
+the reason, never computed from half the data.
+
+People are counted once: a person is their ``client_pseudonym`` (else the record's case id,
+else the record itself). Every figure leaves through ``_cells`` (suppression below k, rounding
+down to the resolution); categories with fewer than k people are pooled as "other" before
+that, so a one-off site code or a rare citizenship never appears as its own row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from fieldkit.analysis._cells import (
+    Figure,
+    Protection,
+    count_figure,
+    median_figure,
+    rate_figure,
+    ratio_figure,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "FORM_IDS",
+    "Indicator",
+    "IndicatorSet",
+    "compute_indicators",
+]
+
+FORM_IDS = (
+    "consent",
+    "needs_assessment",
+    "adult_screening",
+    "youth_screening",
+    "referral",
+    "follow_up",
+)
+SCREENINGS = ("adult_screening", "youth_screening")
+OTHER = "other"
+NOT_RECORDED = "not recorded"
+
+# Display order of known categories (CTDC codes, DOMAIN §6); anything else sorts after them.
+_ORDER: dict[str, tuple[str, ...]] = {
+    "sex": ("female", "male", "other", "prefer_not"),
+    "age_band": (
+        "0_8",
+        "9_17",
+        "18_20",
+        "21_23",
+        "24_26",
+        "27_29",
+        "30_38",
+        "39_47",
+        "48_plus",
+        "unknown",
+    ),
+    "minor": ("minor", "adult", "unknown"),
+    "visit_month": ("1", "3", "6", "12"),
+    "stage": ("investigation", "prosecution", "conviction"),
+}
+_BASIC_DIMS = ("site", "sex", "age_band")
+_ACCEPTED = ("accepted", "in_progress", "done")
+_SERVED = ("in_progress", "done")
+_EMERGENCY = ("shelter", "emergency_extraction", "emergency_transport")
+_NOT_A_SIGN = {"none", "dont_know", "prefer_not"}
+_STAGES = ("none", "investigation", "prosecution", "conviction")
+
+
+@dataclass
+class Indicator:
+    """One indicator: what it means, and its published figures overall and by category."""
+
+    key: str
+    area: str
+    title: str
+    definition: str
+    numerator: str
+    denominator: str
+    unit: str  # count | percent | days | per_case
+    available: bool = True
+    missing: str | None = None
+    total: Figure | None = None
+    breakdowns: dict[str, list[Figure]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form (only published figures)."""
+        return {
+            "key": self.key,
+            "area": self.area,
+            "title": self.title,
+            "definition": self.definition,
+            "numerator": self.numerator,
+            "denominator": self.denominator,
+            "unit": self.unit,
+            "available": self.available,
+            "missing": self.missing,
+            "total": self.total.as_dict() if self.total else None,
+            "breakdowns": {
+                dim: [f.as_dict() for f in figures] for dim, figures in self.breakdowns.items()
+            },
+        }
+
+
+@dataclass
+class IndicatorSet:
+    """All indicators for one period under one set of publishing rules."""
+
+    date_from: date | None
+    date_to: date | None
+    rules: Protection
+    indicators: list[Indicator]
+    records: dict[str, int | str]  # published record count per form in the period
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "period": {
+                "from": self.date_from.isoformat() if self.date_from else None,
+                "to": self.date_to.isoformat() if self.date_to else None,
+            },
+            "min_cell": self.rules.k,
+            "resolution": self.rules.resolution,
+            "records": self.records,
+            "indicators": [i.as_dict() for i in self.indicators],
+        }
+
+
+# -------------------------------------------------------------------------- preparing
+
+
+def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``_person`` and ``_date`` (interview_date, else capture day) to a form table."""
+    import pandas as pd
+
+    out = frame.copy()
+    person = pd.Series([None] * len(out), index=out.index, dtype="str")
+    for column, prefix in (("client_pseudonym", "p:"), ("_case_id", "c:"), ("_id", "r:")):
+        if column in out.columns:
+            person = person.fillna(prefix + _text(out, column))
+    out["_person"] = person
+    day = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
+    for column in ("interview_date", "_capture_day"):
+        if column in out.columns:
+            parsed = pd.to_datetime(_text(out, column), errors="coerce", format="%Y-%m-%d")
+            day = day.fillna(parsed)
+    out["_date"] = day
+    return out
+
+
+def _in_period(frame: pd.DataFrame, date_from: date | None, date_to: date | None) -> pd.DataFrame:
+    import pandas as pd
+
+    keep = pd.Series(True, index=frame.index)
+    if date_from is not None:
+        keep &= frame["_date"] >= pd.Timestamp(date_from)
+    if date_to is not None:
+        keep &= frame["_date"] <= pd.Timestamp(date_to)
+    if date_from is not None or date_to is not None:
+        keep &= frame["_date"].notna()
+    return frame[keep]
+
+
+def _as_text(values: pd.Series[Any]) -> pd.Series[Any]:
+    """Any column as text (numbers as their usual text), missing values kept missing."""
+    import pandas as pd
+
+    if values.dtype != object and pd.api.types.is_string_dtype(values.dtype):
+        return values
+    return values.map(lambda v: None if v is None or bool(pd.isna(v)) else str(v)).astype("str")
+
+
+def _text(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    """A column as stripped text, blank where absent or empty."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series([None] * len(frame), index=frame.index, dtype="str")
+    values = _as_text(frame[column]).str.strip()
+    return values.where(values.str.len() > 0)
+
+
+def _tokens(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    """A select_multiple summary column as lists of choice names (empty list when blank)."""
+    return _text(frame, column).fillna("").str.split()
+
+
+def _has(frames: Mapping[str, pd.DataFrame], form: str, *fields: str) -> str | None:
+    """Why an indicator cannot be computed, or None when its form and fields are there."""
+    if form not in frames:
+        return f"no {form} form in this workspace"
+    absent = [f for f in fields if f not in frames[form].columns]
+    if absent:
+        return f"the {form} form has no field {absent[0]}"
+    return None
+
+
+# ------------------------------------------------------------------------- breakdowns
+
+
+def _category(values: pd.Series[Any]) -> pd.Series[Any]:
+    text = _as_text(values).str.strip()
+    return text.where(text.str.len() > 0).fillna(NOT_RECORDED)
+
+
+def _breakdown(
+    units: pd.DataFrame,
+    dim: str,
+    *,
+    size: Callable[[pd.DataFrame], int],
+    figure: Callable[[pd.DataFrame, str], Figure],
+    rules: Protection,
+    multi: bool = False,
+) -> list[Figure]:
+    """Figures by category of ``dim``; categories with fewer than k units pool into "other"."""
+    if dim not in units.columns:
+        return []
+    work = units.explode(dim) if multi else units.copy()
+    work[dim] = _category(work[dim])
+    sizes = {cat: size(work[work[dim] == cat]) for cat in work[dim].unique()}
+    small = {cat for cat, n in sizes.items() if n < rules.k}
+    if small:
+        work[dim] = work[dim].where(~work[dim].isin(small), OTHER)
+    order = _ORDER.get(dim, ())
+    cats = list(work[dim].unique())
+
+    def rank(cat: str) -> tuple[int, int, str]:
+        if cat in order:
+            return (0, order.index(cat), cat)
+        return (2 if cat in (OTHER, NOT_RECORDED) else 1, 0, cat)
+
+    return [figure(work[work[dim] == cat], str(cat)) for cat in sorted(cats, key=rank)]
+
+
+def _people(units: pd.DataFrame) -> int:
+    return int(units["_person"].nunique())
+
+
+def _rows(units: pd.DataFrame) -> int:
+    return len(units)
+
+
+def _dims(units: pd.DataFrame, dims: Sequence[str]) -> list[str]:
+    return [d for d in dims if d in units.columns]
+
+
+def _counted(
+    ind: Indicator,
+    units: pd.DataFrame,
+    *,
+    rules: Protection,
+    size: Callable[[pd.DataFrame], int],
+    dims: Sequence[str] = _BASIC_DIMS,
+    multi: Sequence[str] = (),
+) -> Indicator:
+    ind.total = count_figure("all", size(units), rules)
+    for dim in _dims(units, dims):
+        ind.breakdowns[dim] = _breakdown(
+            units,
+            dim,
+            size=size,
+            rules=rules,
+            multi=dim in multi,
+            figure=lambda sub, label: count_figure(label, size(sub), rules),
+        )
+    return ind
+
+
+def _rated(
+    ind: Indicator,
+    units: pd.DataFrame,
+    flag: str,
+    *,
+    rules: Protection,
+    per_person: bool,
+    dims: Sequence[str] = _BASIC_DIMS,
+) -> Indicator:
+    """A percentage of units (people or records) with ``flag`` true."""
+
+    def counts(sub: pd.DataFrame) -> tuple[int, int]:
+        if per_person:
+            return int(sub.loc[sub[flag], "_person"].nunique()), _people(sub)
+        return int(sub[flag].sum()), len(sub)
+
+    def fig(sub: pd.DataFrame, label: str) -> Figure:
+        num, den = counts(sub)
+        return rate_figure(label, num, den, rules)
+
+    size = _people if per_person else _rows
+    ind.total = fig(units, "all")
+    for dim in _dims(units, dims):
+        ind.breakdowns[dim] = _breakdown(units, dim, size=size, figure=fig, rules=rules)
+    return ind
+
+
+# ------------------------------------------------------------------------- indicators
+
+
+def compute_indicators(
+    frames: Mapping[str, pd.DataFrame],
+    *,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    rules: Protection | None = None,
+) -> IndicatorSet:
+    """Every DOMAIN §7 indicator the tables support, with published (protected) figures."""
+    rules = rules or Protection()
+    prepared = {form: _prepare(frame) for form, frame in frames.items()}
+    period = {form: _in_period(f, date_from, date_to) for form, f in prepared.items()}
+    out: list[Indicator] = []
+    out += _prevention(period, rules)
+    out += _protection(period, prepared, rules)
+    out += _follow_ups(period, rules)
+    out += _prosecution(period, rules)
+    out += _partnership(period, rules)
+    records = {form: rules.count(len(f)) for form, f in period.items()}
+    return IndicatorSet(date_from, date_to, rules, out, records)
+
+
+def _unavailable(ind: Indicator, why: str) -> Indicator:
+    ind.available = False
+    ind.missing = why
+    return ind
+
+
+def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+    import pandas as pd
+
+    reached = Indicator(
+        "people_reached",
+        "prevention",
+        "People reached by awareness work",
+        "Sum of the people reached recorded on needs-assessment records of awareness events.",
+        "people reached (awareness_reached, summed)",
+        "—",
+        "count",
+    )
+    why = _has(period, "needs_assessment", "awareness_reached")
+    if why:
+        out = [_unavailable(reached, why)]
+    else:
+        na = period["needs_assessment"]
+        units = na.assign(
+            _reached=pd.to_numeric(na["awareness_reached"], errors="coerce").fillna(0).clip(lower=0)
+        )
+
+        def total(sub: pd.DataFrame) -> int:
+            return int(sub["_reached"].sum())
+
+        out = [_counted(reached, units, rules=rules, size=total, dims=("site",))]
+    signs = Indicator(
+        "warning_signs_3",
+        "prevention",
+        "Respondents able to name at least 3 warning signs",
+        "Share of needs-assessment respondents who answered the warning-signs question and "
+        'selected at least 3 signs ("none", "don\'t know" and "prefer not" are not signs).',
+        "respondents selecting ≥ 3 warning signs",
+        "respondents who answered the warning-signs question",
+        "percent",
+    )
+    why = _has(period, "needs_assessment", "warning_signs_known")
+    if why:
+        out.append(_unavailable(signs, why))
+    else:
+        na = period["needs_assessment"]
+        tokens = _tokens(na, "warning_signs_known")
+        answered = na[tokens.str.len() > 0].copy()
+        answered["_flag"] = (
+            tokens[tokens.str.len() > 0]
+            .map(lambda t: len([x for x in t if x not in _NOT_A_SIGN]) >= 3)
+            .astype(bool)
+        )
+        out.append(_rated(signs, answered, "_flag", rules=rules, per_person=False, dims=("site",)))
+    return out
+
+
+def _screenings(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
+    import pandas as pd
+
+    parts = []
+    for form in SCREENINGS:
+        if form in period and "screen_result" in period[form].columns:
+            parts.append(period[form].assign(form=form))
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _protection(
+    period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
+) -> list[Indicator]:
+    screened = Indicator(
+        "people_screened",
+        "protection",
+        "People screened",
+        "Distinct people with an adult or youth screening record in the period.",
+        "people screened",
+        "—",
+        "count",
+    )
+    positive_rate = Indicator(
+        "screen_positive_rate",
+        "protection",
+        "Screen-positive rate",
+        "Share of people screened with a result who screened positive at least once.",
+        "people with a positive screen",
+        "people with a screening result (positive, negative or inconclusive)",
+        "percent",
+    )
+    victims = Indicator(
+        "presumed_victims",
+        "protection",
+        "Presumed victims identified",
+        "Distinct people with a positive adult or youth screening in the period.",
+        "people with a positive screen",
+        "—",
+        "count",
+    )
+    out = [screened, positive_rate, victims]
+    screens = _screenings(period)
+    if screens is None:
+        for ind in out:
+            _unavailable(ind, "no adult_screening or youth_screening form with screen_result")
+    else:
+        result = _text(screens, "screen_result")
+        _counted(screened, screens, rules=rules, size=_people, dims=("form", *_BASIC_DIMS))
+        with_result = screens[result.isin(["positive", "negative", "inconclusive"])].copy()
+        with_result["_flag"] = _text(with_result, "screen_result") == "positive"
+        _rated(
+            positive_rate,
+            with_result,
+            "_flag",
+            rules=rules,
+            per_person=True,
+            dims=("form", *_BASIC_DIMS),
+        )
+        positive = screens[result == "positive"].copy()
+        minor = _text(positive, "is_minor").map({"yes": "minor", "no": "adult"})
+        positive["minor"] = minor.fillna("unknown")
+        positive["exploitation_type"] = _tokens(positive, "exploitation_type")
+        _counted(
+            victims,
+            positive,
+            rules=rules,
+            size=_people,
+            dims=("sex", "minor", "exploitation_type", "citizenship", "site"),
+            multi=("exploitation_type",),
+        )
+    out += _referrals(period, rules)
+    out += _services(period, everything, rules)
+    return out
+
+
+def _referrals_made(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    ref = period["referral"]
+    made = ref[_text(ref, "can_send") == "yes"].copy()
+    made["service_type"] = _tokens(made, "service_types")
+    return made
+
+
+def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+    made_ind = Indicator(
+        "referrals_made",
+        "protection",
+        "Referrals made",
+        "Referral records that could be sent (consent or a recorded legal basis), by the "
+        "services asked for (one referral may ask for several).",
+        "referrals that could be sent",
+        "—",
+        "count",
+    )
+    accepted = Indicator(
+        "referrals_accepted",
+        "protection",
+        "Referrals accepted",
+        "Share of referrals made whose status is accepted, in progress or done.",
+        "referrals accepted, in progress or done",
+        "referrals made",
+        "percent",
+    )
+    completed = Indicator(
+        "referrals_completed",
+        "protection",
+        "Referrals completed",
+        "Share of referrals made whose status is done.",
+        "referrals done",
+        "referrals made",
+        "percent",
+    )
+    emergency = Indicator(
+        "emergency_requests",
+        "protection",
+        "Emergency requests",
+        "Referrals made that ask for shelter, emergency extraction or emergency transport.",
+        "referrals asking for an emergency service",
+        "—",
+        "count",
+    )
+    inds = [made_ind, accepted, completed, emergency]
+    why = _has(period, "referral", "can_send", "service_types", "referral_status")
+    if why:
+        return [_unavailable(i, why) for i in inds]
+    made = _referrals_made(period)
+    _counted(
+        made_ind,
+        made,
+        rules=rules,
+        size=_rows,
+        dims=("service_type", *_BASIC_DIMS),
+        multi=("service_type",),
+    )
+    status = _text(made, "referral_status")
+    made["_accepted"] = status.isin(_ACCEPTED)
+    made["_done"] = status == "done"
+    _rated(accepted, made, "_accepted", rules=rules, per_person=False)
+    _rated(completed, made, "_done", rules=rules, per_person=False)
+    urgent = made.copy()
+    urgent["emergency_type"] = urgent["service_type"].map(
+        lambda t: [x for x in t if x in _EMERGENCY]
+    )
+    urgent = urgent[urgent["emergency_type"].str.len() > 0]
+    _counted(
+        emergency,
+        urgent,
+        rules=rules,
+        size=_rows,
+        dims=("emergency_type", "site"),
+        multi=("emergency_type",),
+    )
+    return inds
+
+
+def _services(
+    period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
+) -> list[Indicator]:
+    import pandas as pd
+
+    served = Indicator(
+        "identified_receiving_service",
+        "protection",
+        "Identified people receiving at least one service",
+        "Share of people identified (positive screen) in the period with a referral whose "
+        "service has started (a service start date, or status in progress or done), at any "
+        "time up to the report.",
+        "identified people with a started service",
+        "people identified",
+        "percent",
+    )
+    days = Indicator(
+        "days_to_first_service",
+        "protection",
+        "Days from identification to first service",
+        "Median, over identified people with a service start date on or after their first "
+        "positive screen, of the days between the two.",
+        "days from first positive screen to first service start",
+        "people counted",
+        "days",
+    )
+    screens = _screenings(period)
+    why = _has(everything, "referral", "referral_status", "service_start_date")
+    if screens is None:
+        why = "no adult_screening or youth_screening form with screen_result"
+    if why:
+        return [_unavailable(served, why), _unavailable(days, why)]
+    assert screens is not None
+    positive = screens[_text(screens, "screen_result") == "positive"]
+    positive = positive.sort_values("_date", kind="stable")
+    people = (
+        positive.groupby("_person", sort=False)
+        .agg(
+            _identified=("_date", "min"),
+            **{d: (d, "last") for d in _BASIC_DIMS if d in positive.columns},
+        )
+        .reset_index()
+    )
+    ref = everything["referral"]
+    start = pd.to_datetime(_text(ref, "service_start_date"), errors="coerce", format="%Y-%m-%d")
+    started = ref[start.notna() | _text(ref, "referral_status").isin(_SERVED)]
+    people["_flag"] = people["_person"].isin(set(started["_person"]))
+    _rated(served, people, "_flag", rules=rules, per_person=True)
+    first = ref.assign(_start=start).dropna(subset=["_start"]).groupby("_person")["_start"].min()
+    joined = people.join(first, on="_person", how="inner")
+    gap = (joined["_start"] - joined["_identified"]).dt.days
+    joined = joined.assign(_days=gap)[gap >= 0]
+    days.total = median_figure("all", [int(x) for x in joined["_days"]], rules)
+    if "site" in joined.columns:
+        days.breakdowns["site"] = _breakdown(
+            joined,
+            "site",
+            size=_people,
+            rules=rules,
+            figure=lambda sub, label: median_figure(label, [int(x) for x in sub["_days"]], rules),
+        )
+    return [served, days]
+
+
+def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+    import pandas as pd
+
+    per_case = Indicator(
+        "follow_ups_per_case",
+        "protection",
+        "Follow-ups per case",
+        "Follow-up visits done in the period, divided by the people with a follow-up record.",
+        "follow-up visits done",
+        "people with a follow-up record",
+        "per_case",
+    )
+    on_time = Indicator(
+        "follow_ups_on_time",
+        "protection",
+        "Follow-ups done on time",
+        "Share of follow-ups due in the period (done with both dates recorded, or missed) that "
+        "were done on or before their due date.",
+        "follow-ups done on or before the due date",
+        "follow-ups done or missed",
+        "percent",
+    )
+    closure = Indicator(
+        "case_closure_rate",
+        "protection",
+        "Case closure rate",
+        "Share of people with a follow-up record whose case was closed at a follow-up.",
+        "people whose case was closed",
+        "people with a follow-up record",
+        "percent",
+    )
+    inds = [per_case, on_time, closure]
+    why = _has(period, "follow_up", "visit_status", "due_date", "visit_date", "case_closed")
+    if why:
+        return [_unavailable(i, why) for i in inds]
+    fu = period["follow_up"].copy()
+    status = _text(fu, "visit_status")
+    done = int((status == "done").sum())
+    per_case.total = ratio_figure("all", done, _people(fu), rules)
+    due = pd.to_datetime(_text(fu, "due_date"), errors="coerce", format="%Y-%m-%d")
+    visit = pd.to_datetime(_text(fu, "visit_date"), errors="coerce", format="%Y-%m-%d")
+    eligible = (status == "missed") | ((status == "done") & due.notna() & visit.notna())
+    fu["_flag"] = (status == "done") & (visit <= due).fillna(False)
+    _rated(
+        on_time, fu[eligible], "_flag", rules=rules, per_person=False, dims=("visit_month", "site")
+    )
+    fu["_closed"] = _text(fu, "case_closed") == "yes"
+    _rated(closure, fu, "_closed", rules=rules, per_person=True, dims=("site",))
+    return inds
+
+
+def _prosecution(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+    names = {
+        "investigation": "Investigations",
+        "prosecution": "Prosecutions",
+        "conviction": "Convictions",
+    }
+    inds = [
+        Indicator(
+            f"{stage}s",
+            "prosecution",
+            title,
+            f"People whose referral records an outcome of {stage} or a later stage "
+            "(investigation → prosecution → conviction), counted once at their furthest stage.",
+            f"people with a recorded {stage} or later",
+            "—",
+            "count",
+        )
+        for stage, title in names.items()
+    ]
+    why = _has(period, "referral", "case_outcome")
+    if why:
+        return [_unavailable(i, why) for i in inds]
+    ref = period["referral"]
+    stage = _text(ref, "case_outcome").map(
+        lambda s: _STAGES.index(s) if isinstance(s, str) and s in _STAGES else 0
+    )
+    furthest = ref.assign(_stage=stage).groupby("_person")["_stage"].max()
+    for ind, level in zip(inds, (1, 2, 3), strict=True):
+        ind.total = count_figure("all", int((furthest >= level).sum()), rules)
+    return inds
+
+
+def _partnership(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+    partners = Indicator(
+        "active_referral_partners",
+        "partnership",
+        "Active referral partners",
+        'Distinct receiving agencies named on referrals made in the period ("other" not '
+        "counted). A count of organisations, not people: published as is.",
+        "agencies with at least one referral",
+        "—",
+        "count",
+    )
+    why = _has(period, "referral", "can_send", "receiving_agency")
+    if why:
+        return [_unavailable(partners, why)]
+    made = _referrals_made(period)
+    agencies = _text(made, "receiving_agency").dropna()
+    n = int(agencies[agencies != OTHER].nunique())
+    partners.total = Figure("all", n, numerator=n)
+    return [partners]
