@@ -1,0 +1,254 @@
+"""The FastAPI application: routes per DESIGN §6, one error mapping, no plaintext anywhere.
+
+Routes are plain functions (run in the thread pool) that authenticate, check role and project,
+and call one storage function. Domain code raises FieldkitError subclasses; the one handler
+below turns them into {"error": {"code", "message"}} with the class's status.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fieldkit import __version__
+from fieldkit.errors import FieldkitError
+from sync import protocol as p
+from sync.server import feed, projects, records
+from sync.server.auth import (
+    Caller,
+    authenticate,
+    now,
+    require_admin,
+    require_coordinator,
+    require_device,
+)
+from sync.server.db import make_engine, migrate
+from sync.server.errors import NotFound, PayloadTooLarge, status_of
+from sync.server.guard import BodyGuard, error_bytes
+from sync.server.settings import ServerSettings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("fieldkit.server")
+
+_bearer = HTTPBearer(auto_error=False, description="Device or admin token")
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": p.ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 422)
+}
+
+
+class _App(FastAPI):
+    """FastAPI that never lets an unexpected exception's text reach the server's log.
+
+    Starlette re-raises after sending its 500 so the server can log it; uvicorn would print
+    the exception message, which may quote data. Here only the class name is logged.
+    """
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as exc:  # noqa: BLE001 - the 500 reply has already been sent
+            log.error("internal error: %s", exc.__class__.__name__)
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _settings(request: Request) -> ServerSettings:
+    settings: ServerSettings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+SettingsDep = Annotated[ServerSettings, Depends(_settings)]
+
+
+def _caller(
+    engine: EngineDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+    return authenticate(engine, header)
+
+
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return Response(error_bytes(code, message), status_code=status, media_type="application/json")
+
+
+def _install_handlers(app: FastAPI) -> None:
+    async def on_fieldkit(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FieldkitError)
+        status, code = status_of(exc)
+        return _error(status, code, str(exc))
+
+    async def on_validation(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        errors = list(exc.errors())
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "bad_request", "body is not valid JSON")
+        # Location and message only: pydantic's `input` would echo what the client sent.
+        first = errors[0] if errors else {}
+        where = ".".join(str(part) for part in first.get("loc", ()))
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return _error(422, "invalid", f"{where}: {first.get('msg', 'invalid')}{more}")
+
+    async def on_http(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    async def on_storage(_: Request, exc: Exception) -> Response:
+        log.error("storage error: %s", exc.__class__.__name__)
+        return _error(503, "storage_unavailable", "storage unavailable; try again")
+
+    async def on_other(_: Request, exc: Exception) -> Response:
+        return _error(500, "internal", "internal error")
+
+    app.add_exception_handler(FieldkitError, on_fieldkit)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(SQLAlchemyError, on_storage)
+    app.add_exception_handler(Exception, on_other)
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The sync server for these settings; migrations are applied before it serves."""
+    engine = make_engine(settings)
+    migrate(engine)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = _App(
+        title="fieldkit sync server",
+        version=__version__,
+        summary="Stores sealed envelopes it cannot read; relays forms, public keys and grants.",
+        lifespan=lifespan,
+        responses=_ERRORS,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    _install_handlers(app)
+    app.add_middleware(BodyGuard, settings=settings)
+    _routes(app, settings)
+    return app
+
+
+def _routes(app: FastAPI, settings: ServerSettings) -> None:
+    @app.get("/v1/health", response_model=p.HealthResponse, tags=["sync"])
+    def health() -> p.HealthResponse:
+        """Liveness, server version and time (no authentication)."""
+        return p.HealthResponse(
+            status="ok", version=__version__, protocol=p.PROTOCOL_VERSION, server_time=now()
+        )
+
+    @app.post("/v1/projects", response_model=p.ProjectCreateResponse, tags=["admin"])
+    def create_project(
+        body: p.ProjectCreateRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.ProjectCreateResponse:
+        """Make a project (public key only) and enrol the creating coordinator (admin token)."""
+        require_admin(caller)
+        return projects.create_project(engine, body)
+
+    @app.post("/v1/admin/enroll-codes", response_model=p.EnrollCodeResponse, tags=["admin"])
+    def enroll_code(
+        body: p.EnrollCodeRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.EnrollCodeResponse:
+        """Issue a one-time enrolment code for a role in a project (admin token)."""
+        require_admin(caller)
+        return projects.create_enroll_code(engine, body, settings=settings)
+
+    @app.get("/v1/admin/devices", response_model=p.AdminDeviceList, tags=["admin"])
+    def admin_devices(caller: CallerDep, engine: EngineDep) -> p.AdminDeviceList:
+        """Every enrolled device (admin token)."""
+        require_admin(caller)
+        return p.AdminDeviceList(devices=projects.list_admin_devices(engine))
+
+    @app.post("/v1/admin/devices/{device_id}/revoke", response_model=p.AdminDevice, tags=["admin"])
+    def revoke(device_id: str, caller: CallerDep, engine: EngineDep) -> p.AdminDevice:
+        """Revoke a device: its next call gets 401 (admin token)."""
+        require_admin(caller)
+        if len(device_id) > 64:
+            raise NotFound("no such device")
+        return projects.revoke_device(engine, device_id)
+
+    @app.post("/v1/enroll", response_model=p.EnrollResponse, tags=["sync"])
+    def enroll(body: p.EnrollRequest, engine: EngineDep) -> p.EnrollResponse:
+        """Spend a one-time code; register this device's public keys; get token, keys, forms."""
+        return projects.enroll(engine, body)
+
+    @app.post("/v1/push", response_model=p.PushResponse, tags=["sync"])
+    def push(body: p.PushRequest, caller: CallerDep, engine: EngineDep) -> p.PushResponse:
+        """Store sealed envelopes exactly once; one result per item; committed before reply."""
+        require_device(caller)
+        if len(body.envelopes) > settings.max_batch:
+            raise PayloadTooLarge(f"batch over {settings.max_batch} envelopes")
+        results = records.push(engine, caller=caller, batch=body.envelopes, settings=settings)
+        return p.PushResponse(results=results)
+
+    @app.get(
+        "/v1/pull",
+        response_class=Response,
+        responses={200: {"model": p.PullResponse, "description": "Changes in commit order"}},
+        tags=["sync"],
+    )
+    def pull(
+        caller: CallerDep,
+        engine: EngineDep,
+        cursor: Annotated[str | None, Query(max_length=32)] = None,
+        limit: Annotated[int | None, Query(ge=1, le=p.MAX_PULL_LIMIT)] = None,
+    ) -> Response:
+        """Changes after the cursor that this device may read, in commit order."""
+        require_device(caller)
+        size = min(limit or settings.default_pull_limit, settings.max_pull_limit)
+        body = feed.pull(engine, caller=caller, cursor=feed.parse_cursor(cursor), limit=size)
+        return Response(body, media_type="application/json")
+
+    @app.post("/v1/forms", response_model=p.FormPublishResponse, tags=["coordinator"])
+    def publish_form(
+        body: p.FormPublishRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.FormPublishResponse:
+        """Publish a form or a new version to the project (coordinator)."""
+        require_coordinator(caller)
+        status = projects.publish_form(engine, caller=caller, request=body)
+        return p.FormPublishResponse(status="created" if status == "created" else "unchanged")
+
+    @app.get("/v1/devices", response_model=p.ProjectDeviceList, tags=["coordinator"])
+    def project_devices(caller: CallerDep, engine: EngineDep) -> p.ProjectDeviceList:
+        """The project's devices and their public keys (coordinator)."""
+        require_coordinator(caller)
+        return p.ProjectDeviceList(devices=projects.list_project_devices(engine, caller=caller))
+
+    @app.post("/v1/key-grants", response_model=p.KeyGrantResponse, tags=["coordinator"])
+    def key_grant(
+        body: p.KeyGrantRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.KeyGrantResponse:
+        """Relay the project private key wrapped to another device (coordinator)."""
+        require_coordinator(caller)
+        projects.grant_key(engine, caller=caller, request=body)
+        return p.KeyGrantResponse(status="created")
+
+    if settings.bench_endpoints:
+
+        @app.post("/v1/bench/sink", status_code=204, include_in_schema=False)
+        def bench_sink(body: Annotated[dict[str, Any], Body()], caller: CallerDep) -> Response:
+            """Baseline for bench/sync.py: authenticate, parse one JSON body, answer 204."""
+            require_device(caller)
+            return Response(status_code=204)

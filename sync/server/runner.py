@@ -1,0 +1,91 @@
+"""Starting the server and preparing its storage: what `fieldkit server run|init` call."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+
+from sqlalchemy import Connection, delete, select
+
+from fieldkit.errors import ServerError
+from sync.server.auth import new_token, store_admin_token
+from sync.server.db import make_engine, migrate
+from sync.server.retry import in_transaction
+from sync.server.schema import admin_tokens
+from sync.server.settings import ServerSettings
+
+__all__ = ["init_server", "serve", "uvicorn_config"]
+
+
+def init_server(settings: ServerSettings, *, rotate: bool = False) -> str:
+    """Create or upgrade the schema and make the admin token, returned once (only its hash
+    is kept). With rotate, every earlier admin token stops working."""
+    engine = make_engine(settings)
+    try:
+        migrate(engine)
+
+        def work(conn: Connection) -> str:
+            exists = conn.execute(select(admin_tokens.c.token_hash).limit(1)).first()
+            if exists is not None and not rotate:
+                raise ServerError(
+                    "server already initialised; use --new-admin-token to replace the admin token"
+                )
+            conn.execute(delete(admin_tokens))
+            token = new_token()
+            store_admin_token(conn, token)
+            return token
+
+        return in_transaction(engine, work)
+    finally:
+        engine.dispose()
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("fieldkit.server")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def uvicorn_config(settings: ServerSettings, *, host: str, port: int, log: bool = True) -> object:
+    """A uvicorn Config for the app with the timeouts that keep slow clients in check."""
+    import uvicorn
+
+    from sync.server.app import create_app
+
+    return uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        # Our access log (fieldkit.server.access) leaves query strings and headers out.
+        access_log=False,
+        log_config=None,
+        log_level="warning" if log else "critical",
+        timeout_keep_alive=15,
+        timeout_graceful_shutdown=10,
+        limit_concurrency=200,
+        # Bound header size too (h11 default 16 KiB) so a request line cannot exhaust memory.
+        h11_max_incomplete_event_size=64 * 1024,
+        server_header=False,
+    )
+
+
+def serve(settings: ServerSettings, *, host: str, port: int) -> None:
+    """Run the server in the foreground until interrupted."""
+    import uvicorn
+
+    _configure_logging()
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise ServerError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    config = uvicorn_config(settings, host=host, port=port)
+    assert isinstance(config, uvicorn.Config)
+    logging.getLogger("fieldkit.server").info(
+        "serving on http://%s:%d (%s)", host, port, "SQLite" if settings.is_sqlite else "PostgreSQL"
+    )
+    uvicorn.Server(config).run()
