@@ -164,7 +164,19 @@ class FormNotFound(FormError):
 
 
 class ExpressionError(FormError):
-    pass
+    """An expression problem; ``offset`` is the 1-based character column in the expression."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        offset: int | None = None,
+        sheet: str | None = None,
+        row: int | None = None,
+        column: str | None = None,
+    ) -> None:
+        self.offset = offset
+        super().__init__(message, sheet=sheet, row=row, column=column)
 
 
 class AnswerError(FieldkitError):
