@@ -323,6 +323,9 @@ def _iso(value: Any) -> str | None:
 
 
 def _capture_day(record: Any) -> str:
+    kept = getattr(record, "capture_day", None)
+    if isinstance(kept, str) and len(kept) == 10:
+        return kept
     created = getattr(record, "created_at", None) or getattr(record, "finalized_at", None)
     if isinstance(created, datetime | date):
         return created.isoformat()[:10]
@@ -345,7 +348,7 @@ def _hlc(record: Any, device_id: str) -> str:
         except ValueError:
             stamp = None
     millis = int(stamp.timestamp() * 1000) if isinstance(stamp, datetime) else 0
-    return f"{millis:015d}:{0:05d}:{device_id}"
+    return f"{millis:015d}-{0:05d}-{device_id}"  # the text form of fieldkit.clock
 
 
 def device_private_keys(ws: Any) -> tuple[X25519PrivateKey, Ed25519PrivateKey]:

@@ -1,0 +1,91 @@
+"""Helpers for the client tests: real workspaces, a project on a real server, records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from fieldkit import exchange
+from fieldkit.store import Workspace, create_workspace
+
+PASSPHRASE = "violet tractor humming 27 lanterns"
+
+FORM = {
+    "type": "survey",
+    "name": "data",
+    "id_string": "household",
+    "version": "2026112801",
+    "title": "Household",
+    "default_language": "default",
+    "children": [
+        {"type": "text", "name": "site", "label": "Site"},
+        {"type": "integer", "name": "size", "label": "Household size"},
+        {"type": "text", "name": "story", "label": "Account", "sensitive": "yes"},
+    ],
+}
+
+
+def workspace(root: Path, name: str) -> Workspace:
+    """A fresh, real SQLCipher workspace under ``root/name``."""
+    ws, _recovery = create_workspace(root / name, passphrase=PASSPHRASE)
+    return ws
+
+
+def enroll_code(url: str, admin_token: str, *, role: str = "field") -> str:
+    """A one-time enrolment code from the server's admin API."""
+    r = requests.post(
+        url + "/v1/admin/enroll-codes",
+        json={"role": role, "expires_in_seconds": 3600},
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+    return str(r.json()["code"])
+
+
+def revoke(url: str, admin_token: str, device_id: str) -> None:
+    """Revoke a device through the admin API."""
+    r = requests.post(
+        url + f"/v1/admin/devices/{device_id}/revoke",
+        headers={"Authorization": f"Bearer {admin_token}"},
+        timeout=10,
+    )
+    r.raise_for_status()
+
+
+def project(root: Path, url: str, admin_token: str) -> tuple[Workspace, Workspace]:
+    """A coordinator who created the project and published FORM, and one enrolled field device."""
+    coordinator = workspace(root, "coordinator")
+    exchange.create_project(coordinator, "Survey 2026", server=url, admin_token=admin_token)
+    exchange.publish_form(coordinator, dict(FORM))
+    field = workspace(root, "field")
+    exchange.enroll(field, url, enroll_code(url, admin_token))
+    return coordinator, field
+
+
+def capture(ws: Workspace, n: int, *, marker: str = "") -> list[str]:
+    """Finalize ``n`` records of FORM; returns their ids."""
+    ids = []
+    with ws.records.batch():
+        for i in range(n):
+            draft = ws.records.create_draft(form_id=FORM["id_string"], form_version=FORM["version"])
+            answers = {
+                "/data/site": f"KE-{i:04d}",
+                "/data/size": str(i % 9 + 1),
+                "/data/story": f"{marker}account {i}",
+            }
+            ws.records.finalize(draft.id, answers=answers)
+            ids.append(draft.id)
+    return ids
+
+
+def status_of(ws: Workspace) -> dict[str, str]:
+    """record id → status for every record of the workspace."""
+    return {r.id: r.status for r in ws.records.list()}
+
+
+def answers_of(ws: Workspace, *, origin: str = "received") -> dict[str, dict[str, Any]]:
+    """record id → answers for records of one origin."""
+    return {r.id: r.answers for r in ws.records.list() if r.origin == origin}
