@@ -71,9 +71,7 @@ def _parse(path: Path, *, build: bool) -> FormCheck:
 
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise FormError(
-            f"{path.name}: not an XLSForm file type (use .xlsx, .xls, .csv or .md)"
-        )
+        raise FormError(f"{path.name}: not an XLSForm file type (use .xlsx, .xls, .csv or .md)")
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -97,9 +95,9 @@ def _parse(path: Path, *, build: bool) -> FormCheck:
         default_language=None,
         warnings=warnings,
     )
-    _inline_external_choices(definition, book, folder=path.parent)
     if build:
         _build_xform(definition, warnings)
+    _inline_external_choices(definition, book, folder=path.parent)
     definition["fieldkit"] = {"rows": rows}
     return FormCheck(definition, [], [_reword_warning(w) for w in warnings])
 
@@ -145,7 +143,9 @@ def _check_zip(data: bytes, *, name: str) -> None:
             for info in archive.infolist():
                 total += info.file_size
                 ratio = info.file_size / max(info.compress_size, 1)
-                if total > MAX_UNZIPPED_BYTES or (info.file_size > 1_000_000 and ratio > MAX_ZIP_RATIO):
+                if total > MAX_UNZIPPED_BYTES or (
+                    info.file_size > 1_000_000 and ratio > MAX_ZIP_RATIO
+                ):
                     raise FormError(f"{name}: the workbook expands to an unsafe size; refused")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
         raise FormError(f"{name}: not a valid .xlsx workbook (the file is damaged)") from None
@@ -168,7 +168,10 @@ def _xlsx_to_dict(data: bytes, *, name: str) -> dict[str, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns about unsupported extensions
             return openpyxl.load_workbook(
-                io.BytesIO(data), read_only=True, data_only=data_only, keep_vba=False,
+                io.BytesIO(data),
+                read_only=True,
+                data_only=data_only,
+                keep_vba=False,
                 keep_links=False,
             )
 
@@ -224,9 +227,7 @@ def _cell_text(value: Any) -> str | None:
     return str(xlsx_value_to_str(value))
 
 
-def _sheet_rows(
-    sheet: Any, raw_sheet: Any
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _sheet_rows(sheet: Any, raw_sheet: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows of one sheet as pyxform's get_excel_rows makes them (same empty-row rules)."""
     from pyxform.xls2json_backends import _list_to_dict_list, get_excel_column_headers
 
@@ -395,13 +396,20 @@ def _read_choice_csv(
 
 
 _REWORDS: list[tuple[re.Pattern[str], str]] = [
+    (
+        re.compile(r"'itemset' and 'list_name' must not both be None", re.I),
+        "a select or rank question names no choice list (write e.g. 'select_one yes_no')",
+    ),
     (re.compile(r"list index out of range", re.I), "a row is malformed (a cell is missing)"),
     (
         re.compile(r"This section has not been included", re.I),
         "the form includes a section that is not defined (an 'include' row)",
     ),
     (re.compile(r"not recognized as a supported type", re.I), "the file is not a readable XLSForm"),
-    (re.compile(r"does not appear to be a valid XLSForm", re.I), "the file is not a readable XLSForm"),
+    (
+        re.compile(r"does not appear to be a valid XLSForm", re.I),
+        "the file is not a readable XLSForm",
+    ),
 ]
 
 

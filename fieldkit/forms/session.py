@@ -1,0 +1,892 @@
+"""FormSession: one record's answers, and everything ODK derives from them.
+
+The session keeps an instance tree (the XForms primary instance: groups, repeat instances,
+leaves) whose nodes the expression evaluator walks. ODK's semantics, with where they come from:
+
+- A node is relevant when its own ``relevant`` holds and its parent is relevant (XForms 1.0
+  §6.1.4: relevance is inherited). A non-relevant node reads as empty in every expression and
+  in the submission, but keeps its value: it comes back if the node becomes relevant again
+  (JavaRosa TreeElement.isRelevant / Web Forms' "non-relevant value is blank").
+- ``required`` only applies to a relevant node; a constraint on an empty or non-relevant node
+  holds (XForms 1.0 §6.1.5; JavaRosa FormEntryController answerQuestion).
+- Calculations are recomputed when what they read changes; values written into a typed node are
+  coerced (integers truncate, non-numbers become empty, NaN is empty) — see values.py.
+- A select's value is filtered to the current choices (after ``choice_filter``), and a
+  select_multiple's values are kept in choice order (Web Forms select value codec).
+- ``today()`` / ``now()`` read one clock the caller can pin (``now=``).
+"""
+
+from __future__ import annotations
+
+import random as _random
+import re
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fieldkit.errors import AnswerError, FormError
+from fieldkit.forms import values as _values
+from fieldkit.forms.model import METADATA_TYPES, Choice, Form, Node
+
+if TYPE_CHECKING:
+    from fieldkit.forms.graph import Item
+    from fieldkit.forms.xpath import EvalContext, Expression
+
+__all__ = ["FormSession", "NodeState", "Problem"]
+
+_STEP = re.compile(r"([^/\[\]]+)(?:\[(\d+)\])?")
+#: A hard cap on repeat_count so a form cannot make the laptop build millions of instances.
+MAX_REPEAT_COUNT = 1000
+
+
+class _Instance:
+    """One element of the primary instance; implements the evaluator's Node protocol."""
+
+    __slots__ = (
+        "_children",
+        "_named",
+        "choices",
+        "parent",
+        "path",
+        "position",
+        "self_relevant",
+        "session",
+        "shown",
+        "template",
+        "value",
+    )
+
+    def __init__(
+        self, session: FormSession, template: Node, parent: _Instance | None, position: int
+    ) -> None:
+        self.session = session
+        self.template = template
+        self.parent = parent
+        self.position = position
+        self._children: list[_Instance] = []
+        self._named: dict[str, list[_Instance]] = {}
+        self.value = ""  # the raw value (kept while non-relevant)
+        self.shown = ""  # the value after filtering to the current choices
+        self.self_relevant = True
+        self.choices: list[Choice] | None = None  # filtered choices (choice_filter only)
+        self.path = self._make_path()
+
+    def _make_path(self) -> str:
+        own = self.template.name
+        if self.template.kind == "repeat":
+            own = f"{own}[{self.position}]"
+        return f"{self.parent.path}/{own}" if self.parent is not None else f"/{own}"
+
+    # -- the Node protocol -------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.template.name
+
+    def children(self) -> Sequence[_Instance]:
+        return self._children
+
+    def children_named(self, name: str) -> Sequence[_Instance]:
+        return self._named.get(name, ())
+
+    def text(self) -> str:
+        if not self.relevant:
+            return ""
+        if self._children:
+            return "".join(child.text() for child in self._children)
+        return self.shown
+
+    def attributes(self) -> Mapping[str, str]:
+        return {}
+
+    # -- the session's view ------------------------------------------------------------
+
+    @property
+    def relevant(self) -> bool:
+        node: _Instance | None = self
+        while node is not None:
+            if not node.self_relevant:
+                return False
+            node = node.parent
+        return True
+
+    def append(self, child: _Instance) -> None:
+        self._children.append(child)
+        self._named.setdefault(child.template.name, []).append(child)
+
+    def remove(self, child: _Instance) -> None:
+        self._children.remove(child)
+        self._named[child.template.name].remove(child)
+
+    def renumber(self) -> None:
+        self.path = self._make_path()
+        for child in self._children:
+            child.renumber()
+
+    def walk(self) -> list[_Instance]:
+        out = [self]
+        for child in self._children:
+            out.extend(child.walk())
+        return out
+
+    def __repr__(self) -> str:
+        return f"_Instance({self.path!r})"
+
+
+@dataclass(frozen=True)
+class NodeState:
+    """Everything about one node of a session, as ``forms eval`` and capture need it."""
+
+    path: str
+    name: str
+    type: str
+    value: str
+    relevant: bool
+    required: bool
+    readonly: bool
+    constraint_valid: bool
+    required_empty: bool
+    constraint_message: str
+    required_message: str = ""
+    label: str = ""
+    hint: str = ""
+    guidance_hint: str = ""
+    choices: tuple[Choice, ...] = ()
+    appearance: str = ""
+    sensitive: bool = False
+    kind: str = "question"
+    parameters: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        """ODK's validity: the constraint holds and no required answer is missing."""
+        return self.constraint_valid and not self.required_empty
+
+    def as_eval(self) -> dict[str, Any]:
+        """The node as one entry of ``forms eval``'s JSON (DESIGN §8)."""
+        return {
+            "path": self.path,
+            "name": self.name,
+            "type": self.type,
+            "value": self.value,
+            "relevant": self.relevant,
+            "required": self.required,
+            "readonly": self.readonly,
+            "constraint_valid": self.constraint_valid,
+            "required_empty": self.required_empty,
+            "valid": self.valid,
+            "constraint_message": self.constraint_message,
+        }
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something that stops a record from being finalized (no answer text in it)."""
+
+    path: str
+    name: str
+    message: str
+
+
+class FormSession:
+    """One record's answers over a Form, with relevance, validation and calculations."""
+
+    def __init__(
+        self,
+        form: Form,
+        *,
+        answers: Mapping[str, str] | None = None,
+        now: datetime | Callable[[], datetime] | None = None,
+        lang: str | None = None,
+        random: _random.Random | None = None,
+    ) -> None:
+        self.form = form
+        if isinstance(now, datetime):
+            pinned = now if now.tzinfo is not None else now.astimezone()
+            self._clock: Callable[[], datetime] = lambda: pinned
+        elif now is None:
+            self._clock = lambda: datetime.now().astimezone()
+        else:
+            self._clock = now
+        self.lang: str | None = None
+        self.set_language(lang)
+        self._random = random if random is not None else _random.Random()
+        self._ctx: EvalContext | None = None
+        self.root = _Instance(self, form.top, None, 1)
+        self._by_path: dict[str, _Instance] = {self.root.path: self.root}
+        self._by_template: dict[str, list[_Instance]] = {form.top.path: [self.root]}
+        fresh = answers is None
+        self._build_children(self.root, fresh=fresh)
+        if answers:
+            self._restore(answers)
+        self.recompute_all()
+        if fresh:
+            self._apply_dynamic_defaults(self.root)
+            self.recompute_all()
+
+    # ------------------------------------------------------------------ the tree
+
+    def _register(self, inst: _Instance) -> None:
+        self._by_path[inst.path] = inst
+        self._by_template.setdefault(inst.template.path, []).append(inst)
+
+    def _unregister(self, inst: _Instance) -> None:
+        for node in inst.walk():
+            self._by_path.pop(node.path, None)
+            same = self._by_template.get(node.template.path)
+            if same is not None and node in same:
+                same.remove(node)
+
+    def _build_children(self, inst: _Instance, *, fresh: bool) -> None:
+        for child in inst.template.children:
+            if child.kind == "repeat":
+                # ODK's primary instance starts with one instance of a user-controlled repeat;
+                # a counted repeat gets its instances from repeat_count.
+                if child.repeat_count is None and fresh:
+                    self._new_instance(inst, child, 1, fresh=True)
+                continue
+            self._new_instance(inst, child, 1, fresh=fresh)
+
+    def _new_instance(
+        self, parent: _Instance, template: Node, position: int, *, fresh: bool
+    ) -> _Instance:
+        inst = _Instance(self, template, parent, position)
+        parent.append(inst)
+        self._register(inst)
+        if template.is_leaf and fresh:
+            inst.value = inst.shown = self._initial_value(template)
+        self._build_children(inst, fresh=fresh)
+        return inst
+
+    def _initial_value(self, template: Node) -> str:
+        """Preloads and static defaults, when a record or repeat instance is created."""
+        if template.preload == "uid" or (
+            template.name == "instanceID" and template.kind != "question"
+        ):
+            return f"uuid:{uuid.UUID(int=self._random.getrandbits(128), version=4)}"
+        kind = template.type
+        if kind in {"start", "end"} or (template.preload == "timestamp"):
+            return _values.now_text(self._clock())
+        if kind == "today" or template.preload == "date":
+            return self._clock().date().isoformat()
+        if kind in METADATA_TYPES:
+            return ""
+        if template.default is not None and not template.dynamic_default:
+            return _values.coerce_computed(template.data_type, template.default)
+        return ""
+
+    def _apply_dynamic_defaults(self, inst: _Instance) -> None:
+        # Dynamic defaults run once, at odk-instance-first-load / odk-new-repeat (XForms
+        # actions pyxform writes as <setvalue>), after the static values are in place.
+        for node in inst.walk():
+            template = node.template
+            if template.dynamic_default and node.value == "":
+                expression = template.compiled.get("default")
+                if expression is not None:
+                    text = self._output(expression, node)
+                    node.value = node.shown = self._coerce(template, text)
+
+    def _restore(self, answers: Mapping[str, str]) -> None:
+        """Rebuild the tree from a flat answers dict (a draft or a finalized record)."""
+        for path in sorted(answers, key=_path_sort_key):
+            try:
+                inst = self._ensure_path(path)
+            except AnswerError:
+                continue  # a path the form no longer has (an older version): ignored
+            if inst is not None and inst.template.is_leaf:
+                inst.value = inst.shown = str(answers[path])
+
+    def _ensure_path(self, path: str) -> _Instance | None:
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] != self.form.root:
+            raise AnswerError("not a path of this form")
+        inst = self.root
+        template_path = f"/{self.form.root}"
+        for part in parts[1:]:
+            match = _STEP.fullmatch(part)
+            if match is None:
+                raise AnswerError("not a path of this form")
+            name, position = match.group(1), int(match.group(2) or 1)
+            template_path = f"{template_path}/{name}"
+            template = self.form.find(template_path)
+            if template is None:
+                raise AnswerError("not a path of this form")
+            existing = inst.children_named(name)
+            if template.kind == "repeat":
+                if position > MAX_REPEAT_COUNT:
+                    raise AnswerError("too many repeat instances")
+                while len(existing) < position:
+                    self._new_instance(inst, template, len(existing) + 1, fresh=False)
+                    existing = inst.children_named(name)
+            elif not existing:
+                self._new_instance(inst, template, 1, fresh=False)
+                existing = inst.children_named(name)
+            inst = existing[position - 1] if template.kind == "repeat" else existing[0]
+        return inst
+
+    # --------------------------------------------------------------- evaluation
+
+    def _context(self, node: _Instance) -> EvalContext:
+        from fieldkit.forms.xpath import EvalContext
+
+        if self._ctx is None:
+            self._ctx = EvalContext(
+                node,
+                root=self.root,
+                now=self._clock,
+                random=self._random,
+                choice_label=self._choice_label,
+                language=self.lang,
+            )
+        ctx = self._ctx
+        ctx.node = node
+        ctx.current = None
+        ctx.language = self.lang
+        return ctx
+
+    def _choice_label(self, template_path: str, value: str) -> str | None:
+        node = self.form.find(template_path)
+        if node is None:
+            return None
+        for choice in node.choices:
+            if choice.name == value:
+                return choice.label(self.lang)
+        return None
+
+    def _output(self, expression: Expression, node: _Instance) -> str:
+        from fieldkit.forms.xpath import to_output_text
+
+        try:
+            return to_output_text(expression.evaluate(self._context(node)))
+        except (FormError, AnswerError):
+            return ""
+
+    def _boolean(self, expression: Expression, node: _Instance) -> bool:
+        try:
+            return expression.evaluate_boolean(self._context(node))
+        except (FormError, AnswerError):
+            return False
+
+    def _coerce(self, template: Node, text: str) -> str:
+        return _values.coerce_computed(template.data_type, text)
+
+    def _compute(self, item: Item, inst: _Instance) -> bool:
+        """Recompute one item on one instance; True when anything visible changed."""
+        template = item.node
+        if item.prop == "relevant":
+            before = inst.self_relevant
+            inst.self_relevant = self._boolean(item.expression, inst)
+            return before != inst.self_relevant
+        if item.prop == "value":
+            text = self._coerce(template, self._output(item.expression, inst))
+            if template.is_select:
+                text = self._filter_select(inst, text)
+            changed = text != inst.shown or text != inst.value
+            inst.value = inst.shown = text
+            return changed
+        if item.prop == "choices":
+            inst.choices = self._filtered_choices(item.expression, inst)
+            before = inst.shown
+            inst.shown = self._filter_select(inst, inst.value)
+            return before != inst.shown
+        if item.prop == "count":
+            return self._resize(item, inst)
+        return False
+
+    def _filtered_choices(self, expression: Expression, inst: _Instance) -> list[Choice]:
+        from fieldkit.forms.xpath import StaticNode
+
+        ctx = self._context(inst)
+        kept: list[Choice] = []
+        for choice in inst.template.choices:
+            item = StaticNode(
+                "item",
+                children=[
+                    StaticNode("name", choice.name),
+                    StaticNode("label", choice.label(self.lang)),
+                    *(StaticNode(k, v) for k, v in choice.extra.items()),
+                ],
+            )
+            ctx.node = item
+            ctx.current = inst
+            try:
+                keep = expression.evaluate_boolean(ctx)
+            except (FormError, AnswerError):
+                keep = False
+            if keep:
+                kept.append(choice)
+        ctx.current = None
+        return kept
+
+    def _current_choices(self, inst: _Instance) -> list[Choice]:
+        if inst.choices is not None:
+            return inst.choices
+        return inst.template.choices
+
+    def _filter_select(self, inst: _Instance, text: str) -> str:
+        """Drop selected values that are not among the current choices (ODK)."""
+        template = inst.template
+        if not template.is_select or text == "" or not template.choices:
+            return text
+        names = [c.name for c in self._current_choices(inst)]
+        if template.type == "select_multiple":
+            return " ".join(_values.order_choices(text.split(), names))
+        if template.type == "rank":
+            allowed = set(names)
+            return " ".join(v for v in text.split() if v in allowed)
+        return text if text in set(names) else ""
+
+    def _resize(self, item: Item, parent: _Instance) -> bool:
+        """Make a counted repeat have exactly repeat_count instances under ``parent``."""
+        from fieldkit.forms.xpath import to_number
+
+        template = item.node
+        holder = parent.parent if parent.template is template else parent
+        if holder is None:
+            return False
+        try:
+            number = to_number(item.expression.evaluate(self._context(holder)))
+        except (FormError, AnswerError):
+            number = 0.0
+        if number != number or number < 0:
+            wanted = 0
+        else:
+            wanted = min(int(number), MAX_REPEAT_COUNT)
+        existing = list(holder.children_named(template.name))
+        if len(existing) == wanted:
+            return False
+        while len(existing) > wanted:
+            last = existing.pop()
+            holder.remove(last)
+            self._unregister(last)
+        while len(existing) < wanted:
+            new = self._insert_repeat(holder, template, len(existing) + 1)
+            existing.append(new)
+        return True
+
+    def _insert_repeat(self, holder: _Instance, template: Node, position: int) -> _Instance:
+        """A new repeat instance placed after its siblings; defaults applied; state computed."""
+        inst = _Instance(self, template, holder, position)
+        siblings = holder.children_named(template.name)
+        if siblings:
+            index = holder._children.index(siblings[-1]) + 1
+        else:
+            # Keep document order: after the last child whose template comes before this one.
+            order = [c.path for c in holder.template.children]
+            mine = order.index(template.path)
+            index = sum(1 for c in holder._children if order.index(c.template.path) < mine)
+        holder._children.insert(index, inst)
+        holder._named.setdefault(template.name, []).append(inst)
+        self._register(inst)
+        self._build_children(inst, fresh=True)
+        for node in inst.walk():
+            if node is not inst and node.template.is_leaf and node.value == "":
+                node.value = node.shown = self._initial_value(node.template)
+        self._recompute_subtree(inst)
+        self._apply_dynamic_defaults(inst)
+        self._recompute_subtree(inst)
+        return inst
+
+    def _instances_in_scope(self, template: Node, scope: _Instance) -> list[_Instance]:
+        """Instances of ``template`` at or below ``scope``."""
+        everything = self._by_template.get(template.path, [])
+        if scope is self.root:
+            return list(everything)
+        prefix = scope.path + "/"
+        return [i for i in everything if i is scope or i.path.startswith(prefix)]
+
+    def _recompute_subtree(self, inst: _Instance) -> None:
+        for item in self.form.graph.items:
+            if item.node.path == inst.template.path and item.prop == "count":
+                continue
+            for target in self._instances_in_scope(item.node, inst):
+                if item.prop == "count":
+                    self._compute(item, target.parent if target.parent is not None else target)
+                else:
+                    self._compute(item, target)
+
+    def recompute_all(self) -> None:
+        """Recompute every item on every instance, in dependency order (full re-evaluation)."""
+        for item in self.form.graph.items:
+            if item.prop == "count":
+                holders = self._holders(item.node, self.root)
+                for holder in holders:
+                    self._resize(item, holder)
+                continue
+            for inst in list(self._by_template.get(item.node.path, [])):
+                self._compute(item, inst)
+
+    def _holders(self, repeat: Node, scope: _Instance) -> list[_Instance]:
+        """Instances of the repeat's parent at or below ``scope`` (where its instances live)."""
+        parent = repeat.parent
+        if parent is None:
+            return []
+        holders = self._instances_in_scope(parent, scope)
+        if not holders and scope.template.path.startswith(parent.path + "/"):
+            # scope is inside the parent: the one holder is scope's ancestor of that template
+            node: _Instance | None = scope
+            while node is not None and node.template is not parent:
+                node = node.parent
+            return [node] if node is not None else []
+        return holders
+
+    def _propagate(self, origin: _Instance, changed: Node) -> None:
+        """Recompute what depends on ``changed`` (at instance ``origin``), in topological order.
+
+        Scope: a dependent inside the same repeat instance as the change is recomputed in that
+        instance only (expressions there read their own instance: JavaRosa contextualises
+        references, pyxform writes relative paths); anything else is recomputed everywhere
+        below the deepest repeat instance both share.
+        """
+        import heapq
+
+        pending: dict[int, tuple[Item, _Instance]] = {}
+        heap: list[tuple[int, int]] = []
+
+        def schedule(item: Item, source: Node, at: _Instance) -> None:
+            scope = self.root if item.global_scope else _lift(at, source, item.node)
+            key = id(item)
+            if key in pending:
+                old = pending[key][1]
+                pending[key] = (item, _common(old, scope))
+            else:
+                pending[key] = (item, scope)
+                heapq.heappush(heap, (item.order, key))
+
+        for path in _affected_paths(changed):
+            for item in self.form.graph.readers_of(path):
+                schedule(item, changed, origin)
+        while heap:
+            _, key = heapq.heappop(heap)
+            item, scope = pending.pop(key)
+            any_change = False
+            if item.prop == "count":
+                for holder in self._holders(item.node, scope):
+                    any_change = self._resize(item, holder) or any_change
+            else:
+                for inst in self._instances_in_scope(item.node, scope):
+                    any_change = self._compute(item, inst) or any_change
+            if any_change:
+                for dependent in item.dependents:
+                    schedule(dependent, item.node, scope)
+
+    # ------------------------------------------------------------------ public API
+
+    def set_language(self, lang: str | None) -> None:
+        """Switch the language of labels, hints, messages and jr:choice-name."""
+        if lang is not None and self.form.languages and lang not in self.form.languages:
+            raise AnswerError(f"the form has no language '{lang}'")
+        self.lang = lang
+
+    def _find(self, name_or_path: str) -> _Instance:
+        if name_or_path.startswith("/"):
+            inst = self._by_path.get(name_or_path)
+            if inst is None:
+                # Positions may be left out where a repeat has only its first instance.
+                inst = self._by_path.get(_with_positions(name_or_path, self.form))
+            if inst is None:
+                raise AnswerError("no such question in this record")
+            return inst
+        templates = self.form.named(name_or_path)
+        if not templates:
+            raise AnswerError(f"no question named '{name_or_path}'")
+        instances = self._by_template.get(templates[0].path, [])
+        if len(templates) > 1 or len(instances) > 1:
+            raise AnswerError(f"'{name_or_path}' is not unique here; give its path")
+        if not instances:
+            raise AnswerError(f"'{name_or_path}' has no instance yet (add a repeat first)")
+        return instances[0]
+
+    def set(self, name_or_path: str, text: str) -> str:
+        """Answer a question; returns its stored text. AnswerError when the value does not fit."""
+        inst = self._find(name_or_path)
+        template = inst.template
+        if not template.is_leaf:
+            raise AnswerError(f"'{template.name}' is a {template.kind}, not a question")
+        if template.kind == "calculate" or template.calculation is not None:
+            raise AnswerError(f"'{template.name}' is calculated, not answered")
+        if template.kind == "metadata":
+            raise AnswerError(f"'{template.name}' is filled in automatically")
+        if template.readonly is not None and self._readonly(inst):
+            raise AnswerError(f"'{template.name}' is read-only")
+        choices = [c.name for c in self._current_choices(inst)]
+        try:
+            stored = _values.parse_answer(
+                template.type,
+                text,
+                data_type=template.data_type,
+                choices=choices,
+                parameters=template.parameters,
+            )
+        except AnswerError as exc:
+            raise AnswerError(f"'{template.name}': {exc}") from None
+        self._assign(inst, stored)
+        return stored
+
+    def clear(self, name_or_path: str) -> None:
+        """Remove an answer (the same as answering with empty text)."""
+        inst = self._find(name_or_path)
+        if not inst.template.is_leaf or inst.template.kind in {"calculate", "metadata"}:
+            raise AnswerError(f"'{inst.template.name}' is not a question")
+        self._assign(inst, "")
+
+    def _assign(self, inst: _Instance, stored: str) -> None:
+        if inst.value == stored and inst.shown == stored:
+            return
+        inst.value = stored
+        inst.shown = self._filter_select(inst, stored)
+        self._propagate(inst, inst.template)
+
+    def add_repeat(self, name_or_path: str) -> str:
+        """Add an instance at the end of a user-controlled repeat; returns its path."""
+        template, holder = self._repeat_target(name_or_path)
+        if template.repeat_count is not None:
+            raise AnswerError(f"'{template.name}' repeats a set number of times")
+        existing = holder.children_named(template.name)
+        if len(existing) >= MAX_REPEAT_COUNT:
+            raise AnswerError("too many repeat instances")
+        inst = self._insert_repeat(holder, template, len(existing) + 1)
+        self._propagate(inst, template)
+        return inst.path
+
+    def _repeat_target(self, name_or_path: str) -> tuple[Node, _Instance]:
+        if name_or_path.startswith("/"):
+            stripped = re.sub(r"\[\d+\]$", "", name_or_path)
+            template_path = re.sub(r"\[\d+\]", "", stripped)
+            template = self.form.find(template_path)
+            if template is None or template.kind != "repeat":
+                raise AnswerError("not a repeat of this form")
+            parent_path = stripped.rsplit("/", 1)[0]
+            holder = self._by_path.get(parent_path) or self._by_path.get(
+                _with_positions(parent_path, self.form)
+            )
+            if holder is None:
+                raise AnswerError("the repeat's group does not exist in this record")
+            return template, holder
+        templates = [t for t in self.form.named(name_or_path) if t.kind == "repeat"]
+        if not templates:
+            raise AnswerError(f"no repeat named '{name_or_path}'")
+        template = templates[0]
+        assert template.parent is not None
+        holders = self._by_template.get(template.parent.path, [])
+        if len(holders) != 1:
+            raise AnswerError(f"'{name_or_path}' is inside another repeat; give its path")
+        return template, holders[0]
+
+    def remove_repeat(self, path: str) -> None:
+        """Remove one repeat instance (``/data/household/member[2]``); later ones move up."""
+        inst = self._by_path.get(path)
+        if inst is None or inst.template.kind != "repeat":
+            raise AnswerError("no such repeat instance in this record")
+        if inst.template.repeat_count is not None:
+            raise AnswerError(f"'{inst.template.name}' repeats a set number of times")
+        holder = inst.parent
+        assert holder is not None
+        holder.remove(inst)
+        self._unregister(inst)
+        siblings = holder.children_named(inst.template.name)
+        for position, sibling in enumerate(siblings, start=1):
+            if sibling.position != position:
+                for node in sibling.walk():
+                    self._by_path.pop(node.path, None)
+                sibling.position = position
+                sibling.renumber()
+                for node in sibling.walk():
+                    self._by_path[node.path] = node
+        self._propagate(holder, inst.template)
+
+    # -- reading --------------------------------------------------------------------
+
+    def _readonly(self, inst: _Instance) -> bool:
+        expression = inst.template.compiled.get("readonly")
+        # XForms 1.0 §6.1.3: a calculated node is read-only; pyxform binds notes readonly.
+        if inst.template.kind in {"calculate", "note"} or inst.template.calculation is not None:
+            return True
+        if expression is not None and self._boolean(expression, inst):
+            return True
+        # Readonly is inherited from groups (XForms 1.0 §6.1.3).
+        parent = inst.parent
+        while parent is not None and parent is not self.root:
+            expression = parent.template.compiled.get("readonly")
+            if expression is not None and self._boolean(expression, parent):
+                return True
+            parent = parent.parent
+        return False
+
+    def _render(self, inst: _Instance, text: str) -> str:
+        """Label/hint text with ``${name}`` replaced by the current values (ODK <output>)."""
+        if "${" not in text:
+            return text
+        refs = inst.template.label_refs
+
+        def replace(match: re.Match[str]) -> str:
+            expression = refs.get(match.group(1))
+            return self._output(expression, inst) if expression is not None else match.group(0)
+
+        return re.sub(r"\$\{([^}]*)\}", replace, text)
+
+    def _state(self, inst: _Instance) -> NodeState:
+        template = inst.template
+        relevant = inst.relevant
+        value = inst.shown if relevant else ""
+        required = False
+        required_expr = template.compiled.get("required")
+        if relevant and required_expr is not None:
+            required = self._boolean(required_expr, inst)
+        constraint_valid = True
+        constraint = template.compiled.get("constraint")
+        if constraint is not None and relevant and value != "":
+            constraint_valid = self._boolean(constraint, inst)
+        required_empty = required and value == ""
+        lang = self.lang
+        return NodeState(
+            path=inst.path,
+            name=template.name,
+            type=template.type,
+            value=value,
+            relevant=relevant,
+            required=required,
+            readonly=self._readonly(inst),
+            constraint_valid=constraint_valid,
+            required_empty=required_empty,
+            constraint_message=template.constraint_message(lang),
+            required_message=template.required_message(lang),
+            label=self._render(inst, template.label(lang)),
+            hint=self._render(inst, template.hint(lang)),
+            guidance_hint=template.guidance_hint(lang),
+            choices=tuple(self._current_choices(inst)) if template.is_select else (),
+            appearance=template.appearance,
+            sensitive=template.sensitive,
+            kind=template.kind,
+            parameters=template.parameters,
+        )
+
+    def node(self, path: str) -> NodeState:
+        """The state of one node, by instance path (or by name where it is unique)."""
+        return self._state(self._find(path))
+
+    def nodes(self) -> list[NodeState]:
+        """Every leaf (question, note, calculate, metadata) of the record in document order."""
+        return [self._state(i) for i in self.root.walk()[1:] if i.template.is_leaf]
+
+    def eval_nodes(self) -> list[NodeState]:
+        """Questions and calculates (no metadata, no meta group): what ``forms eval`` prints."""
+        return [
+            self._state(i)
+            for i in self.root.walk()[1:]
+            if i.template.is_leaf
+            and i.template.kind in {"question", "calculate", "note"}
+            and not i.template.path.startswith(f"/{self.form.root}/meta/")
+        ]
+
+    def questions(self) -> list[NodeState]:
+        """The visible questions and notes, in navigation (document) order."""
+        out = []
+        for inst in self.root.walk()[1:]:
+            template = inst.template
+            if template.kind in {"question", "note"} and inst.relevant:
+                out.append(self._state(inst))
+        return out
+
+    def problems(self) -> list[Problem]:
+        """What stops finalizing: required answers missing, constraints not met."""
+        out = []
+        for inst in self.root.walk()[1:]:
+            if inst.template.kind not in {"question"}:
+                continue
+            state = self._state(inst)
+            if state.required_empty:
+                message = state.required_message or "an answer is required"
+                out.append(Problem(state.path, state.name, message))
+            elif not state.constraint_valid:
+                message = state.constraint_message or "the answer is not allowed"
+                out.append(Problem(state.path, state.name, message))
+        return out
+
+    def answers(self) -> dict[str, str]:
+        """The raw answers (a draft): every leaf's value, kept even while non-relevant."""
+        return {inst.path: inst.value for inst in self.root.walk()[1:] if inst.template.is_leaf}
+
+    def submission(self) -> dict[str, str]:
+        """What a finalized record holds: every leaf's text, empty where non-relevant."""
+        end = _values.now_text(self._clock())
+        out = {}
+        for inst in self.root.walk()[1:]:
+            if not inst.template.is_leaf:
+                continue
+            text = inst.text()
+            if inst.template.type == "end":
+                text = end
+            out[inst.path] = text
+        return out
+
+
+def _affected_paths(changed: Node) -> list[str]:
+    """Template paths whose text a change at ``changed`` may alter (a subtree for containers)."""
+    out = [changed.path]
+    for child in changed.children:
+        out.extend(_affected_paths(child))
+    return out
+
+
+def _repeats_above(node: Node) -> list[str]:
+    out = []
+    current = node.parent
+    while current is not None:
+        if current.kind == "repeat":
+            out.append(current.path)
+        current = current.parent
+    return out
+
+
+def _lift(at: _Instance, source: Node, target: Node) -> _Instance:
+    """The instance below which ``target`` must be recomputed after ``source`` changed at ``at``.
+
+    That is ``at``'s ancestor at the deepest repeat enclosing both ``source`` (strictly) and
+    ``target``; the root when they share no repeat.
+    """
+    shared = set(_repeats_above(source)) & ({target.path} | set(_repeats_above(target)))
+    node: _Instance | None = at
+    while node is not None:
+        if node.template.kind == "repeat" and node.template.path in shared:
+            return node
+        node = node.parent
+    return at.session.root
+
+
+def _common(a: _Instance, b: _Instance) -> _Instance:
+    """The lowest common ancestor-or-self of two instances."""
+    ancestors = set()
+    node: _Instance | None = a
+    while node is not None:
+        ancestors.add(id(node))
+        node = node.parent
+    node = b
+    while node is not None:
+        if id(node) in ancestors:
+            return node
+        node = node.parent
+    return a.session.root
+
+
+def _path_sort_key(path: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\[(\d+)\]", path)) or (0,)
+
+
+def _with_positions(path: str, form: Form) -> str:
+    """Add ``[1]`` after every repeat step that has no position."""
+    parts = [p for p in path.split("/") if p]
+    out = []
+    template = ""
+    for part in parts:
+        match = _STEP.fullmatch(part)
+        if match is None:
+            return path
+        template += "/" + match.group(1)
+        node = form.find(template)
+        if node is not None and node.kind == "repeat" and match.group(2) is None:
+            part = f"{part}[1]"
+        out.append(part)
+    return "/" + "/".join(out)
