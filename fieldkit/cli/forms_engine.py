@@ -1,3 +1,154 @@
-"""Commands: forms_engine (being built)."""
+"""Commands: ``forms validate``, ``forms show`` and ``forms eval`` (the forms engine)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from fieldkit.cli.groups import forms_app
+
+if TYPE_CHECKING:
+    from fieldkit.forms import Form, Node
+
+
+@forms_app.command("validate")
+def validate(
+    files: list[Path] = typer.Argument(..., help="XLSForm files (.xlsx, .xls, .csv, .md)."),
+) -> None:
+    """Check XLSForms: OK, or every error and warning with sheet/row/column; exit 1 on errors."""
+    from fieldkit.forms import check_form
+
+    failed = False
+    for path in files:
+        report = check_form(path)
+        if report.ok:
+            title = f" ({report.form.id} {report.form.version})".rstrip() if report.form else ""
+            typer.echo(f"OK {path.name}{title}")
+        else:
+            failed = True
+            for error in report.errors:
+                typer.echo(f"ERROR {path.name}: {error}")
+        for warning in report.warnings:
+            typer.echo(f"WARNING {path.name}: {warning}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def _load(ctx: typer.Context, source: str) -> Form:
+    from fieldkit.forms import Form, load_form
+
+    path = Path(source)
+    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".csv", ".md"} or path.exists():
+        return load_form(path)
+    from fieldkit.cli._common import open_workspace_for
+
+    with open_workspace_for(ctx) as ws:
+        version = ws.forms.get(source)
+        return Form.from_definition(version.definition)
+
+
+@forms_app.command("show")
+def show(
+    ctx: typer.Context,
+    source: str = typer.Argument(..., metavar="FILE|FORM_ID", help="A form file or a form id."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of labels."),
+) -> None:
+    """Show a form's question tree: types, logic and languages."""
+    from rich.console import Console
+    from rich.tree import Tree
+
+    form = _load(ctx, source)
+    head = f"[bold]{form.title}[/] — id {form.id}"
+    if form.version:
+        head += f", version {form.version}"
+    if form.languages:
+        head += f", languages: {', '.join(form.languages)}"
+    if form.requires_consent:
+        head += ", needs consent first"
+    tree = Tree(head)
+
+    def add(branch: Tree, node: Node) -> None:
+        line = f"[cyan]{node.name}[/] [dim]{node.type}[/]"
+        label = node.label(lang)
+        if label:
+            line += f"  {_escape(label)}"
+        flags = []
+        if node.sensitive:
+            flags.append("[red]sensitive[/]")
+        for attr, word in (
+            ("relevant", "relevant"),
+            ("required", "required"),
+            ("constraint", "constraint"),
+            ("calculation", "calculation"),
+            ("choice_filter", "choice_filter"),
+            ("repeat_count", "repeat_count"),
+            ("readonly", "read_only"),
+            ("default", "default"),
+        ):
+            value = getattr(node, attr)
+            if value:
+                flags.append(f"{word}: {_escape(str(value))}")
+        if node.choices:
+            names = " ".join(c.name for c in node.choices[:8])
+            more = " …" if len(node.choices) > 8 else ""
+            flags.append(f"choices: {_escape(names)}{more}")
+        if flags:
+            line += "\n" + "\n".join(f"[dim]  {f}[/]" for f in flags)
+        child = branch.add(line)
+        for sub in node.children:
+            add(child, sub)
+
+    for node in form.top.children:
+        add(tree, node)
+    Console(soft_wrap=True).print(tree)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+@forms_app.command("eval")
+def evaluate(
+    file: Path = typer.Argument(..., help="The XLSForm file."),
+    steps: Path = typer.Option(..., "--steps", help="JSON list of steps (DESIGN §8)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    now: str | None = typer.Option(None, "--now", help="Pin the clock (ISO 8601)."),
+) -> None:
+    """Apply answer steps to a new record and print every question's state."""
+    from fieldkit.errors import UsageError
+    from fieldkit.forms import load_form
+    from fieldkit.forms.steps import evaluate_steps, parse_now
+
+    try:
+        loaded: Any = json.loads(steps.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise UsageError(f"{steps.name}: not a readable JSON file") from None
+    if not isinstance(loaded, list):
+        raise UsageError(f"{steps.name}: the steps must be a JSON list")
+    form = load_form(file)
+    result = evaluate_steps(form, loaded, now=parse_now(now) if now else None)
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("path", "value", "relevant", "required", "valid", "message")
+    for node in result["nodes"]:
+        table.add_row(
+            node["path"],
+            _escape(node["value"]),
+            "yes" if node["relevant"] else "no",
+            "yes" if node["required"] else "",
+            "yes" if node["valid"] else "[red]no[/]",
+            _escape(node["constraint_message"]) if not node["constraint_valid"] else "",
+        )
+    console = Console()
+    console.print(table)
+    for error in result["errors"]:
+        console.print(f"[red]step {error['step']}[/]: {_escape(error['message'])}")
