@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "EXCEL_MAX_ROWS",
     "ExportResult",
+    "export_form",
     "excel_sheet_names",
     "neutralise",
     "neutralise_frame",
@@ -52,6 +53,37 @@ class ExportResult:
 
     files: list[Path]
     rows: dict[str, int]
+
+
+def export_form(
+    workspace: Any,
+    form_id: str,
+    *,
+    fmt: Format,
+    out_dir: Path,
+    progress: Callable[[str, int, int], None] | None = None,
+    **table_options: Any,
+) -> ExportResult:
+    """Build the linked tables of ``form_id`` (options as ``tables()``) and write them.
+
+    ``progress(phase, done, total)`` reports phase "records" while building, then "rows"
+    while writing.
+    """
+    from fieldkit.analysis.tables import tables
+
+    if fmt not in ("csv", "xlsx", "parquet"):
+        raise ExportError("format must be csv, xlsx or parquet")
+
+    def phase(name: str) -> Progress | None:
+        if progress is None:
+            return None
+        report = progress
+        return lambda done, total: report(name, done, total)
+
+    frames = tables(workspace, form_id, progress=phase("records"), **table_options)
+    return write_tables(
+        frames, out_dir=out_dir, fmt=fmt, workbook_name=form_id, progress=phase("rows")
+    )
 
 
 def neutralise(value: str) -> str:

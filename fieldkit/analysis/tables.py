@@ -182,7 +182,7 @@ def build_tables(
     if not versions:
         raise ExportError("the form has no stored version to export with")
     form_id = versions[-1].id
-    _check_language(versions, lang)
+    lang = _check_language(versions, lang)
     schema = build_schema(form_id, versions)
     included = _included_columns(schema, include_sensitive)
     from fieldkit.analysis.duplicates import default_duplicate_keys, duplicate_flags
@@ -228,14 +228,20 @@ def build_tables(
 # ---------------------------------------------------------------------------- choosing
 
 
-def _check_language(versions: Sequence[FormLike], lang: str | None) -> None:
+def _check_language(versions: Sequence[FormLike], lang: str | None) -> str | None:
+    """The form's own name for ``lang``: "en" finds "English (en)" (XLSForm's
+    ``label::English (en)`` convention), so a user can type the code."""
     if lang is None:
-        return
-    known: set[str] = set()
+        return None
+    known: list[str] = []
     for form in versions:
-        known.update(x for x in (getattr(form, "languages", None) or ()) if x)
-    if known and lang not in known:
-        raise UsageError(f"the form has no language {lang} (it has {', '.join(sorted(known))})")
+        known += [x for x in (getattr(form, "languages", None) or ()) if x and x not in known]
+    if not known or lang in known:
+        return lang
+    by_code = [x for x in known if x.lower().endswith(f"({lang.lower()})")]
+    if len(by_code) == 1:
+        return by_code[0]
+    raise UsageError(f"the form has no language {lang} (it has {', '.join(known)})")
 
 
 def _included_columns(schema: Schema, include_sensitive: Collection[str]) -> set[str]:
