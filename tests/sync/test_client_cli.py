@@ -1,0 +1,99 @@
+"""The sync commands end to end through typer's CliRunner, against a real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _client_kit import PASSPHRASE, enroll_code
+from typer.testing import CliRunner
+
+from fieldkit.cli import commands  # noqa: F401 - registers every command
+from fieldkit.cli.app import app
+from fieldkit.store import open_workspace
+
+FORM_MD = """\
+| survey |
+| | type | name | label |
+| | text | site | Site code |
+| | integer | size | Household size |
+| settings |
+| | form_id | version | form_title |
+| | visits | 2026112801 | Visits |
+"""
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.delenv("FIELDKIT_HOME", raising=False)
+    return CliRunner()
+
+
+def _run(runner: CliRunner, home: Path, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, ["--home", str(home), *args])
+    assert result.exit_code == code, (result.output, result.exception)
+    return result.output
+
+
+def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
+    url, admin = sync_server.url, sync_server.admin_token
+    coordinator, field = tmp_path / "c", tmp_path / "f"
+    _run(runner, coordinator, "init")
+    out = _run(
+        runner,
+        coordinator,
+        "project",
+        "create",
+        "Visits 2026",
+        "--server",
+        url,
+        "--admin-token",
+        admin,
+    )
+    assert "Created project Visits 2026" in out and "coordinator" in out
+    form = tmp_path / "visits.md"
+    form.write_text(FORM_MD, encoding="utf-8")
+    assert "Published form visits version 2026112801" in _run(
+        runner, coordinator, "forms", "publish", str(form)
+    )
+
+    _run(runner, field, "init")
+    out = _run(runner, field, "enroll", url, enroll_code(url, admin))
+    assert "Enrolled as field device" in out and "1 form version(s) received" in out
+    with open_workspace(field, passphrase=PASSPHRASE) as ws:
+        for site in ("KE-0101", "KE-0102"):
+            draft = ws.records.create_draft(form_id="visits", form_version="2026112801")
+            ws.records.finalize(draft.id, answers={"/data/site": site, "/data/size": "3"})
+
+    assert "Sent 2 records; 0 waiting." in _run(runner, field, "sync")
+    assert "Sent 0 records; 0 waiting." in _run(runner, field, "sync")
+    assert "Pulled: 2 new records" in _run(runner, coordinator, "pull")
+    with open_workspace(coordinator, passphrase=PASSPHRASE) as ws:
+        sites = sorted(r.answers["/data/site"] for r in ws.records.list() if r.origin == "received")
+    assert sites == ["KE-0101", "KE-0102"]
+
+    # A field device may not pull; errors are one line with the class's exit code.
+    out = _run(runner, field, "pull", code=4)
+    assert "Error: only a coordinator" in out
+    out = _run(runner, coordinator, "project", "approve", "no-such-device", code=2)
+    assert "Error: no device no-such-device" in out
+
+    sync_server.stop()
+    with open_workspace(field, passphrase=PASSPHRASE) as ws:
+        draft = ws.records.create_draft(form_id="visits", form_version="2026112801")
+        ws.records.finalize(draft.id, answers={"/data/site": "KE-0103", "/data/size": "1"})
+    out = _run(runner, field, "sync", code=3)
+    assert "Error: server unreachable" in out and "1 record waiting" in out
+
+
+def test_sync_before_enrolment_says_how_to_enrol(tmp_path: Path, runner: CliRunner) -> None:
+    _run(runner, tmp_path / "f", "init")
+    out = _run(runner, tmp_path / "f", "sync", code=1)
+    assert "fieldkit enroll URL CODE" in out
+
+
+def test_plain_http_to_a_remote_server_needs_the_flag(tmp_path: Path, runner: CliRunner) -> None:
+    _run(runner, tmp_path / "f", "init")
+    out = _run(runner, tmp_path / "f", "enroll", "http://192.0.2.10:8765", "CODE", code=2)
+    assert "--insecure-http" in out
