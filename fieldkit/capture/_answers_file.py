@@ -14,13 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.capture._entry import parse_answer, question_kind
-from fieldkit.capture._navigation import sync_repeat_counts, template_of
+from fieldkit.capture._navigation import instances, template_of
 from fieldkit.errors import AnswerError, UsageError
 
 __all__ = ["fill_session", "read_answers_file"]
-
-_CONTAINERS = {"group", "repeat"}
-_UNSETTABLE = {"calculate", "note", "start", "end", "today", "deviceid", "username"}
 
 
 def read_answers_file(path: Path) -> dict[str, Any]:
@@ -44,63 +41,40 @@ class _Filler:
     def __init__(self, form: Any, session: Any) -> None:
         self.form = form
         self.session = session
-        self.nodes = {node.path: node for node in form.nodes()}
-        self.by_name: dict[str, list[str]] = {}
-        for node in self.nodes.values():
-            self.by_name.setdefault(node.name, []).append(node.path)
         self.unknown: list[str] = []
         self.invalid: list[str] = []
 
-    def resolve(self, key: str, *, scope: str, instance: str) -> tuple[str, str] | None:
-        """(template path, instance path) of ``key`` inside ``scope`` (a template path)."""
+    def resolve(self, key: str, *, scope: Any, instance: str) -> tuple[Any, str] | None:
+        """(template node, instance path) of ``key`` among the nodes directly in ``scope``
+        (a repeat template, or None for the form's top level) inside ``instance``."""
+        scope_path = scope.path if scope is not None else None
         if key.startswith("/"):
-            template = template_of(key)
-            if template not in self.nodes:
+            node = self.form.find(template_of(key))
+            if node is None or node.repeat != scope_path:
                 return None
-            if scope and not template.startswith(scope + "/"):
-                return None
-            inside = key[len(scope) :] if key.startswith(scope + "/") else template[len(scope) :]
-            return template, (instance + inside if scope else key)
-        candidates = [
-            p for p in self.by_name.get(key, []) if not scope or p.startswith(scope + "/")
-        ]
-        # Only nodes of this level: a name inside a nested repeat needs that repeat's object.
-        candidates = [
-            p
-            for p in candidates
-            if self._repeat_of(p) == (scope or None)
-            or self.nodes[p].type == "repeat"
-            and self._repeat_of(p) == (scope or None)
-        ]
-        if len(candidates) != 1:
-            if len(candidates) > 1:
-                raise UsageError(f"question name {key} is used more than once; key it by its path")
+            if scope is None:
+                return node, key
+            return node, instance + node.path[len(scope.path) :]
+        nodes = [n for n in self.form.named(key) if n.repeat == scope_path]
+        if len(nodes) > 1:
+            raise UsageError(f"question name {key} is used more than once; key it by its path")
+        if not nodes:
             return None
-        template = candidates[0]
-        return template, (instance + template[len(scope) :] if scope else template)
+        node = nodes[0]
+        path = node.path if scope is None else instance + node.path[len(scope.path) :]
+        return node, path
 
-    def _repeat_of(self, template: str) -> str | None:
-        """The nearest repeat strictly enclosing ``template``."""
-        parent = template.rsplit("/", 1)[0]
-        while parent.count("/") >= 1:
-            node = self.nodes.get(parent)
-            if node is not None and node.type == "repeat":
-                return parent
-            parent = parent.rsplit("/", 1)[0]
-        return None
-
-    def fill(self, data: Mapping[str, Any], *, scope: str = "", instance: str = "") -> None:
-        later: list[tuple[str, str, Any]] = []
+    def fill(self, data: Mapping[str, Any], *, scope: Any = None, instance: str = "") -> None:
+        later: list[tuple[Any, str, Any]] = []
         for key, value in data.items():
             found = self.resolve(str(key), scope=scope, instance=instance)
             if found is None:
                 self.unknown.append(str(key))
                 continue
-            template, path = found
-            node = self.nodes[template]
-            if node.type == "repeat":
-                later.append((template, path, value))
-            elif node.type == "group":
+            node, path = found
+            if node.kind == "repeat":
+                later.append((node, path, value))
+            elif node.kind == "group":
                 if not isinstance(value, Mapping):
                     self.invalid.append(f"{node.name} (a group: give an object)")
                     continue
@@ -108,51 +82,48 @@ class _Filler:
             else:
                 self._set(node, path, value)
         # Repeats last: their repeat_count (and relevance) may depend on the answers above.
-        sync_repeat_counts(self.form, self.session)
-        for template, path, value in later:
-            self._fill_repeat(self.nodes[template], path, value)
+        for node, path, value in later:
+            self._fill_repeat(node, path, value)
 
     def _fill_repeat(self, node: Any, path: str, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
             self.invalid.append(f"{node.name} (a repeat: give a list of objects)")
             return
-        existing = self._instances(path)
-        for index, item in enumerate(value, start=1):
-            if index <= len(existing):
-                instance = existing[index - 1]
-            else:
-                instance = str(self.session.add_repeat(path))
-            self.fill(item, scope=node.path, instance=instance)
-
-    def _instances(self, path: str) -> list[str]:
-        prefix = path + "["
-        found: dict[int, str] = {}
-        for state in self.session.nodes():
-            p = str(getattr(state, "path", state))
-            if p.startswith(prefix):
-                end = p.index("]", len(prefix))
-                found[int(p[len(prefix) : end])] = p[: end + 1]
-        return [found[n] for n in sorted(found)]
+        parent = path.rsplit("/", 1)[0]
+        existing = instances(self.session, node.path, parent)
+        if node.repeat_count:
+            if len(value) > len(existing):
+                self.invalid.append(f"{node.name} (more entries than its count)")
+                return
+        else:
+            # ODK starts a record with one instance of each repeat: an empty list removes it.
+            for extra in reversed(existing[len(value) :]):
+                self.session.remove_repeat(extra)
+            existing = existing[: len(value)]
+            while len(existing) < len(value):
+                existing.append(str(self.session.add_repeat(path)))
+        for item, instance in zip(value, existing, strict=False):
+            self.fill(item, scope=node, instance=instance)
 
     def _set(self, node: Any, path: str, value: Any) -> None:
         kind = question_kind(str(node.type))
-        if kind in _UNSETTABLE:
+        if node.kind != "question":
             self.invalid.append(f"{node.name} (calculated or display-only)")
             return
         text = _as_text(value)
+        what = f"{node.name} (not a valid {kind.replace('_', ' ')})"
         if text is None:
-            self.invalid.append(f"{node.name} (not a valid {kind.replace('_', ' ')})")
+            self.invalid.append(what)
             return
-        state = self.session.node(path)
         try:
-            parsed = parse_answer(kind, text, choices=list(getattr(state, "choices", None) or []))
+            state = self.session.node(path)
+            parsed = parse_answer(kind, text, choices=state.choices)
+            if parsed == "":
+                self.session.clear(path)
+            else:
+                self.session.set(path, parsed)
         except AnswerError:
-            self.invalid.append(f"{node.name} (not a valid {kind.replace('_', ' ')})")
-            return
-        if parsed == "":
-            self.session.clear(path)
-        else:
-            self.session.set(path, parsed)
+            self.invalid.append(what)
 
 
 def _as_text(value: Any) -> str | None:
@@ -177,13 +148,11 @@ def fill_session(form: Any, session: Any, data: Mapping[str, Any], *, source: st
     invalid = list(filler.invalid)
     missing: list[str] = []
     for problem in session.problems():
-        path = str(getattr(problem, "path", problem))
-        name = path.rsplit("/", 1)[-1]
-        reason = _reason(problem)
-        if reason == "required":
-            missing.append(name)
+        state = session.node(problem.path)
+        if state.required_empty:
+            missing.append(problem.name)
         else:
-            invalid.append(f"{name} ({reason})")
+            invalid.append(f"{problem.name} (constraint not met)")
     if missing or invalid:
         parts = []
         if missing:
@@ -191,11 +160,3 @@ def fill_session(form: Any, session: Any, data: Mapping[str, Any], *, source: st
         if invalid:
             parts.append("invalid: " + ", ".join(dict.fromkeys(invalid)))
         raise AnswerError(f"{source}: nothing saved; " + "; ".join(parts))
-
-
-def _reason(problem: Any) -> str:
-    for attr in ("reason", "kind"):
-        value = getattr(problem, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return "required"

@@ -8,6 +8,7 @@ through a ``DraftBook`` (``fieldkit.capture._records``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -20,20 +21,14 @@ from fieldkit.capture._entry import (
     question_kind,
     special_choice,
 )
-from fieldkit.capture._navigation import (
-    AddRepeat,
-    Question,
-    Step,
-    build_steps,
-    sync_repeat_counts,
-    template_of,
-)
+from fieldkit.capture._navigation import AddRepeat, Question, Step, build_steps
 from fieldkit.capture._terminal import QuickExit, Terminal
 from fieldkit.errors import AnswerError, FieldkitError
 
 __all__ = ["Interview", "Outcome", "Recorder"]
 
-MASK = "•••••"
+# The innermost repeat instance in a path: "/data/hh[2]/member[3]/age" → "/data/hh[2]/member[3]".
+_INSTANCE = re.compile(r"^(.*\[\d+\])/")
 
 
 class Recorder(Protocol):
@@ -90,12 +85,13 @@ class Interview:
         for node in nodes:
             self._by_name.setdefault(node.name, node.path)
         self._pos = 0
+        # A draft appears at the first answer: an interview left before any leaves nothing.
+        self._touched = False
+        self._from_review = False
 
     # ----------------------------------------------------------------- entry points
     def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
         """Ask until the record is finalized or the interviewer leaves."""
-        if sync_repeat_counts(self.form, self.session):
-            self._save()
         if resume:
             self._pos = self._resume_position()
         if start_at_review:
@@ -138,7 +134,9 @@ class Interview:
             self._advance(step.path)  # Enter keeps the value shown in brackets
             return
         try:
-            value = parse_answer(kind, text, choices=_choices(state), labels=_choice_labels(state))
+            value = parse_answer(
+                kind, text, choices=_choices(state), labels=_choice_labels(state, self._lang)
+            )
         except AnswerError as exc:
             self._warn(str(exc))
             return
@@ -162,7 +160,7 @@ class Interview:
                 self.session.set(path, old)
             self._warn(problem)
             return
-        sync_repeat_counts(self.form, self.session)
+        self._touched = True
         self._save()
         self._advance(path)
 
@@ -183,6 +181,7 @@ class Interview:
         if answer in {"y", "yes", "1"}:
             name = step.template.rsplit("/", 1)[1]
             self.session.add_repeat(f"{step.parent}/{name}")
+            self._touched = True
             self._save()
             # The new instance's first question now sits where this prompt was.
         elif answer in {"n", "no", "0", ""}:
@@ -198,8 +197,10 @@ class Interview:
         if name == "help":
             self._help()
         elif name == "back":
+            self._from_review = False
             self._back()
         elif name == "jump":
+            self._from_review = False
             self._jump(command.arg)
         elif name == "review":
             self._review()
@@ -211,6 +212,8 @@ class Interview:
                 f"Draft saved. Resume with: fieldkit capture {self.form.id} --resume {record_id}"
             )
             raise _Leave(Outcome("saved", record_id))
+        elif name == "remove":
+            self._remove_instance(state)
         elif name in {"skip", "dont_know", "prefer_not"}:
             if state is None:
                 self._warn("there is no question here to answer")
@@ -232,6 +235,27 @@ class Interview:
             self._warn(f"this question does not offer {what!r}; :skip leaves it empty")
             return
         self._set(state, choice)
+
+    def _remove_instance(self, state: Any) -> None:
+        """Remove the repeat instance this question belongs to, after a y/n confirmation."""
+        match = _INSTANCE.match(str(state.path)) if state is not None else None
+        if match is None:
+            self._warn("this question is not inside a repeat")
+            return
+        instance = match[1]
+        label = self._repeat_label(re.sub(r"\[\d+\]", "", instance))
+        self.terminal.show(f"Remove this {_escape(label)} and all its answers? (y/n)")
+        if self.terminal.ask("> ").strip().lower() not in {"y", "yes"}:
+            return
+        try:
+            self.session.remove_repeat(instance)
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return
+        self._touched = True
+        self._save()
+        steps = build_steps(self.form, self.session)
+        self._pos = min(self._pos, max(len(steps) - 1, 0))
 
     def _back(self) -> None:
         steps = build_steps(self.form, self.session)
@@ -276,7 +300,6 @@ class Interview:
                 render_review(
                     session=self.session,
                     steps=steps,
-                    templates=self._templates,
                     show_sensitive=self.show_sensitive,
                 )
             )
@@ -313,6 +336,7 @@ class Interview:
                 self._warn("type a question number from the list, f, s or Enter")
                 continue
             self._pos = index
+            self._from_review = True
             return
 
     def _problems(self) -> list[tuple[str, str]]:
@@ -342,10 +366,9 @@ class Interview:
 
     # ----------------------------------------------------------------- helpers
     def _save(self, *, force: bool = False) -> str | None:
-        answers = dict(self.session.answers())
-        if not force and self.recorder.record_id is None and not any(answers.values()):
-            return None  # nothing typed yet: no empty draft left behind
-        return self.recorder.save(answers)
+        if not force and self.recorder.record_id is None and not self._touched:
+            return None  # nothing answered yet: no empty draft left behind
+        return self.recorder.save(dict(self.session.answers()))
 
     def _quick_exit(self) -> Outcome:
         try:
@@ -356,6 +379,11 @@ class Interview:
 
     def _advance(self, path: str) -> None:
         steps = build_steps(self.form, self.session)
+        if self._from_review:
+            # A change made from the review screen goes straight back to it.
+            self._from_review = False
+            self._pos = len(steps)
+            return
         for index, step in enumerate(steps):
             if isinstance(step, Question) and step.path == path:
                 self._pos = index + 1
@@ -372,18 +400,17 @@ class Interview:
                 last = index
         return last + 1
 
+    @property
+    def _lang(self) -> str | None:
+        return getattr(self.session, "lang", None)
+
     def _warn(self, message: str) -> None:
         self.terminal.show(f"[yellow]! {_escape(message)}[/yellow]")
 
     def _repeat_label(self, template: str) -> str:
         node = self._templates.get(template)
-        lang = getattr(self.session, "language", None)
-        label = _label(node, lang) if node is not None else ""
+        label = str(node.label(self._lang) or "") if node is not None else ""
         return label or template.rsplit("/", 1)[1].replace("_", " ")
-
-    def _sensitive(self, path: str) -> bool:
-        node = self._templates.get(template_of(path))
-        return bool(getattr(node, "sensitive", False))
 
     def _render_question(self, state: Any, *, step: Question, total: int, kind: str) -> None:
         from rich.text import Text
@@ -400,7 +427,7 @@ class Interview:
         if hint:
             lines.append(Text(hint, style="italic"))
         if kind in {"select_one", "select_multiple", "rank"}:
-            for index, label_text in enumerate(_choice_labels(state), start=1):
+            for index, label_text in enumerate(_choice_labels(state, self._lang), start=1):
                 lines.append(Text(f"  {index:>2}. {label_text}"))
         self.terminal.show(*lines)
 
@@ -409,10 +436,10 @@ class Interview:
             return "[Enter to continue] > "
         shown = ""
         if current:
-            if self._sensitive(str(state.path)) and not self.show_sensitive:
+            if state.sensitive and not self.show_sensitive:
                 shown = "answered, hidden"
             else:
-                shown = _display(state, current)
+                shown = _display(state, current, self._lang)
         form_hint = _INPUT_HINTS.get(kind, "")
         parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
         return (" ".join(parts) + " > ") if parts else "> "
@@ -443,32 +470,20 @@ def _readonly(state: Any) -> bool:
     return bool(getattr(state, "readonly", False))
 
 
-def _label(node: Any, lang: str | None) -> str:
-    label = getattr(node, "label", "")
-    if callable(label):
-        return str(label(lang) or "")
-    return str(label or "")
-
-
 def _choices(state: Any) -> list[Any]:
     return list(getattr(state, "choices", None) or [])
 
 
-def _choice_labels(state: Any) -> list[str]:
-    labels = []
-    for choice in _choices(state):
-        label = getattr(choice, "label", "")
-        text = label() if callable(label) else label
-        labels.append(str(text or choice.name))
-    return labels
+def _choice_labels(state: Any, lang: str | None) -> list[str]:
+    return [str(choice.label(lang) or choice.name) for choice in _choices(state)]
 
 
-def _display(state: Any, value: str) -> str:
+def _display(state: Any, value: str, lang: str | None) -> str:
     """An answer as the interviewer reads it: choice labels for selects."""
     choices = _choices(state)
     if not choices:
         return value
-    labels = dict(zip((c.name for c in choices), _choice_labels(state), strict=False))
+    labels = dict(zip((c.name for c in choices), _choice_labels(state, lang), strict=False))
     return ", ".join(labels.get(name, name) for name in value.split())
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.capture._entry import question_kind
-from fieldkit.capture._navigation import Question, Step, template_of
+from fieldkit.capture._navigation import Question, Step
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -20,7 +20,6 @@ def render_review(
     *,
     session: Any,
     steps: Sequence[Step],
-    templates: Mapping[str, Any],
     show_sensitive: bool = False,
 ) -> Table:
     """A table of question number, label and answer; marks what stops finalize."""
@@ -38,18 +37,19 @@ def render_review(
             continue
         state = session.node(step.path)
         kind = question_kind(str(state.type))
-        if kind == "note":
-            continue
         label = str(getattr(state, "label", "") or "") or str(state.name)
+        if kind == "note":
+            # Notes the answers made visible (a positive screen, an urgent flag) stay in view.
+            table.add_row(str(step.number), Text(_one_line(label), style="bold"), Text("note"))
+            continue
         value = str(state.value or "")
-        node = templates.get(template_of(step.path))
-        sensitive = bool(getattr(node, "sensitive", False))
+        sensitive = bool(state.sensitive)
         if value == "":
             answer = Text("(skipped)" if not state.required else "(missing)", style="dim")
         elif sensitive and not show_sensitive:
             answer = Text(f"{MASK} (sensitive)", style="dim")
         else:
-            answer = Text(_display(state, value))
+            answer = Text(_display(state, value, getattr(session, "lang", None)))
         problem = _problem_message(state)
         if problem:
             answer.append(f"  ✗ {problem}", style="red")

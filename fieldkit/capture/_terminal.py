@@ -58,8 +58,9 @@ class RichTerminal:
                 pass
 
     def show(self, *objects: RenderableType) -> None:
-        """Print renderables."""
-        self.console.print(*objects)
+        """Print renderables, one per line."""
+        for obj in objects:
+            self.console.print(obj)
 
     def ask(self, prompt: str) -> str:
         """Read one line after ``prompt``."""
