@@ -37,6 +37,7 @@ MAX_CSV_BYTES = 20 * 1024 * 1024
 SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".md"}
 
 _ROW_RE = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
+_COLUMN_RE = re.compile(r"the '([^']+)' value is invalid", re.IGNORECASE)
 _SHEET_RE = re.compile(r"On the '(\w+)' sheet|sheet:\s*'?(\w+)'?|'(\w+)' sheet", re.IGNORECASE)
 
 
@@ -448,7 +449,13 @@ def _reword(exc: BaseException) -> FormError:
         else:
             text = str(exc) or kind
     sheet, row = _locate(text)
-    return FormError(_clean(text) or "pyxform could not read the form", sheet=sheet, row=row)
+    column = _COLUMN_RE.search(text)
+    return FormError(
+        _clean(text) or "pyxform could not read the form",
+        sheet=sheet,
+        row=row,
+        column=column.group(1) if column else None,
+    )
 
 
 def _reword_warning(text: str) -> FormError:
