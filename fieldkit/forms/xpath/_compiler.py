@@ -267,14 +267,19 @@ class _Compiler:
 
             return from_document
         owner = scope.owner
+        # Only steps the path goes THROUGH are contextualised: /data/member/age from inside
+        # member[2] reads member[2]'s age, but count(/data/member) still counts every member.
+        limit = len(names) if steps else len(names) - 1
         common = 0
         if owner is not None:
-            while common < min(len(owner), len(names)) and owner[common] == names[common]:
+            while common < min(len(owner), limit) and owner[common] == names[common]:
                 common += 1
         root_name = names[0]
         tail = names[1:]
 
-        if owner is not None and common <= 1:
+        if owner is None or common <= 1:
+            # Without an owner the expression is plain XPath 1.0 (nothing to contextualise
+            # against); sharing only the root with the owner leaves nothing to contextualise.
             # Shares only the root with the owner: nothing to contextualise.
             if len(tail) == 1 and not steps:
                 child = tail[0]
@@ -300,24 +305,24 @@ class _Compiler:
 
             return from_root
 
-        up = len(owner) - common if owner is not None else -1
+        up = len(owner) - common
+        route = names[:common]
 
         def contextual(ctx: EvalContext) -> Value:
             origin = ctx.current if ctx.current is not None else ctx.node
             anchor: Node | None = None
             depth = 0
-            if up >= 0:
-                # Fast route: the origin sits at the owner's template path, so the shared
-                # ancestor is `up` levels above it.
-                candidate: Node | None = origin
-                for _ in range(up):
-                    if candidate is None:
-                        break
-                    candidate = candidate.parent
-                if candidate is not None and candidate.name == names[common - 1]:
-                    anchor, depth = candidate, common
-            if anchor is None:
-                anchor, depth = _contextualise(ctx.root, origin, names)
+            # Fast route: the origin sits at the owner's template path, so the shared
+            # ancestor is `up` levels above it.
+            candidate: Node | None = origin
+            for _ in range(up):
+                if candidate is None:
+                    break
+                candidate = candidate.parent
+            if candidate is not None and candidate.name == route[-1]:
+                anchor, depth = candidate, common
+            else:
+                anchor, depth = _contextualise(ctx.root, origin, route)
                 if anchor is None:
                     return _EMPTY
             nodes: Sequence[Node] = (anchor,)

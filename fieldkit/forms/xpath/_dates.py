@@ -41,6 +41,13 @@ class DateValue(float):
         value.text = format_datetime(moment)
         return value
 
+    @classmethod
+    def with_text(cls, days: float, text: str) -> DateValue:
+        """A day count with an explicit printed form."""
+        value = float.__new__(cls, days)
+        value.text = text
+        return value
+
 
 def local_zone() -> tzinfo:
     """The machine's local time zone."""

@@ -94,8 +94,12 @@ def _count(ctx: EvalContext, args: list[Value]) -> Value:
 @_register("sum", 1, 1)
 def _sum(ctx: EvalContext, args: list[Value]) -> Value:
     # XPath 1.0 §4.4: the sum of number() of each node; one empty node makes it NaN.
+    # ODK Web Forms: the sum of an empty node-set is NaN (written as empty), not 0.
+    nodes = _nodes(args[0])
+    if not nodes:
+        return NAN
     total = 0.0
-    for node in _nodes(args[0]):
+    for node in nodes:
         total += string_to_number(node.text())
     return total
 
@@ -371,7 +375,20 @@ def _choice_name(ctx: EvalContext, args: list[Value]) -> Value:
 
 @_register("number", 0, 1)
 def _number(ctx: EvalContext, args: list[Value]) -> Value:
-    return to_number(_context_or(ctx, args))
+    value = _context_or(ctx, args)
+    if isinstance(value, float | bool):
+        return to_number(value)
+    # Web Forms: number() of a date string is its (fractional) day count that PRINTS as the
+    # whole days (`String(Math.floor(epochMilliseconds / DAY))`).
+    text = to_string(value)
+    moment = parse_datetime(text.strip())
+    if moment is not None and not _PLAIN_NUMBER.match(text.strip()):
+        days = to_number(text)
+        return DateValue.with_text(days, str(math.floor(days)))
+    return to_number(value)
+
+
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d*)?\Z")
 
 
 @_register("int", 1, 1)
@@ -611,7 +628,8 @@ def _decimal_time(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: the time of day as a fraction of a day, in the time's own offset converted to local.
     text = to_string(args[0]).strip()
     match = _TIME.match(text)
-    if match is None:
+    # Web Forms validates with Temporal.PlainTime.from, which refuses a "Z" designator.
+    if match is None or match[5] == "Z" or int(match[1]) > 23 or int(match[2]) > 59:
         return NAN
     moment = parse_datetime(f"1970-01-01T{text}")
     if moment is None:
@@ -670,7 +688,9 @@ def _format(args: list[Value], *, with_time: bool) -> str:
 
 @_register("format-date", 2, 2)
 def _format_date(ctx: EvalContext, args: list[Value]) -> Value:
-    return _format(args, with_time=False)
+    # ODK Web Forms makes format-date an alias of format-date-time (Enketo's behaviour), so
+    # time patterns work in it too.
+    return _format(args, with_time=True)
 
 
 @_register("format-date-time", 2, 2)
@@ -719,7 +739,12 @@ def _distance(ctx: EvalContext, args: list[Value]) -> Value:
         dp, dl = p2 - p1, math.radians(lon2 - lon1)
         a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
         total += 2 * _EARTH_RADIUS * math.asin(min(1.0, math.sqrt(a)))
-    return total
+    return _two_decimals(total)
+
+
+def _two_decimals(x: float) -> float:
+    # Web Forms rounds distance() and area() to centimetres / square centimetres.
+    return round(x * 100) / 100
 
 
 @_register("area", 1, 1)
@@ -733,7 +758,7 @@ def _area(ctx: EvalContext, args: list[Value]) -> Value:
         total += math.radians(lon2 - lon1) * (
             2 + math.sin(math.radians(lat1)) + math.sin(math.radians(lat2))
         )
-    return abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2.0)
+    return _two_decimals(abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2.0))
 
 
 # -- secondary instances ----------------------------------------------------------------------

@@ -8,7 +8,7 @@ document order, without duplicates). Departures from XPath 1.0, after ODK's engi
 - a date (``YYYY-MM-DD``) or dateTime string converts to a number as days since 1970-01-01
   (ODK XForms spec, "Dates": "dates are converted to numbers as the number of days since the
   epoch"), so ``${end} - ${start}`` and ``today() > ${dob}`` work;
-- the text a submission holds for NaN is the empty string (:func:`to_output_text`).
+- NaN is written as the empty string (Web Forms' NumberEvaluation), not ``NaN``.
 """
 
 from __future__ import annotations
@@ -59,10 +59,12 @@ def is_nodeset(value: Value) -> bool:
 def format_number(value: float) -> str:
     """A number as XPath's string(): integers without ``.0``, otherwise JavaScript's form."""
     if value != value:
-        return "NaN"
+        # ODK Web Forms' NumberEvaluation: "Number.isNaN(value) ? '' : String(value)"; ODK
+        # writes NaN as empty everywhere, not only in submissions.
+        return ""
     if value in (math.inf, -math.inf):
         return "Infinity" if value > 0 else "-Infinity"
-    if value == int(value) and abs(value) < 1e21:
+    if value == int(value) and abs(value) < 2**53:
         return str(int(value))
     # Shortest round-trip digits (Python's repr and JavaScript agree), laid out as JavaScript
     # does: plain decimals from 1e-6 up to 1e21, exponent notation outside.
@@ -138,8 +140,6 @@ def to_boolean(value: Value) -> bool:
 
 
 def to_output_text(value: Value) -> str:
-    """The text a submission holds for a result: NaN and ±Infinity stay visible as ODK writes
-    them except NaN, which is written as the empty string (ODK: "NaN is written as empty")."""
-    if isinstance(value, float) and value != value:
-        return ""
+    """The text a submission holds for a result: string(), where NaN is already the empty
+    string (ODK: "NaN is written as empty") and ±Infinity is ``Infinity``/``-Infinity``."""
     return to_string(value)
