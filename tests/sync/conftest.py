@@ -64,6 +64,7 @@ class RunningServer:
     data_dir: Path
     settings: ServerSettings
     database_url: str | None
+    app: Any = field(repr=False, default=None)  # the FastAPI app (app.state.engine, …)
     _server: Any = field(repr=False, default=None)
     _thread: threading.Thread | None = field(repr=False, default=None)
 
@@ -104,6 +105,7 @@ def start_server_thread(
         data_dir=data_dir,
         settings=settings,
         database_url=database_url,
+        app=config.app,
         _server=server,
         _thread=thread,
     )
