@@ -212,7 +212,8 @@ class FormSession:
             self._clock = now
         self.lang: str | None = None
         self.set_language(lang)
-        self._random = random if random is not None else _random.Random()
+        # random() and randomize draw from this; it is no secret (instanceID uses uuid4).
+        self._random = random if random is not None else _random.Random()  # noqa: S311
         self._ctx: EvalContext | None = None
         self.root = _Instance(self, form.top, None, 1)
         self._by_path: dict[str, _Instance] = {self.root.path: self.root}
@@ -388,9 +389,9 @@ class FormSession:
             return changed
         if item.prop == "choices":
             inst.choices = self._filtered_choices(item.expression, inst)
-            before = inst.shown
+            shown_before = inst.shown
             inst.shown = self._filter_select(inst, inst.value)
-            return before != inst.shown
+            return shown_before != inst.shown
         if item.prop == "count":
             return self._resize(item, inst)
         return False

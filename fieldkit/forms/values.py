@@ -113,8 +113,6 @@ def parse_answer(
     Raises AnswerError with a plain message when the value does not fit. The empty text always
     fits (it clears the answer; ``required`` is checked separately).
     """
-    if text is None:  # type: ignore[comparison-overlap]
-        return ""
     text = str(text)
     if text.strip() == "" and kind not in {"text", "barcode"}:
         return ""
@@ -157,10 +155,10 @@ def parse_answer(
             raise AnswerError(f"a {kind} needs more points")
         return ";".join(_geo_point(p) for p in points)
     if kind in {"select_one", "select_one_external"}:
-        value = text.strip()
-        if choices and value not in choices:
+        chosen = text.strip()
+        if choices and chosen not in choices:
             raise AnswerError("not one of the choices")
-        return value
+        return chosen
     if kind == "select_multiple":
         values = text.split()
         unknown = [v for v in values if v not in choices]

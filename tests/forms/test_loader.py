@@ -64,7 +64,7 @@ FULL = """
 | settings |
 | | form_id | version | form_title | default_language | instance_name | name | requires_consent |
 | | screening | 2026.1 | Screening | English (en) | concat('s-', ${age}) | record | yes |
-"""
+"""  # noqa: E501
 
 
 @pytest.fixture
@@ -300,7 +300,7 @@ def test_xlsm_macros_never_run(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "base.xlsx") as src, zipfile.ZipFile(path, "w") as dst:
         for info in src.infolist():
             dst.writestr(info, src.read(info))
-        dst.writestr("xl/vbaProject.bin", b"Attribute VB_Name = \"Module1\"\nSub Auto_Open()\n")
+        dst.writestr("xl/vbaProject.bin", b'Attribute VB_Name = "Module1"\nSub Auto_Open()\n')
     form = load_form(path)
     assert [n.name for n in form.nodes()][:1] == ["a"]
 

@@ -38,7 +38,7 @@ BASIC = """
 | | lvl | b | B | |
 | | item | a1 | A1 | a |
 | | item | b1 | B1 | b |
-"""
+"""  # noqa: E501
 
 
 @pytest.fixture
@@ -216,7 +216,7 @@ LANGS = """
 | settings |
 | | default_language |
 | | English (en) |
-"""
+"""  # noqa: E501
 
 
 def test_language_and_label_outputs(md_form: Make) -> None:
