@@ -88,9 +88,11 @@ def main() -> None:
         ws, _recovery = create_workspace(home, passphrase=PASSPHRASE)
         with ws:
             ws.forms.add(load_form(form_path).definition)
-        env = {
-            k: v for k, v in os.environ.items() if not k.startswith("FIELDKIT_")
-        } | {"FIELDKIT_HOME": str(home), "FIELDKIT_PASSPHRASE": PASSPHRASE, "COLUMNS": "100"}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FIELDKIT_")} | {
+            "FIELDKIT_HOME": str(home),
+            "FIELDKIT_PASSPHRASE": PASSPHRASE,
+            "COLUMNS": "100",
+        }
         fk = _fieldkit()
         baseline = [_time([sys.executable, "-c", "import typer"], env) for _ in range(runs)]
         helps = [_time([*fk, "--help"], env) for _ in range(runs)]

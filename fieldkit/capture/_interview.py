@@ -391,12 +391,20 @@ class Interview:
         self._pos += 1
 
     def _resume_position(self) -> int:
-        """The step after the last answered question: where the interview stopped."""
+        """The step after the last answered question: where the interview stopped.
+
+        A value equal to the question's default does not count as answered: defaults are
+        there from the start, before anyone reached the question.
+        """
         steps = build_steps(self.form, self.session)
-        answers = self.session.answers()
         last = -1
         for index, step in enumerate(steps):
-            if isinstance(step, Question) and answers.get(step.path, "") != "":
+            if not isinstance(step, Question):
+                continue
+            value = str(self.session.node(step.path).value or "")
+            node = self._templates.get(re.sub(r"\[\d+\]", "", step.path))
+            default = getattr(node, "default", None)
+            if value != "" and value != (default or ""):
                 last = index
         return last + 1
 
