@@ -1,0 +1,63 @@
+"""End to end: the demo's whole flow, with every count checked along the way."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from fieldkit.demo import PASSPHRASE_FILE, run_demo
+from fieldkit.store import open_workspace
+
+
+def test_demo_counts_add_up(tmp_path: Path) -> None:
+    root = tmp_path / "demo"
+    steps: list[str] = []
+    result = run_demo(root=root, needs=12, screenings=10, seed=7, step=steps.append)
+
+    captured = {k: v for k, v in result.captured.items() if not k.endswith("_not_sent")}
+    captured = {k: v for k, v in captured.items() if not k.endswith("_not_recorded")}
+    total = sum(captured.values())
+    assert captured["needs_assessment"] == 12
+    assert captured["consent"] == 10
+    screened = captured.get("adult_screening", 0) + captured.get("youth_screening", 0)
+    assert screened == 10 - result.refused_consent
+    # Everything captured went to the server sealed, and came back decrypted, exactly once.
+    assert result.pushed == total
+    assert result.pulled == total
+
+    passphrase = (root / PASSPHRASE_FILE).read_text().strip()
+    with open_workspace(root / "field", passphrase=passphrase) as field_ws:
+        records = field_ws.records.list()
+        assert len(records) == total
+        assert {r.status for r in records} == {"sent"}
+    with open_workspace(root / "coordinator", passphrase=passphrase) as coordinator:
+        received = coordinator.records.list()
+        assert len(received) == total
+        assert {r.origin for r in received} == {"received"}
+
+    # One CSV per form (no repeats in the bundled forms), one row per record.
+    assert result.export_dir is not None
+    for form_id, count in captured.items():
+        with (result.export_dir / f"{form_id}.csv").open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert len(rows) == count, form_id
+        assert result.exported[form_id][next(iter(result.exported[form_id]))] == count
+
+    assert result.report is not None and result.report.is_file()
+    html = result.report.read_text(encoding="utf-8")
+    assert "<html" in html.lower()
+    assert result.indicators > 0
+    # Invented pseudonyms never reach the published report.
+    assert "DM-0001" not in html
+    assert any("report written" in s for s in steps)
+
+
+def test_demo_command_refuses_a_folder_in_use(tmp_path: Path) -> None:
+    (tmp_path / "busy").mkdir()
+    (tmp_path / "busy" / "file.txt").write_text("x")
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "busy")])
+    assert result.exit_code == 2
+    assert "not empty" in result.stderr
