@@ -247,7 +247,9 @@ def _people(units: pd.DataFrame) -> int:
 
 
 def _rows(units: pd.DataFrame) -> int:
-    return len(units)
+    # Distinct records, not exploded rows: a referral asking for three services pooled into
+    # "other" is still one referral.
+    return int(units["_id"].nunique()) if "_id" in units.columns else len(units)
 
 
 def _dims(units: pd.DataFrame, dims: Sequence[str]) -> list[str]:

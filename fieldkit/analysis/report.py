@@ -151,7 +151,10 @@ def render_html(report: IndicatorSet) -> str:
 
 
 def _indicator_html(ind: Indicator) -> str:
-    out = [f'<section id="{_e(ind.key)}"><h3>{_e(ind.title)}</h3>', f"<p>{_e(ind.definition)}</p>"]
+    out = [
+        f'<section id="{_e(ind.key)}"><h3>{_e(ind.title)}</h3>',
+        f"<p>Definition: {_e(ind.definition)}</p>",
+    ]
     if not ind.available:
         out.append(f'<p class="na">Not available: {_e(ind.missing)}.</p></section>')
         return "".join(out)
