@@ -92,7 +92,7 @@ class _Parser:
     # -- grammar ---------------------------------------------------------------------------
     def parse(self) -> Expr:
         if self.at(END):
-            raise ExpressionError("empty expression", offset=1)
+            raise ExpressionError("empty expression at character 1", offset=1)
         expr = self.expr(1)
         if not self.at(END):
             self.fail("expected an operator or the end")

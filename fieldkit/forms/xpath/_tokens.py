@@ -27,6 +27,7 @@ PUNCT = "punct"  # ( ) [ ] . .. @ , ::
 STAR = "star"  # * as a name test
 END = "end"
 
+_DIGITS = frozenset("0123456789")  # XPath 1.0 [31] Digits: ASCII only (not "²" or "٣")
 _NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
 _OPERATOR_NAMES = frozenset({"and", "or", "mod", "div"})
 
@@ -100,13 +101,13 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token(STRING, text[i + 1 : end], start))
             i = end + 1
             continue
-        if ch.isdigit() or (ch == "." and i + 1 < n and text[i + 1].isdigit()):
+        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
             j = i
-            while j < n and text[j].isdigit():
+            while j < n and text[j] in _DIGITS:
                 j += 1
             if j < n and text[j] == ".":
                 j += 1
-                while j < n and text[j].isdigit():
+                while j < n and text[j] in _DIGITS:
                     j += 1
             tokens.append(Token(NUMBER, text[i:j], start))
             i = j
