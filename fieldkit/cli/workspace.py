@@ -22,9 +22,10 @@ from fieldkit.errors import UsageError, WorkspaceDamaged
 @app.command()
 def init(ctx: typer.Context) -> None:
     """Create the encrypted workspace; asks the passphrase twice and prints a recovery key once."""
-    from fieldkit.store import create_workspace
+    from fieldkit.store import create_workspace, require_no_workspace
 
     settings = settings_of(ctx)
+    require_no_workspace(settings.home)
     passphrase = ask_new_passphrase(settings, prompt="Choose a passphrase")
     ws, recovery_key = create_workspace(settings.home, passphrase=passphrase)
     with ws:
@@ -47,9 +48,10 @@ def passphrase(
     ),
 ) -> None:
     """Change the passphrase (the data is not re-encrypted; the old passphrase stops working)."""
-    from fieldkit.store import change_passphrase, lock_workspace
+    from fieldkit.store import change_passphrase, lock_workspace, workspace_id
 
     settings = settings_of(ctx)
+    workspace_id(settings.home)  # missing, wiped or damaged: say so before asking anything
     old = get_passphrase(settings, prompt="Current passphrase")
     new = ask_new_passphrase(settings, file=new_passphrase_file)
     change_passphrase(settings.home, old=old, new=new)
@@ -68,9 +70,10 @@ def recover(
     ),
 ) -> None:
     """Set a new passphrase with the recovery key printed at init."""
-    from fieldkit.store import recover_workspace
+    from fieldkit.store import recover_workspace, workspace_id
 
     settings = settings_of(ctx)
+    workspace_id(settings.home)  # missing, wiped or damaged: say so before asking anything
     if recovery_key_file is not None:
         recovery_key = read_secret_file(recovery_key_file)
     else:

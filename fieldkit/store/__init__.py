@@ -18,6 +18,7 @@ from fieldkit.store.workspace import (
     open_from_cache,
     open_workspace,
     recover_workspace,
+    require_no_workspace,
     wipe_workspace,
     workspace_id,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "open_workspace",
     "passphrase_problem",
     "recover_workspace",
+    "require_no_workspace",
     "sensitive_paths",
     "wipe_workspace",
     "workspace_id",

@@ -233,7 +233,9 @@ class Records:
         sql = _SELECT
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return [_row_to_record(r) for r in self._db.all(sql + " ORDER BY created_at, id", params)]
+        return [
+            _row_to_record(r) for r in self._db.all(sql + " ORDER BY created_at, rowid", params)
+        ]
 
     # -- sealing and sync --------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ __all__ = [
     "open_from_cache",
     "open_workspace",
     "recover_workspace",
+    "require_no_workspace",
     "wipe_workspace",
     "workspace_id",
 ]
@@ -269,14 +270,20 @@ def lock_workspace(home: Path) -> bool:
     return unlock_cache.forget(workspace_id(home))
 
 
+def require_no_workspace(home: Path) -> None:
+    """``WorkspaceExists`` when ``home`` already holds a workspace (checked before asking)."""
+    keyfile_path, db_path, _ = _paths(home)
+    if keyfile_path.exists() or db_path.exists():
+        raise WorkspaceExists(f"a workspace already exists at {home}")
+
+
 def create_workspace(home: Path, *, passphrase: str) -> tuple[Workspace, str]:
     """Make a new workspace at ``home``; returns it and the recovery key (to show once)."""
     problem = passphrase_problem(passphrase)
     if problem:
         raise WeakPassphrase(problem)
+    require_no_workspace(home)
     keyfile_path, db_path, wiped = _paths(home)
-    if keyfile_path.exists() or db_path.exists():
-        raise WorkspaceExists(f"a workspace already exists at {home}")
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:

@@ -1,0 +1,150 @@
+"""fieldkit records list | show | discard, through the real CLI on a real workspace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from fieldkit.store import create_workspace, open_workspace
+
+PASS = "amber-kettle-orbit-71"
+V = "3"
+SECRET = "Amina-Wanjiru-0722"
+FORM = {
+    "type": "survey",
+    "name": "data",
+    "title": "Screening",
+    "id_string": "screening",
+    "version": V,
+    "children": [
+        {"type": "text", "name": "site", "label": "Site"},
+        {"type": "text", "name": "full_name", "label": "Name", "sensitive": "yes"},
+        {
+            "type": "repeat",
+            "name": "contact",
+            "children": [{"type": "text", "name": "phone", "sensitive": "1"}],
+        },
+    ],
+}
+
+
+def _run(*args: str, input: str | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def ids(home: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A workspace with a draft, a finalized record and its edit."""
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    ws, _ = create_workspace(home, passphrase=PASS)
+    with ws:
+        ws.forms.add(FORM)
+        answers = {
+            "/data/site": "KE-0101",
+            "/data/full_name": SECRET,
+            "/data/contact[1]/phone": SECRET + "-phone",
+        }
+        draft = ws.records.create_draft(form_id="screening", form_version=V)
+        ws.records.save_answers(draft.id, answers)
+        final = ws.records.create_draft(form_id="screening", form_version=V, case_id="case-9")
+        ws.records.finalize(final.id, answers=answers)
+        edit = ws.records.replace(final.id)
+    return {"draft": draft.id, "final": final.id, "edit": edit.id}
+
+
+def test_list_json(ids: dict[str, str]) -> None:
+    result = _run("records", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [r["id"] for r in rows] == [ids["draft"], ids["final"], ids["edit"]]
+    for row in rows:
+        assert {"id", "form_id", "form_version", "status", "replaces", "updated_at"} <= set(row)
+    assert rows[1]["status"] == "finalized" and rows[2]["replaces"] == ids["final"]
+    assert SECRET not in result.stdout
+    finalized = json.loads(_run("records", "list", "--json", "--status", "finalized").stdout)
+    assert [r["id"] for r in finalized] == [ids["final"]]
+    assert json.loads(_run("records", "list", "--json", "--form", "other").stdout) == []
+
+
+def test_list_table_masks_sensitive_answers(
+    ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    result = _run("records", "list")
+    assert result.exit_code == 0, result.output
+    assert "KE-0101" in result.stdout
+    assert SECRET not in result.stdout
+    assert "•••" in result.stdout
+
+
+def test_show_masks_unless_revealed(
+    ids: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "250")
+    shown = _run("records", "show", ids["final"])
+    assert shown.exit_code == 0, shown.output
+    assert "KE-0101" in shown.stdout and SECRET not in shown.stdout
+    as_json = json.loads(_run("records", "show", ids["final"], "--json").stdout)
+    assert as_json["answers"]["/data/full_name"] == "•••"
+    assert as_json["answers"]["/data/contact[1]/phone"] == "•••"
+    assert as_json["answers"]["/data/site"] == "KE-0101"
+    revealed = json.loads(_run("records", "show", ids["final"], "--json", "--reveal").stdout)
+    assert revealed["answers"]["/data/full_name"] == SECRET
+    with open_workspace(home, passphrase=PASS) as ws:
+        assert [e.action for e in ws.audit.entries(record_id=ids["final"])][-1] == "reveal"
+
+
+def test_answers_of_an_unknown_form_are_all_masked(ids: dict[str, str], home: Path) -> None:
+    with open_workspace(home, passphrase=PASS) as ws:
+        ws.records.import_received(
+            record_id="from-afar",
+            form_id="unknown",
+            form_version="1",
+            answers={"/data/anything": SECRET},
+            device="dev-2",
+            capture_day="2024-01-01",
+            finalized_at="2024-01-01T00:00:00.000Z",
+        )
+    shown = _run("records", "show", "from-afar", "--json")
+    assert json.loads(shown.stdout)["answers"] == {"/data/anything": "•••"}
+
+
+def test_show_unknown_record(ids: dict[str, str]) -> None:
+    result = _run("records", "show", "nope")
+    assert result.exit_code == 1
+    assert result.stderr == "Error: no record nope in this workspace\n"
+
+
+def test_discard(ids: dict[str, str]) -> None:
+    refused = _run("records", "discard", ids["draft"], input="n\n")
+    assert refused.exit_code == 2
+    done = _run("records", "discard", ids["draft"], "--yes", "--json")
+    assert done.exit_code == 0 and json.loads(done.stdout) == {"discarded": ids["draft"]}
+    assert _run("records", "show", ids["draft"]).exit_code == 1
+    final = _run("records", "discard", ids["final"], "--yes")
+    assert final.exit_code == 1
+    assert "cannot change" in final.stderr
+
+
+def test_bad_status(ids: dict[str, str]) -> None:
+    result = _run("records", "list", "--status", "lost")
+    assert result.exit_code == 1 and "unknown status" in result.stderr
+
+
+def test_empty_workspace(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    create_workspace(home, passphrase=PASS)[0].close()
+    assert json.loads(_run("records", "list", "--json").stdout) == []
+    assert "No records." in _run("records", "list").stdout
+
+
+def test_every_records_command_has_help() -> None:
+    for name in ("list", "show", "discard"):
+        result = _run("records", name, "--help")
+        assert result.exit_code == 0 and len(result.stdout) > 40

@@ -1,0 +1,104 @@
+"""``kill -9`` in the middle of saving answers, at random moments, many times over.
+
+After every kill the database must pass ``PRAGMA integrity_check`` (and SQLCipher's page HMAC
+check), and every save that had returned before the kill must be there.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from _store_kit import FORM, PASSPHRASE
+
+from fieldkit.store import create_workspace
+from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
+from fieldkit.store.workspace import _open
+
+V = "2024010101"
+ROUNDS = 50
+
+# The child opens the workspace, says "ready", then saves answers as fast as it can, printing
+# each save only after save_answers has returned (that is the acknowledgement we check).
+CHILD = r"""
+import os, sys
+from pathlib import Path
+from fieldkit.store.keyfile import KeyFile
+from fieldkit.store.workspace import _open
+
+# The master key comes from the parent so each round skips Argon2id: the unlock is not what
+# this test is about, and 50 rounds of it would dominate the run time.
+home = Path(sys.argv[1])
+ws = _open(home, KeyFile.read(home / "keyfile.json"), bytes.fromhex(os.environ["CRASH_DMK"]))
+record = ws.records.create_draft(form_id="household", form_version="2024010101")
+print("ready", record.id, flush=True)
+i = 0
+while True:
+    i += 1
+    answers = {"/data/site": str(i), "/data/respondent": "x" * (i % 50) * 40}
+    if i % 25 == 0:
+        ws.records.finalize(record.id, answers=answers)
+        print("final", record.id, i, flush=True)
+        record = ws.records.create_draft(form_id="household", form_version="2024010101")
+        print("draft", record.id, flush=True)
+    else:
+        ws.records.save_answers(record.id, answers)
+        print("saved", record.id, i, flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_while_saving_loses_no_acknowledged_save(home: Path, tmp_path: Path) -> None:
+    ws, _ = create_workspace(home, passphrase=PASSPHRASE)
+    with ws:
+        ws.forms.add(FORM)
+    dmk = KeyFile.read(home / KEYFILE_NAME).unlock_with_passphrase(PASSPHRASE)
+    script = tmp_path / "child.py"
+    script.write_text(CHILD)
+    env = {**os.environ, "CRASH_DMK": dmk.hex()}
+    rng = random.Random(20240101)
+    acknowledged: dict[str, int] = {}  # record id → last acknowledged save number
+    finalized: set[str] = set()
+    kills_mid_save = 0
+    for _ in range(ROUNDS):
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(home)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.startswith("ready"), child.stderr.read() if child.stderr else ""
+        time.sleep(rng.uniform(0.0, 0.25))
+        os.kill(child.pid, signal.SIGKILL)
+        rest, _ = child.communicate()
+        for entry in (line + rest).splitlines():
+            parts = entry.split()
+            if parts[0] == "saved":
+                acknowledged[parts[1]] = int(parts[2])
+                kills_mid_save += 1
+            elif parts[0] == "final":
+                finalized.add(parts[1])
+                acknowledged[parts[1]] = int(parts[2])
+        with _open(home, KeyFile.read(home / KEYFILE_NAME), dmk) as check:
+            check.check()  # cipher_integrity_check + integrity_check
+            for record_id, number in acknowledged.items():
+                record = check.records.get(record_id)
+                stored = int(record.answers["/data/site"])
+                if record_id in finalized:
+                    assert record.status == "finalized" and stored == number
+                else:
+                    # The save after the last acknowledged one may have committed just before
+                    # the kill, but never one that was acknowledged may be missing.
+                    assert stored >= number
+            assert check.audit.verify().ok
+    assert kills_mid_save > ROUNDS  # the kills really landed among saves
+    assert finalized
