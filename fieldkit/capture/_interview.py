@@ -420,14 +420,28 @@ class Interview:
         label = str(node.label(self._lang) or "") if node is not None else ""
         return label or template.rsplit("/", 1)[1].replace("_", " ")
 
+    def _section(self, path: str) -> str:
+        """The label of the innermost labelled group or repeat around a question."""
+        node = self._templates.get(re.sub(r"\[\d+\]", "", path))
+        parent = getattr(node, "parent", None)
+        while parent is not None and parent.parent is not None:
+            label = str(parent.label(self._lang) or "")
+            if label:
+                return " ".join(label.split())
+            parent = parent.parent
+        return ""
+
     def _render_question(self, state: Any, *, step: Question, total: int, kind: str) -> None:
         from rich.text import Text
 
         lines: list[Any] = [""]
         head = Text(f"Question {step.number} of {total}", style="dim")
+        section = self._section(str(state.path))
+        if section:
+            head.append(f"  · {section}", style="bold")
         if kind != "note" and bool(getattr(state, "required", False)):
             head.append("  · required", style="dim")
-        head.append("  · :help for commands", style="dim")
+        head.append("  · :help", style="dim")
         lines.append(head)
         label = str(getattr(state, "label", "") or "") or str(state.name)
         lines.append(Text(label, style="bold"))

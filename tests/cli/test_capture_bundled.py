@@ -1,0 +1,78 @@
+"""The bundled forms through capture: consent first, then a consent-gated screening."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from fieldkit.cli import app
+from fieldkit.store import create_workspace, open_workspace
+
+PASSPHRASE = "bundled capture tests correct horse"
+
+CONSENT = {
+    "interviewer_role": "social_worker",
+    "site": "KE-0101",
+    "interview_date": "2026-01-15",
+    "interview_language": "en",
+    "interpreter_used": "no",
+    "mode": "in_person",
+    "safe_private": "yes",
+    "safe_monitored": "no",
+    "safe_time": "yes",
+    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
+    "understood": "yes",
+    "age_band": "21_23",
+    "consent_interview": "yes",
+    "consent_store": "yes",
+    "consent_contact": "no",
+    "consent_share": "no",
+    "consent_stats": "yes",
+    "client_pseudonym": "AB-1234",
+}
+
+
+@pytest.fixture
+def ws_home(home: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    ws, _ = create_workspace(home, passphrase=PASSPHRASE)
+    ws.close()
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASSPHRASE)
+    monkeypatch.setenv("COLUMNS", "120")
+    for name in ("consent", "adult_screening"):
+        assert run("forms", "add", name).exit_code == 0
+    return home
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return CliRunner().invoke(app, list(args), input=input)
+
+
+def test_consent_then_screening(ws_home: Path, tmp_path: Path) -> None:
+    refused = run("capture", "adult_screening", input="")
+    assert refused.exit_code == 1
+    assert "fieldkit capture consent" in refused.output
+
+    answers = tmp_path / "consent.json"
+    answers.write_text(json.dumps(CONSENT), encoding="utf-8")
+    result = run("capture", "consent", "--answers", str(answers))
+    assert result.exit_code == 0, result.output
+    with open_workspace(ws_home, passphrase=PASSPHRASE) as ws:
+        (record,) = ws.records.list(form_id="consent")
+        assert record.answers["/data/consent_given"] == "yes"
+
+    started = run("capture", "adult_screening", input=":q\n")
+    assert started.exit_code == 0, started.output
+    assert "Question 1 of" in started.output
+
+
+def test_bundled_consent_interactively_until_the_safety_check(ws_home: Path) -> None:
+    # Header (role, site, date, language, interpreter, mode), the safety note, then the
+    # safety check: "not private" stops the interview with the form's own note.
+    script = "2\nKE-0101\ntoday\n1\n2\n1\n\n2\n"
+    result = run("capture", "consent", input=script + ":review\n:q\n")
+    assert result.exit_code == 0, result.output
+    assert "Safety check" in result.output  # the group's label heads its questions
+    assert "Not safe now. Do not go on." in result.output
