@@ -42,10 +42,10 @@ PERSON = {
 
 @dataclass(frozen=True)
 class Scenario:
-    """Answers in order, the values expected afterwards, and the nodes expected hidden/invalid."""
+    """Answers set in order, the values expected afterwards, the nodes expected hidden/invalid."""
 
     id: str
-    answers: dict[str, str]
+    steps: tuple[tuple[str, str], ...]
     expect: dict[str, str] = field(default_factory=dict)
     hidden: frozenset[str] = frozenset()
     shown: frozenset[str] = frozenset()
@@ -57,16 +57,17 @@ def scenario(
     id: str,
     answers: dict[str, str],
     *,
+    then: dict[str, str] | None = None,
     expect: dict[str, str] | None = None,
     hidden: tuple[str, ...] = (),
     shown: tuple[str, ...] = (),
     invalid: tuple[str, ...] = (),
     complete: bool = False,
 ) -> Scenario:
-    """Build a Scenario from plain tuples (the tables read better that way)."""
+    """Build a Scenario: ``answers`` in order, then ``then`` (changes made afterwards)."""
     return Scenario(
         id,
-        answers,
+        (*answers.items(), *(then or {}).items()),
         expect or {},
         frozenset(hidden),
         frozenset(shown),
@@ -105,7 +106,7 @@ def run_fieldkit(form_name: str, sc: Scenario) -> dict[str, Outcome]:
     from fieldkit.forms import FormSession
 
     session = FormSession(_fieldkit_form(form_name), now=NOW)
-    for name, text in sc.answers.items():
+    for name, text in sc.steps:
         if text == "":
             session.clear(name)
         else:
@@ -182,7 +183,7 @@ def run_odk(
     """Run every scenario of a form through JavaRosa in one JVM; outcomes by scenario id."""
     lines: list[str] = []
     for sc in scenarios:
-        lines.extend(f"{name}={text}" for name, text in sc.answers.items())
+        lines.extend(f"{name}={text}" for name, text in sc.steps)
         lines.append("---")
     done = subprocess.run(
         [

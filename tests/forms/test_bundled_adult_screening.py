@@ -121,7 +121,8 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "answer-cleared-again-is-not-no",
-        {**answers(), "forced_work": "", "threats": ""},
+        answers(),
+        then={"forced_work": "", "threats": ""},
         expect=result("inconclusive", unresolved=2),
     ),
     scenario(
@@ -133,7 +134,8 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "yes-changed-to-no-is-negative-again",
-        {**answers(forced_work="yes"), "forced_work": "no"},
+        answers(forced_work="yes"),
+        then={"forced_work": "no"},
         expect=result("negative"),
         hidden=("exploitation_type",),
     ),

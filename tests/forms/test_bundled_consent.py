@@ -8,6 +8,7 @@ from bundled_support import HEADER, Scenario, check, odk_outcomes, run_fieldkit,
 FORM = "consent"
 SAFE = {"safe_private": "yes", "safe_monitored": "no", "safe_time": "yes"}
 READ = {"checklist_read": "purpose data_use skip_stop limits", "understood": "yes"}
+ADULT = {"age_band": "30_38"}
 ALL_SCOPES = {
     "consent_interview": "yes",
     "consent_store": "yes",
@@ -122,6 +123,14 @@ SCENARIOS: list[Scenario] = [
         },
         shown=("adult_note", "contact_detail"),
         hidden=("stop_note", "youth_note", "minor_support"),
+        complete=True,
+    ),
+    scenario(
+        "consent-withdrawn-before-the-end",
+        {**HEADER, **SAFE, **READ, **ADULT, **ALL_SCOPES, "client_pseudonym": "KE-0042"},
+        then={"consent_interview": "no"},
+        expect={**stop("refused"), "age_band": "", "contact_detail": "", "consent_scopes": ""},
+        hidden=("contact_detail", "share_partners", "client_pseudonym"),
         complete=True,
     ),
     scenario(

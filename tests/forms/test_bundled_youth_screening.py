@@ -44,7 +44,8 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "refused-after-answering-keeps-nothing",
-        {**answers("9_17", sex_for_value="yes", in_danger_now="yes"), "youth_agrees": "no"},
+        answers("9_17", sex_for_value="yes", in_danger_now="yes"),
+        then={"youth_agrees": "no"},
         expect={
             "youth_refused": "yes",
             "screen_result": "",
