@@ -1,0 +1,111 @@
+"""Canary: answers pushed through the server never appear in its database or its logs.
+
+The server runs as a real `fieldkit server run` process; its stderr (where its logs go) is
+kept in a file. Records whose answers hold a unique marker are pushed, along with broken
+requests that carry the marker in places a careless server would echo or log (bad JSON,
+unknown fields, query strings). Afterwards the SQLite file, its WAL and the log are searched
+for the marker in plain text, base64 (every alignment, standard and URL-safe), hex and
+percent-encoding — and for every bearer token, which must only be stored hashed.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from _server_kit import create_project, enroll, pull_all, push, seal
+from conftest import start_server_process
+
+
+def _encodings(secret: bytes) -> list[bytes]:
+    forms = [
+        secret,
+        secret.hex().encode(),
+        secret.hex().upper().encode(),
+        quote(secret.decode()).encode(),
+    ]
+    for shift in range(3):
+        # The marker inside a longer base64 text starts at any of three byte alignments; the
+        # middle of its encoding is the same whatever comes before or after.
+        for enc in (base64.b64encode, base64.urlsafe_b64encode):
+            text = enc(b"\x00" * shift + secret)
+            start = (shift * 4 + 2) // 3 + 1
+            forms.append(text[start : start + len(secret) - 4])
+    return forms
+
+
+@pytest.mark.slow
+def test_no_plaintext_or_token_in_database_or_logs(tmp_path: Path) -> None:
+    marker = ("CANARY-" + secrets.token_hex(12)).encode()
+    server = start_server_process(tmp_path / "server")
+    try:
+        url, tok = server.url, server.admin_token
+        project = create_project(url, tok)
+        field = enroll(url, tok, project)
+        answers = {"/data/name": marker.decode(), "/data/story": marker.decode() * 3}
+        envs = [seal(field, project, answers) for _ in range(30)]
+        assert {x["status"] for x in push(url, field, envs).json()["results"]} == {"created"}
+        assert len(pull_all(url, project.coordinator)) == 31
+        # Broken requests that carry the marker: none of it may be logged or echoed.
+        leaky = [
+            requests.post(
+                url + "/v1/push",
+                data=b'{"x": "' + marker,
+                headers={**field.auth, "Content-Type": "application/json"},
+                timeout=5,
+            ),
+            requests.post(
+                url + "/v1/push",
+                json={"envelopes": [], marker.decode(): 1},
+                headers=field.auth,
+                timeout=5,
+            ),
+            requests.get(
+                url + "/v1/pull", params={"cursor": marker.decode()}, headers=field.auth, timeout=5
+            ),
+            requests.get(url + "/v1/pull?secret=" + marker.decode(), headers=field.auth, timeout=5),
+            requests.post(
+                url + "/v1/enroll",
+                json={
+                    "code": marker.decode()[:60],
+                    "x25519": "A" * 43 + "=",
+                    "ed25519": "A" * 43 + "=",
+                },
+                timeout=5,
+            ),
+            requests.get(
+                url + "/v1/pull", headers={"Authorization": "Bearer " + marker.decode()}, timeout=5
+            ),
+        ]
+        for r in leaky:
+            assert r.status_code < 500
+            assert marker not in r.content
+        assert [r.status_code >= 400 for r in leaky] == [True, True, True, False, True, True]
+    finally:
+        server.kill()  # no graceful checkpoint: the WAL is searched as it is
+    tokens = [tok, field.token, project.coordinator.token]
+    files = sorted(p for p in (tmp_path / "server").iterdir() if p.is_file())
+    assert any(p.name.endswith(".sqlite3") for p in files)
+    assert server.log_path in files
+    log = server.log_path.read_bytes()
+    assert b"/v1/push" in log  # the access log does record requests…
+    assert b"secret=" not in log  # …but never their query strings
+    for path in files:
+        data = path.read_bytes()
+        for form in _encodings(marker):
+            assert form not in data, (path.name, form)
+        for token in tokens:
+            for form in _encodings(token.encode()):
+                assert form not in data, (path.name, "token")
+
+
+def test_encodings_find_the_marker_anywhere() -> None:
+    marker = b"CANARY-0123456789abcdef"
+    forms = _encodings(marker)
+    for prefix in (b"", b"x", b"xy", b"xyz"):
+        text = base64.b64encode(prefix + marker + b"tail")
+        assert any(f in text for f in forms[4:]), prefix
