@@ -1,6 +1,6 @@
 """The syntax tree of an expression, and the printer that writes it back as text.
 
-Nodes are frozen dataclasses compared by structure; ``pos`` (the 1-based character column where
+Nodes are dataclasses (treat them as immutable) compared by structure; ``pos`` (the 1-based character column where
 the node starts) is carried for error messages but left out of comparisons, so a tree printed
 with :func:`unparse` and parsed again compares equal to the original.
 
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Literal:
     """A string literal: ``'yes'`` or ``"it's"``."""
 
@@ -39,7 +39,7 @@ class Literal:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Number:
     """A number literal: ``3``, ``2.5``, ``.5`` (XPath has no exponent notation)."""
 
@@ -47,7 +47,7 @@ class Number:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ref:
     """An XLSForm reference ``${name}``; the compiler resolves it to an absolute path."""
 
@@ -55,7 +55,7 @@ class Ref:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Step:
     """One location step: ``axis::test[pred]…``.
 
@@ -70,7 +70,7 @@ class Step:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Path:
     """A location path.
 
@@ -85,7 +85,7 @@ class Path:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Filter:
     """A primary expression followed by predicates: ``(a | b)[2]``, ``instance('x')[1]``."""
 
@@ -94,7 +94,7 @@ class Filter:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Call:
     """A function call; ``name`` keeps its prefix (``jr:choice-name``)."""
 
@@ -103,7 +103,7 @@ class Call:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Negate:
     """Unary minus."""
 
@@ -111,7 +111,7 @@ class Negate:
     pos: int = field(default=0, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Binary:
     """Operators of ONE precedence level applied left to right: ``a - b + c``.
 

@@ -9,6 +9,7 @@ function implementation to call) is decided here, at load.
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -210,6 +211,10 @@ class _Compiler:
         if ops[0] == "|":
             return _union(operands)
         first = operands[0]
+        if len(ops) == 1:
+            special = _compare_with_constant(ops[0], first, expr.operands[1], scope)
+            if special is not None:
+                return special
         rest = list(zip([_OPERATORS[op] for op in ops], operands[1:], strict=True))
         if len(rest) == 1:
             fn, second = rest[0]
@@ -397,6 +402,59 @@ class _Compiler:
         return filtered
 
 
+def _compare_with_constant(op: str, left: Compiled, right: Expr, scope: _Scope) -> Compiled | None:
+    """``path = 'yes'``, ``path > 3``: the commonest relevance shapes, without the generic
+    dispatch (same results as :func:`_equal` / :func:`_relational`)."""
+    if op in ("=", "!=") and isinstance(right, Literal) and "${" not in right.value:
+        text = right.value
+        if op == "=":
+
+            def equal(ctx: EvalContext) -> Value:
+                value = left(ctx)
+                if isinstance(value, SCALAR):
+                    return _equal(value, text, False)
+                for node in value:
+                    if node.text() == text:
+                        return True
+                return False
+
+            return equal
+
+        def not_equal(ctx: EvalContext) -> Value:
+            value = left(ctx)
+            if isinstance(value, SCALAR):
+                return _equal(value, text, True)
+            for node in value:
+                if node.text() != text:
+                    return True
+            return False
+
+        return not_equal
+    if op in _RELATIONAL and isinstance(right, Number):
+        cmp = _RELATIONAL[op]
+        number = right.value
+        generic = _OPERATORS[op]
+
+        def relational(ctx: EvalContext) -> Value:
+            value = left(ctx)
+            if isinstance(value, SCALAR):
+                return generic(value, number)
+            for node in value:
+                if cmp(string_to_number(node.text()), number):
+                    return True
+            return False
+
+        return relational
+    return None
+
+
+_RELATIONAL: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
 _StepFn = Callable[[EvalContext, Sequence[Node]], Sequence[Node]]
 _REVERSE_AXES = frozenset({"parent", "ancestor", "ancestor-or-self", "preceding-sibling"})
 
@@ -560,16 +618,27 @@ def _relational(cmp: Callable[[float, float], bool]) -> Callable[[Value, Value],
         if not isinstance(a, SCALAR):
             if not isinstance(b, SCALAR):
                 right = [string_to_number(n.text()) for n in b]
-                return any(cmp(string_to_number(n.text()), r) for n in a for r in right)
+                for n in a:
+                    x = string_to_number(n.text())
+                    for y in right:
+                        if cmp(x, y):
+                            return True
+                return False
             if isinstance(b, bool):
                 return cmp(to_number(to_boolean(a)), to_number(b))
             y = to_number(b)
-            return any(cmp(string_to_number(n.text()), y) for n in a)
+            for n in a:
+                if cmp(string_to_number(n.text()), y):
+                    return True
+            return False
         if not isinstance(b, SCALAR):
             if isinstance(a, bool):
                 return cmp(to_number(a), to_number(to_boolean(b)))
             x = to_number(a)
-            return any(cmp(x, string_to_number(n.text())) for n in b)
+            for n in b:
+                if cmp(x, string_to_number(n.text())):
+                    return True
+            return False
         return cmp(to_number(a), to_number(b))
 
     return op
@@ -578,13 +647,13 @@ def _relational(cmp: Callable[[float, float], bool]) -> Callable[[Value, Value],
 _OPERATORS: dict[str, Callable[[Value, Value], Value]] = {
     "=": lambda a, b: _equal(a, b, False),
     "!=": lambda a, b: _equal(a, b, True),
-    "<": _relational(lambda x, y: x < y),
-    "<=": _relational(lambda x, y: x <= y),
-    ">": _relational(lambda x, y: x > y),
-    ">=": _relational(lambda x, y: x >= y),
-    "+": _numeric(lambda x, y: x + y),
-    "-": _numeric(lambda x, y: x - y),
-    "*": _numeric(lambda x, y: x * y),
+    "<": _relational(operator.lt),
+    "<=": _relational(operator.le),
+    ">": _relational(operator.gt),
+    ">=": _relational(operator.ge),
+    "+": _numeric(operator.add),
+    "-": _numeric(operator.sub),
+    "*": _numeric(operator.mul),
     "div": _numeric(_div),
     "mod": _numeric(_mod),
 }

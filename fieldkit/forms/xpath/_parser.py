@@ -7,6 +7,8 @@ operators are parsed in a loop and do not nest.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from fieldkit.errors import ExpressionError
 
 from ._ast import PRECEDENCE, Binary, Call, Expr, Filter, Literal, Negate, Number, Path, Ref, Step
@@ -274,6 +276,11 @@ def _pos(expr: Expr) -> int:
     return expr.pos
 
 
+@lru_cache(maxsize=4096)
 def parse(text: str) -> Expr:
-    """Parse expression text to a syntax tree; raise ExpressionError with the column on error."""
+    """Parse expression text to a syntax tree; raise ExpressionError with the column on error.
+
+    Trees are cached by text (forms repeat the same logic on many questions); treat them as
+    immutable.
+    """
     return _Parser(text).parse()

@@ -8,7 +8,8 @@ Lexical rules are XPath 1.0 §3.7, plus XLSForm's ``${name}`` references. The on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from typing import NamedTuple, NoReturn
 
 from fieldkit.errors import ExpressionError
 
@@ -27,26 +28,16 @@ PUNCT = "punct"  # ( ) [ ] . .. @ , ::
 STAR = "star"  # * as a name test
 END = "end"
 
-_DIGITS = frozenset("0123456789")  # XPath 1.0 [31] Digits: ASCII only (not "²" or "٣")
 _NODE_TYPES = frozenset({"node", "text", "comment", "processing-instruction"})
 _OPERATOR_NAMES = frozenset({"and", "or", "mod", "div"})
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One token: its kind, its text (a literal's value without quotes) and 1-based column."""
 
     kind: str
     text: str
     pos: int
-
-
-def _is_name_start(ch: str) -> bool:
-    return ch == "_" or ch.isalpha()
-
-
-def _is_name_char(ch: str) -> bool:
-    return ch in "_-." or ch.isalnum()
 
 
 def _operator_context(tokens: list[Token]) -> bool:
@@ -59,6 +50,25 @@ def _operator_context(tokens: list[Token]) -> bool:
     return not (last.kind == PUNCT and last.text in ("@", "::", "(", "[", ","))
 
 
+# One pattern for every token (XPath 1.0 §3.7 ExprToken), tried at each position; group names
+# say the kind. Names: NCName, optionally "prefix:local" or "prefix:*".
+_TOKEN = re.compile(
+    r"""
+    (?P<space>[ \t\r\n]+)
+  | \$\{(?P<ref>[^}]*)\}
+  | '(?P<sq>[^']*)'
+  | "(?P<dq>[^"]*)"
+  | (?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)
+  | (?P<punct>\.\.|::|[.()\[\]@,])
+  | (?P<op>//|/|!=|<=|>=|[<>=|+\-])
+  | (?P<star>\*)
+  | (?P<name>[^\W\d][\w.\-]*(?::(?:[^\W\d][\w.\-]*|\*))?)
+    """,
+    re.VERBOSE,
+)
+_FOLLOWING = re.compile(r"[ \t\r\n]*(\(|::)?")
+
+
 def tokenize(text: str) -> list[Token]:
     """Split expression text into tokens, ending with an ``end`` token.
 
@@ -66,136 +76,68 @@ def tokenize(text: str) -> list[Token]:
     an unterminated literal or reference.
     """
     tokens: list[Token] = []
-    i = 0
+    append = tokens.append
+    pos = 0
     n = len(text)
-    while i < n:
-        ch = text[i]
-        start = i + 1
-        if ch in " \t\r\n":
-            i += 1
+    match_token = _TOKEN.match
+    while pos < n:
+        m = match_token(text, pos)
+        start = pos + 1
+        if m is None:
+            _unexpected(text, pos)
+        kind = m.lastgroup or ""
+        pos = m.end()
+        if kind == "space":
             continue
-        if ch == "$":
-            if i + 1 < n and text[i + 1] == "{":
-                end = text.find("}", i + 2)
-                if end < 0:
-                    raise ExpressionError(
-                        f"unterminated ${{…}} reference at character {start}", offset=start
-                    )
-                name = text[i + 2 : end].strip()
-                if not name:
-                    raise ExpressionError(
-                        f"empty ${{}} reference at character {start}", offset=start
-                    )
-                tokens.append(Token(REF, name, start))
-                i = end + 1
-                continue
-            raise ExpressionError(
-                f"variables ($name) are not supported, at character {start}", offset=start
-            )
-        if ch in "'\"":
-            end = text.find(ch, i + 1)
-            if end < 0:
-                raise ExpressionError(
-                    f"unterminated string literal at character {start}", offset=start
-                )
-            tokens.append(Token(STRING, text[i + 1 : end], start))
-            i = end + 1
-            continue
-        if ch in _DIGITS or (ch == "." and i + 1 < n and text[i + 1] in _DIGITS):
-            j = i
-            while j < n and text[j] in _DIGITS:
-                j += 1
-            if j < n and text[j] == ".":
-                j += 1
-                while j < n and text[j] in _DIGITS:
-                    j += 1
-            tokens.append(Token(NUMBER, text[i:j], start))
-            i = j
-            continue
-        if ch == ".":
-            if text.startswith("..", i):
-                tokens.append(Token(PUNCT, "..", start))
-                i += 2
-            else:
-                tokens.append(Token(PUNCT, ".", start))
-                i += 1
-            continue
-        if ch in "()[]@,":
-            tokens.append(Token(PUNCT, ch, start))
-            i += 1
-            continue
-        if ch == ":" and text.startswith("::", i):
-            tokens.append(Token(PUNCT, "::", start))
-            i += 2
-            continue
-        if ch == "*":
-            if _operator_context(tokens):
-                tokens.append(Token(OP, "*", start))
-            else:
-                tokens.append(Token(STAR, "*", start))
-            i += 1
-            continue
-        if ch == "/":
-            if text.startswith("//", i):
-                tokens.append(Token(OP, "//", start))
-                i += 2
-            else:
-                tokens.append(Token(OP, "/", start))
-                i += 1
-            continue
-        if ch in "|+-=":
-            tokens.append(Token(OP, ch, start))
-            i += 1
-            continue
-        if ch == "!":
-            if text.startswith("!=", i):
-                tokens.append(Token(OP, "!=", start))
-                i += 2
-                continue
-            raise ExpressionError(f"unexpected '!' at character {start}", offset=start)
-        if ch in "<>":
-            if i + 1 < n and text[i + 1] == "=":
-                tokens.append(Token(OP, ch + "=", start))
-                i += 2
-            else:
-                tokens.append(Token(OP, ch, start))
-                i += 1
-            continue
-        if _is_name_start(ch):
-            j = i + 1
-            while j < n and _is_name_char(text[j]):
-                j += 1
-            # A prefixed name: jr:choice-name, or prefix:* (but not the axis separator "::").
-            if j + 1 < n and text[j] == ":" and text[j + 1] != ":":
-                if _is_name_start(text[j + 1]):
-                    j += 2
-                    while j < n and _is_name_char(text[j]):
-                        j += 1
-                elif text[j + 1] == "*":
-                    j += 2
-            name = text[i:j]
-            k = j
-            while k < n and text[k] in " \t\r\n":
-                k += 1
+        if kind == "name":
+            name = m.group("name")
             if _operator_context(tokens):
                 if name in _OPERATOR_NAMES:
-                    tokens.append(Token(OP, name, start))
-                    i = j
+                    append(Token(OP, name, start))
                     continue
                 raise ExpressionError(
                     f"expected an operator at character {start}, found '{name}'", offset=start
                 )
             if name.endswith(":*"):
-                tokens.append(Token(STAR, name, start))
-            elif k < n and text[k] == "(":
-                kind = NODETYPE if name in _NODE_TYPES else FUNC
-                tokens.append(Token(kind, name, start))
-            elif text.startswith("::", k):
-                tokens.append(Token(AXIS, name, start))
+                append(Token(STAR, name, start))
+                continue
+            follow = _FOLLOWING.match(text, pos).group(1)  # type: ignore[union-attr]
+            # (the pattern always matches: everything in it is optional)
+            if follow == "(":
+                append(Token(NODETYPE if name in _NODE_TYPES else FUNC, name, start))
+            elif follow == "::":
+                append(Token(AXIS, name, start))
             else:
-                tokens.append(Token(NAME, name, start))
-            i = j
-            continue
-        raise ExpressionError(f"unexpected character {ch!r} at character {start}", offset=start)
-    tokens.append(Token(END, "", n + 1))
+                append(Token(NAME, name, start))
+        elif kind == "op":
+            append(Token(OP, m.group("op"), start))
+        elif kind == "punct":
+            append(Token(PUNCT, m.group("punct"), start))
+        elif kind == "ref":
+            name = m.group("ref").strip()
+            if not name:
+                raise ExpressionError(f"empty ${{}} reference at character {start}", offset=start)
+            append(Token(REF, name, start))
+        elif kind == "number":
+            append(Token(NUMBER, m.group("number"), start))
+        elif kind == "star":
+            # "*" is multiplication after an operand, a name test elsewhere (§3.7).
+            append(Token(OP if _operator_context(tokens) else STAR, "*", start))
+        else:
+            append(Token(STRING, m.group(kind), start))  # sq or dq
+    append(Token(END, "", n + 1))
     return tokens
+
+
+def _unexpected(text: str, pos: int) -> NoReturn:
+    ch = text[pos]
+    start = pos + 1
+    if ch in "'\"":
+        raise ExpressionError(f"unterminated string literal at character {start}", offset=start)
+    if text.startswith("${", pos):
+        raise ExpressionError(f"unterminated ${{…}} reference at character {start}", offset=start)
+    if ch == "$":
+        raise ExpressionError(
+            f"variables ($name) are not supported, at character {start}", offset=start
+        )
+    raise ExpressionError(f"unexpected character {ch!r} at character {start}", offset=start)

@@ -99,7 +99,20 @@ def to_string(value: Value) -> str:
     return value[0].text() if value else ""
 
 
+_NUMBER_CACHE: dict[str, float] = {}
+
+
 def string_to_number(text: str) -> float:
+    """number() of a string (see :func:`_string_to_number`), memoised: answers repeat."""
+    number = _NUMBER_CACHE.get(text)
+    if number is None:
+        if len(_NUMBER_CACHE) >= 4096:
+            _NUMBER_CACHE.clear()
+        number = _NUMBER_CACHE[text] = _string_to_number(text)
+    return number
+
+
+def _string_to_number(text: str) -> float:
     """number() of a string: JavaScript's Number() (ODK Web Forms), a date as days, else NaN.
 
     An empty or blank string is NaN (ODK: "empty compares as NaN"), not 0 as in JavaScript.
@@ -107,8 +120,18 @@ def string_to_number(text: str) -> float:
     stripped = text.strip()
     if not stripped:
         return NAN
-    if _JS_NUMBER.match(stripped):
-        return float(stripped)
+    try:
+        # Fast path: Python's float() takes what Number() takes for decimal text, plus a few
+        # spellings JavaScript refuses ("nan", "inf", "1_000"), which are sent back below.
+        number = float(stripped)
+    except ValueError:
+        pass
+    else:
+        if number == number and abs(number) != math.inf and "_" not in stripped:
+            return number
+        if _JS_NUMBER.match(stripped):
+            return number
+        return NAN
     if _JS_RADIX.match(stripped):
         return float(int(stripped, 0))
     moment = parse_datetime(stripped)
