@@ -1,8 +1,9 @@
 """The syntax tree of an expression, and the printer that writes it back as text.
 
-Nodes are dataclasses (treat them as immutable) compared by structure; ``pos`` (the 1-based character column where
-the node starts) is carried for error messages but left out of comparisons, so a tree printed
-with :func:`unparse` and parsed again compares equal to the original.
+Nodes are dataclasses (treat them as immutable: the parser caches trees) compared by
+structure; ``pos`` (the 1-based character column where the node starts) is carried for error
+messages but left out of comparisons, so a tree printed with :func:`unparse` and parsed again
+compares equal to the original.
 
 Operators of one precedence level are kept as one n-ary :class:`Binary` node applied left to
 right (XPath 1.0 §3: every binary operator is left-associative). This keeps the tree shallow for
