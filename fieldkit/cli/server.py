@@ -118,7 +118,12 @@ def devices_list(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table("device", "role", "project", "name", "enrolled", "revoked")
+    table = Table()
+    table.add_column("device", no_wrap=True)
+    table.add_column("role")
+    table.add_column("project", no_wrap=True)
+    for title in ("name", "enrolled", "revoked"):
+        table.add_column(title)
     for d in devices:
         table.add_row(
             d.device_id,

@@ -1,0 +1,183 @@
+"""`fieldkit server …` commands: init, enroll-code, devices list/revoke (DESIGN §8)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import requests
+from _server_kit import Device, admin, create_project
+from conftest import RunningServer, free_port
+from typer.testing import CliRunner
+
+from fieldkit.cli import app
+from sync.admin import parse_duration
+
+
+def _run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_init_prints_token_once(tmp_path: Path) -> None:
+    data = tmp_path / "srv"
+    code, out, _ = _run("server", "init", "--data-dir", str(data), "--json")
+    assert code == 0
+    token = json.loads(out)["admin_token"]
+    assert len(token) >= 43
+    db = (data / "fieldkit-server.sqlite3").read_bytes()
+    assert token.encode() not in db
+    code, out, err = _run("server", "init", "--data-dir", str(data), "--json")
+    assert code == 1 and out == "" and "already initialised" in err
+    code, out, _ = _run("server", "init", "--data-dir", str(data), "--new-admin-token", "--json")
+    assert code == 0 and json.loads(out)["admin_token"] != token
+
+
+def test_init_on_postgres(tmp_path: Path, pg_url: str) -> None:
+    code, out, err = _run(
+        "server", "init", "--data-dir", str(tmp_path), "--database-url", pg_url, "--json"
+    )
+    assert code == 0, err
+    assert json.loads(out)["admin_token"]
+
+
+def test_init_with_bad_database_url(tmp_path: Path) -> None:
+    code, _, err = _run(
+        "server",
+        "init",
+        "--data-dir",
+        str(tmp_path),
+        "--database-url",
+        "postgresql://nobody@127.0.0.1:1/none",
+    )
+    assert code == 1 and err.startswith("Error: cannot prepare the database")
+
+
+def test_enroll_code_devices_and_revoke(sync_server: RunningServer) -> None:
+    url, tok = sync_server.url, sync_server.admin_token
+    project = create_project(url, tok)
+    code, out, err = _run(
+        "server",
+        "enroll-code",
+        "--server",
+        url,
+        "--admin-token",
+        tok,
+        "--role",
+        "field",
+        "--expires",
+        "2h",
+        "--json",
+    )
+    assert code == 0, err
+    enrol_code = json.loads(out)["code"]
+    dev = Device()
+    r = requests.post(
+        url + "/v1/enroll", json={"code": enrol_code, **dev.keys("laptop 7")}, timeout=5
+    )
+    assert r.status_code == 200
+    device_id, token = r.json()["device_id"], r.json()["token"]
+
+    code, out, _ = _run(
+        "server", "devices", "list", "--server", url, "--admin-token", tok, "--json"
+    )
+    listed = {d["device_id"]: d for d in json.loads(out)}
+    assert set(listed) == {project.coordinator.device_id, device_id}
+    assert listed[device_id]["name"] == "laptop 7" and listed[device_id]["revoked_at"] is None
+
+    code, out, _ = _run("server", "devices", "list", "--server", url, "--admin-token", tok)
+    assert code == 0 and device_id in out
+
+    code, out, _ = _run(
+        "server", "devices", "revoke", device_id, "--server", url, "--admin-token", tok
+    )
+    assert code == 0 and device_id in out
+    r = requests.get(url + "/v1/pull", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    assert r.status_code == 401
+
+
+def test_enroll_code_human_output(sync_server: RunningServer) -> None:
+    create_project(sync_server.url, sync_server.admin_token)
+    code, out, _ = _run(
+        "server",
+        "enroll-code",
+        "--server",
+        sync_server.url,
+        "--admin-token",
+        sync_server.admin_token,
+        "--role",
+        "coordinator",
+    )
+    assert code == 0 and out.startswith("Enrolment code: ")
+
+
+def test_admin_errors_map_to_exit_codes(sync_server: RunningServer) -> None:
+    code, _, err = _run(
+        "server", "devices", "list", "--server", sync_server.url, "--admin-token", "x" * 43
+    )
+    assert code == 4 and err.startswith("Error: ")
+    code, _, err = _run(
+        "server",
+        "devices",
+        "list",
+        "--server",
+        f"http://127.0.0.1:{free_port()}",
+        "--admin-token",
+        "x" * 43,
+    )
+    assert code == 3 and "unreachable" in err
+    code, _, err = _run(
+        "server",
+        "enroll-code",
+        "--server",
+        sync_server.url,
+        "--admin-token",
+        sync_server.admin_token,
+        "--role",
+        "boss",
+    )
+    assert code == 2
+    code, _, err = _run(
+        "server",
+        "enroll-code",
+        "--server",
+        sync_server.url,
+        "--admin-token",
+        sync_server.admin_token,
+        "--role",
+        "field",
+        "--expires",
+        "soon",
+    )
+    assert code == 2 and "duration" in err
+    # No project yet: the server says so in one line.
+    code, _, err = _run(
+        "server",
+        "enroll-code",
+        "--server",
+        sync_server.url,
+        "--admin-token",
+        sync_server.admin_token,
+        "--role",
+        "field",
+    )
+    assert code == 1 and "no project" in err
+    r = requests.get(sync_server.url + "/v1/admin/devices", headers=admin("bad"), timeout=5)
+    assert r.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90), ("30m", 1800), ("24h", 86400), ("7d", 604800), ("2w", 1209600)],
+)
+def test_parse_duration(text: str, seconds: int) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_server_help_lists_commands() -> None:
+    code, out, _ = _run("server", "--help")
+    for name in ("run", "init", "enroll-code", "devices"):
+        assert name in out
+    code, out, _ = _run("server", "run", "--help")
+    assert "--database-url" in out and "--bench-endpoints" not in out
