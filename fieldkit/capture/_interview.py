@@ -109,7 +109,8 @@ class Interview:
                     self._ask_question(step, total=_count_questions(steps))
         except _Leave as leave:
             return leave.outcome
-        except QuickExit:
+        except (QuickExit, KeyboardInterrupt):
+            # Ctrl-C anywhere (not only at a prompt) is the quick exit too.
             return self._quick_exit()
 
     # ----------------------------------------------------------------- steps
@@ -127,7 +128,7 @@ class Interview:
         if command is not None:
             self._command(command, state=state, kind=kind)
             return
-        if kind == "note" or _readonly(state):
+        if kind == "note" or _readonly(state) or kind in _MEDIA:
             self._advance(step.path)
             return
         if text.strip() == "" and current != "":
@@ -146,10 +147,14 @@ class Interview:
         """Set an answer, keep it only if valid, save the draft, move on."""
         path = str(state.path)
         old = str(state.value or "")
-        if value == "":
-            self.session.clear(path)
-        else:
-            self.session.set(path, value)
+        try:
+            if value == "":
+                self.session.clear(path)
+            else:
+                self.session.set(path, value)
+        except AnswerError as exc:  # the engine's own check (its messages hold no answer text)
+            self._warn(str(exc))
+            return
         after = self.session.node(path)
         problem = _problem_message(after)
         if problem:
@@ -454,6 +459,9 @@ class Interview:
         self.terminal.show(*lines)
 
     def _prompt(self, state: Any, kind: str, current: str) -> str:
+        if kind in _MEDIA:
+            self._warn(f"a {kind} cannot be taken in the terminal: it stays empty")
+            return "[Enter to continue] > "
         if kind == "note" or _readonly(state):
             return "[Enter to continue] > "
         shown = ""
@@ -463,9 +471,15 @@ class Interview:
             else:
                 shown = _display(state, current, self._lang)
         form_hint = _INPUT_HINTS.get(kind, "")
+        params = getattr(state, "parameters", None) or {}
+        if kind == "range" and "start" in params and "end" in params:
+            form_hint = f"number from {params['start']} to {params['end']}"
         parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
         return (" ".join(parts) + " > ") if parts else "> "
 
+
+# Types a terminal cannot capture (ODK Collect uses the camera, microphone or file picker).
+_MEDIA = frozenset({"image", "audio", "video", "file", "background-audio", "background_audio"})
 
 _INPUT_HINTS = {
     "select_one": "number or name",

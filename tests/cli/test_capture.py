@@ -233,6 +233,8 @@ def test_quick_exit_saves_clears_and_resume_continues(ws_home: Path) -> None:
     assert CLEAR in result.output and "\x1b[3J" in result.output
     (draft,) = records(ws_home, status="draft")
     assert answers_of(ws_home, draft.id)["/data/people"] == "6"
+    listed = json.loads(run("records", "list", "--json").stdout)
+    assert [(r["id"], r["status"]) for r in listed] == [(draft.id, "draft")]
 
     resumed = run("capture", "household", "--resume", draft.id, input=lines("Ann", ":q"))
     assert resumed.exit_code == 0, resumed.output
