@@ -35,11 +35,12 @@ def _forms_dir() -> Path:
     except ModuleNotFoundError:
         root = None
     if root is not None:
-        # A wheel installs an ordinary folder; a zipped install is not supported (pip never
-        # makes one), so anything that is not a real directory falls through to the checkout.
-        candidate = Path(str(root))
-        if candidate.is_dir() and any(candidate.glob(f"*{_SUFFIX}")):
-            return candidate
+        # A regular package gives a Path, a namespace package (no __init__.py) a MultiplexedPath
+        # whose joinpath gives the Path of the portion holding the file. A zipped install is
+        # not supported (pip never makes one) and falls through to the checkout.
+        probe = root.joinpath(f"{FORM_NAMES[0]}{_SUFFIX}")
+        if isinstance(probe, Path) and probe.is_file():
+            return probe.parent
     if _REPO_FORMS.is_dir():
         return _REPO_FORMS
     raise FormNotFound("the bundled forms are missing from this installation")
