@@ -160,9 +160,19 @@ def signed_bytes(envelope: Envelope) -> bytes:
     return canonical_header_bytes(envelope.header) + hashlib.sha256(raw).digest()
 
 
-def canonical_envelope_bytes(envelope: Envelope) -> bytes:
-    """The bytes the server stores; equal bytes for the same record id mean `duplicate`."""
-    return canonical_json(envelope.model_dump(mode="json"))
+def canonical_envelope_bytes(envelope: Envelope, *, header_bytes: bytes | None = None) -> bytes:
+    """The bytes the server stores; equal bytes for the same record id mean `duplicate`.
+
+    Equal to ``canonical_json(envelope.model_dump(mode="json"))``, assembled directly: keys in
+    sorted order and base64 text that JSON never escapes (the models' patterns guarantee it).
+    Pass ``header_bytes`` when already computed (the server verifies them first).
+    """
+    header = canonical_header_bytes(envelope.header) if header_bytes is None else header_bytes
+    return b'{"ciphertext":"%s","header":%s,"signature":"%s"}' % (
+        envelope.ciphertext.encode("ascii"),
+        header,
+        envelope.signature.encode("ascii"),
+    )
 
 
 def key_id(public_key_raw: bytes) -> str:

@@ -43,7 +43,9 @@ class _Item:
     digest: bytes
 
 
-def _check(env: Envelope, *, caller: Caller, key: Ed25519PublicKey, max_bytes: int) -> str | None:
+def _check(
+    env: Envelope, *, caller: Caller, key: Ed25519PublicKey, max_bytes: int, header_bytes: bytes
+) -> str | None:
     """Why this envelope is rejected, or None. Reasons never quote the envelope's content."""
     header = env.header
     if header.project_id != caller.project_id:
@@ -64,7 +66,7 @@ def _check(env: Envelope, *, caller: Caller, key: Ed25519PublicKey, max_bytes: i
     if len(raw) > max_bytes:
         return f"envelope larger than {max_bytes} bytes"
     try:
-        key.verify(signature, canonical_header_bytes(header) + hashlib.sha256(raw).digest())
+        key.verify(signature, header_bytes + hashlib.sha256(raw).digest())
     except InvalidSignature:
         return "signature does not verify with this device's key"
     return None
@@ -80,8 +82,15 @@ def push(
     results: list[PushResult | None] = [None] * len(batch)
     items: list[_Item] = []
     for i, env in enumerate(batch):
-        reason = _check(env, caller=caller, key=key, max_bytes=settings.max_envelope_bytes)
-        body = b"" if reason else canonical_envelope_bytes(env)
+        header_bytes = canonical_header_bytes(env.header)
+        reason = _check(
+            env,
+            caller=caller,
+            key=key,
+            max_bytes=settings.max_envelope_bytes,
+            header_bytes=header_bytes,
+        )
+        body = b"" if reason else canonical_envelope_bytes(env, header_bytes=header_bytes)
         if not reason and len(body) > settings.max_envelope_bytes:
             reason = f"envelope larger than {settings.max_envelope_bytes} bytes"
         if reason:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import socket
 import sys
@@ -85,6 +86,12 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
         raise ServerError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
     config = uvicorn_config(settings, host=host, port=port)
     assert isinstance(config, uvicorn.Config)
+    # A push batch makes tens of thousands of short-lived objects; with the default
+    # thresholds the cyclic GC ran every few hundred of them and cost ~15% of push time.
+    # Long-lived startup objects are frozen out of collection entirely.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     logging.getLogger("fieldkit.server").info(
         "serving on http://%s:%d (%s)", host, port, "SQLite" if settings.is_sqlite else "PostgreSQL"
     )

@@ -64,6 +64,7 @@ def test_envelope_bytes_round_trip() -> None:
     raw = p.canonical_envelope_bytes(env)
     again = p.Envelope.model_validate_json(raw)
     assert again == env and p.canonical_envelope_bytes(again) == raw
+    assert raw == p.canonical_json(env.model_dump(mode="json"))
 
 
 def test_key_id_and_info() -> None:
