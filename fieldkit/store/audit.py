@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fieldkit.clock import utc_text
@@ -67,6 +68,12 @@ class Audit:
         self, action: str, *, record_id: str | None = None, form_id: str | None = None
     ) -> None:
         """Add an entry (joins the caller's transaction, so the change and its entry are one)."""
+        self.append_many([(action, record_id, form_id)])
+
+    def append_many(self, items: Sequence[tuple[str, str | None, str | None]]) -> None:
+        """Add ``(action, record_id, form_id)`` entries in order, with one statement."""
+        if not items:
+            return
         with self._db.transaction():
             if self._head is None:
                 # Read inside the write transaction: another process may have appended since.
@@ -75,14 +82,20 @@ class Audit:
                 self._db.before_commit(self._write_anchor)
                 self._db.after_end(self._forget_head)
             count, head = self._head
-            entry = AuditEntry(count + 1, utc_text(), action, record_id, form_id, self._device)
-            digest = _entry_hash(head, entry)
-            self._db.execute(
+            at = utc_text()
+            rows = []
+            for action, record_id, form_id in items:
+                count += 1
+                entry = AuditEntry(count, at, action, record_id, form_id, self._device)
+                digest = _entry_hash(head, entry)
+                rows.append((count, at, action, record_id, form_id, self._device, head, digest))
+                head = digest
+            self._db.executemany(
                 "INSERT INTO audit (seq, at, action, record_id, form_id, device, prev, hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (entry.seq, entry.at, action, record_id, form_id, self._device, head, digest),
+                rows,
             )
-            self._head = (entry.seq, digest)
+            self._head = (count, head)
 
     def entries(self, *, record_id: str | None = None) -> list[AuditEntry]:
         """The entries in order (of one record when ``record_id`` is given)."""

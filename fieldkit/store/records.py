@@ -36,6 +36,7 @@ _COLUMNS = (
 
 _SELECT = f"SELECT {_COLUMNS} FROM records"  # noqa: S608
 _INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_INSERT_IF_NEW = _INSERT + " ON CONFLICT (id) DO NOTHING"
 _SELECT_UNSEALED = (
     "SELECT "  # noqa: S608
     + ", ".join(f"r.{name.strip()}" for name in _COLUMNS.split(","))
@@ -302,11 +303,10 @@ class Records:
         """Store a record pulled and opened on the coordinator's side; idempotent by id."""
         encoded = _clean_answers(answers)
         with self._db.transaction():
-            if self._db.one("SELECT 1 FROM records WHERE id = ?", (record_id,)):
-                return self.get(record_id)
             now = utc_text()
-            self._db.execute(
-                _INSERT,
+            # One statement for "insert unless present": bulk pulls stay a single write each.
+            inserted = self._db.execute(
+                _INSERT_IF_NEW,
                 (
                     record_id,
                     form_id,
@@ -324,6 +324,8 @@ class Records:
                     hlc,
                 ),
             )
+            if not inserted:
+                return self.get(record_id)
             self._ws.audit.append("import", record_id=record_id, form_id=form_id)
         return Record(
             record_id,
@@ -341,6 +343,61 @@ class Records:
             capture_day,
             hlc,
         )
+
+    def import_many(self, items: Iterable[Mapping[str, Any]]) -> int:
+        """The bulk form of ``import_received``: each item holds its keyword arguments.
+
+        One transaction and a few statements for the lot; records already here (by id) are
+        left as they are. Returns how many were new.
+        """
+        fields = (
+            "record_id",
+            "form_id",
+            "form_version",
+            "answers",
+            "device",
+            "capture_day",
+            "finalized_at",
+        )
+        rows: dict[str, tuple[Any, ...]] = {}
+        now = utc_text()
+        for item in items:
+            missing = [name for name in fields if name not in item]
+            if missing:
+                raise TypeError(f"import_many item lacks {', '.join(missing)}")
+            record_id = str(item["record_id"])
+            if record_id in rows:
+                continue
+            rows[record_id] = (
+                record_id,
+                item["form_id"],
+                item["form_version"],
+                "finalized",
+                item.get("replaces"),
+                item.get("case_id"),
+                now,
+                now,
+                item["finalized_at"],
+                _clean_answers(item["answers"]),
+                "received",
+                item["device"],
+                item["capture_day"],
+                item.get("hlc"),
+            )
+        with self._db.transaction():
+            ids = builtins.list(rows)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" * len(chunk))
+                for (present,) in self._db.all(
+                    f"SELECT id FROM records WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                    chunk,
+                ):
+                    rows.pop(present, None)
+            new_rows = builtins.list(rows.values())
+            self._db.executemany(_INSERT, new_rows)
+            self._ws.audit.append_many([("import", row[0], row[1]) for row in new_rows])
+        return len(new_rows)
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[None]:

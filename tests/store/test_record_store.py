@@ -309,3 +309,30 @@ def _fill(path: Path) -> None:
                 continue
     finally:
         os.close(fd)
+
+
+def test_import_many_is_the_bulk_import_received(ws: Workspace) -> None:
+    def item(i: int) -> dict[str, object]:
+        return {
+            "record_id": f"bulk-{i}",
+            "form_id": "household",
+            "form_version": V,
+            "answers": {"/data/site": str(i)},
+            "device": "dev-r",
+            "capture_day": "2024-05-06",
+            "finalized_at": "2024-05-06T07:08:09.000Z",
+            "case_id": "c" if i % 2 else None,
+        }
+
+    ws.records.import_received(**item(0))  # type: ignore[arg-type]
+    assert ws.records.import_many([item(i) for i in range(1200)] + [item(5)]) == 1199
+    assert ws.records.import_many([item(3)]) == 0
+    stored = ws.records.get("bulk-7")
+    assert stored.origin == "received" and stored.status == "finalized"
+    assert stored.answers == {"/data/site": "7"} and stored.case_id == "c"
+    assert len(ws.records.list()) == 1200
+    imports = [e for e in ws.audit.entries() if e.action == "import"]
+    assert len(imports) == 1200 and len({e.record_id for e in imports}) == 1200
+    assert ws.audit.verify().ok
+    with pytest.raises(TypeError, match="lacks"):
+        ws.records.import_many([{"record_id": "x"}])
