@@ -66,7 +66,10 @@ class Graph:
                 expression = node.compiled.get(attr)
                 if expression is None:
                     continue
-                if prop == "value" and not node.is_leaf:
+                if prop == "value" and (not node.is_leaf or node.trigger):
+                    # A calculation with a trigger is not reactive: pyxform writes it as
+                    # <setvalue event="xforms-value-changed"> on the trigger question, so it
+                    # runs only when a person changes that question (FormSession._fire).
                     continue
                 items.append(
                     Item(
@@ -81,6 +84,13 @@ class Graph:
             for ref in item.expression.references:
                 readers[ref].append(item)
         self.readers: dict[str, list[Item]] = dict(readers)
+        #: trigger question's template path → the nodes its change recalculates
+        self.triggered: dict[str, list[Node]] = defaultdict(list)
+        for node in form.walk():
+            for name in node.trigger:
+                target = form.resolve_name(name)
+                if target is not None:
+                    self.triggered[target].append(node)
         # What each item can change: its node's text (value, choices) or a whole subtree's
         # text (relevance is inherited; a count adds or removes instances).
         edges: dict[Item, list[Item]] = {}

@@ -533,37 +533,57 @@ class FormSession:
             return [node] if node is not None else []
         return holders
 
-    def _propagate(self, origin: _Instance, changed: Node) -> None:
+    def _propagate(
+        self,
+        origin: _Instance,
+        changed: Node,
+        *,
+        held: list[tuple[Item, _Instance]] | None = None,
+    ) -> None:
         """Recompute what depends on ``changed`` (at instance ``origin``), in topological order.
 
         Scope: a dependent inside the same repeat instance as the change is recomputed in that
         instance only (expressions there read their own instance: JavaRosa contextualises
         references, pyxform writes relative paths); anything else is recomputed everywhere
-        below the deepest repeat instance both share.
+        below the deepest repeat instance both share. With ``held``, repeat_count items are
+        collected there instead of run (see ``_assign``).
         """
+        seeds: list[tuple[Item, _Instance]] = []
+        for path in _affected_paths(changed):
+            for item in self.form.graph.readers_of(path):
+                scope = self.root if item.global_scope else _lift(origin, changed, item.node)
+                seeds.append((item, scope))
+        self._run(seeds, held=held)
+
+    def _run(
+        self,
+        seeds: list[tuple[Item, _Instance]],
+        *,
+        held: list[tuple[Item, _Instance]] | None = None,
+    ) -> None:
         import heapq
 
         pending: dict[int, tuple[Item, _Instance]] = {}
         heap: list[tuple[int, int]] = []
 
-        def schedule(item: Item, source: Node, at: _Instance) -> None:
-            scope = self.root if item.global_scope else _lift(at, source, item.node)
+        def schedule(item: Item, scope: _Instance) -> None:
             key = id(item)
             if key in pending:
-                old = pending[key][1]
-                pending[key] = (item, _common(old, scope))
+                pending[key] = (item, _common(pending[key][1], scope))
             else:
                 pending[key] = (item, scope)
                 heapq.heappush(heap, (item.order, key))
 
-        for path in _affected_paths(changed):
-            for item in self.form.graph.readers_of(path):
-                schedule(item, changed, origin)
+        for item, scope in seeds:
+            schedule(item, scope)
         while heap:
             _, key = heapq.heappop(heap)
             item, scope = pending.pop(key)
             any_change = False
             if item.prop == "count":
+                if held is not None:
+                    held.append((item, scope))
+                    continue
                 for holder in self._holders(item.node, scope):
                     any_change = self._resize(item, holder) or any_change
             else:
@@ -571,7 +591,8 @@ class FormSession:
                     any_change = self._compute(item, inst) or any_change
             if any_change:
                 for dependent in item.dependents:
-                    schedule(dependent, item.node, scope)
+                    at = self.root if dependent.global_scope else _lift(scope, item.node, dependent.node)
+                    schedule(dependent, at)
 
     # ------------------------------------------------------------------ public API
 
@@ -612,7 +633,9 @@ class FormSession:
             raise AnswerError(f"'{template.name}' is filled in automatically")
         if template.readonly is not None and self._readonly(inst):
             raise AnswerError(f"'{template.name}' is read-only")
-        choices = [c.name for c in self._current_choices(inst)]
+        # Validated against the whole list; a choice that choice_filter hides right now is
+        # dropped, not refused (ODK Web Forms stores nothing for an unavailable choice).
+        choices = [c.name for c in template.choices]
         try:
             stored = _values.parse_answer(
                 template.type,
@@ -624,7 +647,7 @@ class FormSession:
         except AnswerError as exc:
             raise AnswerError(f"'{template.name}': {exc}") from None
         self._assign(inst, stored)
-        return stored
+        return inst.value
 
     def clear(self, name_or_path: str) -> None:
         """Remove an answer (the same as answering with empty text)."""
@@ -634,11 +657,35 @@ class FormSession:
         self._assign(inst, "")
 
     def _assign(self, inst: _Instance, stored: str) -> None:
+        stored = self._filter_select(inst, stored)
         if inst.value == stored and inst.shown == stored:
             return
-        inst.value = stored
-        inst.shown = self._filter_select(inst, stored)
-        self._propagate(inst, inst.template)
+        inst.value = inst.shown = stored
+        if not self.form.graph.triggered.get(inst.template.path):
+            self._propagate(inst, inst.template)
+            return
+        # ODK Web Forms runs the value-changed actions after calculations and relevance are
+        # fresh but before repeat_count adds or removes instances (those follow as effects).
+        held: list[tuple[Item, _Instance]] = []
+        self._propagate(inst, inst.template, held=held)
+        self._fire(inst)
+        self._run(held)
+
+    def _fire(self, changed: _Instance) -> None:
+        """Run the calculations whose ``trigger`` is the question that just changed.
+
+        pyxform writes them as ``<setvalue event="xforms-value-changed">`` inside the trigger
+        question (ODK XForms spec, "Actions"): evaluated once per change, not kept up to date.
+        """
+        for target in self.form.graph.triggered.get(changed.template.path, ()):
+            scope = _lift(changed, changed.template, target)
+            expression = target.compiled.get("calculation")
+            for inst in self._instances_in_scope(target, scope):
+                text = self._output(expression, inst) if expression is not None else ""
+                text = self._coerce(target, text)
+                if text != inst.value or text != inst.shown:
+                    inst.value = inst.shown = self._filter_select(inst, text)
+                    self._propagate(inst, target)
 
     def add_repeat(self, name_or_path: str) -> str:
         """Add an instance at the end of a user-controlled repeat; returns its path."""
@@ -702,8 +749,9 @@ class FormSession:
 
     def _readonly(self, inst: _Instance) -> bool:
         expression = inst.template.compiled.get("readonly")
-        # XForms 1.0 §6.1.3: a calculated node is read-only; pyxform binds notes readonly.
-        if inst.template.kind in {"calculate", "note"} or inst.template.calculation is not None:
+        # Only the readonly bind (pyxform writes one for notes) makes a node read-only, as in
+        # ODK Web Forms, which reports a calculate without that bind as not read-only.
+        if inst.template.kind == "note":
             return True
         if expression is not None and self._boolean(expression, inst):
             return True
