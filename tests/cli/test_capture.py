@@ -48,9 +48,6 @@ def records(home: Path, **filters: str) -> list:
         return list(ws.records.list(**filters))
 
 
-def answers_of(home: Path, record_id: str) -> dict[str, str]:
-    with open_workspace(home, passphrase=PASSPHRASE) as ws:
-        return dict(ws.records.get(record_id).answers)
 
 
 def lines(*entries: str) -> str:
@@ -73,7 +70,7 @@ def test_happy_path_finalizes_with_every_answer(ws_home: Path) -> None:
     assert "Secretname" not in result.output and "36.82" not in result.output
     assert "•••••" in result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/site"] == "north"
     assert answers["/data/people"] == "3"
     assert answers["/data/nickname"] == "Zed Secretname"
@@ -90,7 +87,7 @@ def test_skip_is_recorded_as_empty_never_no(ws_home: Path) -> None:
     result = run("capture", "household", input=script)
     assert result.exit_code == 0, result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/threatened"] == ""
     assert answers["/data/needs"] == ""
     assert answers["/data/visit_date"] == ""  # :skip clears even a default
@@ -104,7 +101,7 @@ def test_dont_know_and_prefer_not_where_offered(ws_home: Path) -> None:
     # nickname is text: it offers neither, and says so; the question is asked again.
     assert "does not offer" in result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/threatened"] == "prefer_not"
     assert answers["/data/nickname"] == ""
 
@@ -132,7 +129,7 @@ def test_back_and_jump(ws_home: Path) -> None:
     assert "[4]" in result.output
     assert "no visible question by that number" in result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/site"] == "south"
     assert answers["/data/people"] == "4"
     assert answers["/data/threatened"] == "yes"
@@ -151,7 +148,7 @@ def test_invalid_then_valid(ws_home: Path) -> None:
     assert "YYYY-MM-DD" in out and "does not exist" in out
     assert "choose a number from 1 to 3" in out
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/people"] == "5"
     assert answers["/data/visit_date"] == "2024-12-31"
     assert answers["/data/needs"] == "water food"
@@ -162,7 +159,7 @@ def test_required_refuses_enter(ws_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.count("this question is required") == 2
     (draft,) = records(ws_home, status="draft")
-    assert answers_of(ws_home, draft.id)["/data/site"] == "north"
+    assert draft.answers["/data/site"] == "north"
 
 
 def test_repeat_add_another_and_counted_repeat(ws_home: Path) -> None:
@@ -184,7 +181,7 @@ def test_repeat_add_another_and_counted_repeat(ws_home: Path) -> None:
     assert "Add another household member?" in result.output
     assert "Add another child" not in result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/member[1]/member_age"] == "34"
     assert answers["/data/member[2]/member_age"] == "9"
     assert answers["/data/member[2]/member_works"] == "no"
@@ -199,7 +196,7 @@ def test_repeat_entry_added_by_mistake_can_be_removed(ws_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Remove this household member" in result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert "/data/member[2]/member_age" not in answers
     assert answers["/data/member[1]/member_age"] == "30"
 
@@ -232,7 +229,7 @@ def test_quick_exit_saves_clears_and_resume_continues(ws_home: Path) -> None:
     assert result.output.endswith(result.output[result.output.rindex(CLEAR) - 3 :])
     assert CLEAR in result.output and "\x1b[3J" in result.output
     (draft,) = records(ws_home, status="draft")
-    assert answers_of(ws_home, draft.id)["/data/people"] == "6"
+    assert draft.answers["/data/people"] == "6"
     listed = json.loads(run("records", "list", "--json").stdout)
     assert [(r["id"], r["status"]) for r in listed] == [(draft.id, "draft")]
 
@@ -242,7 +239,7 @@ def test_quick_exit_saves_clears_and_resume_continues(ws_home: Path) -> None:
     assert "Question 1 of" not in resumed.output
     (draft_again,) = records(ws_home, status="draft")
     assert draft_again.id == draft.id
-    assert answers_of(ws_home, draft.id)["/data/nickname"] == "Ann"
+    assert draft_again.answers["/data/nickname"] == "Ann"
 
     finished = run("capture", "household", "--resume", draft.id, input=lines("", "", "", "", "f"))
     assert finished.exit_code == 0, finished.output
@@ -257,7 +254,7 @@ def test_quick_exit_by_command_or_end_of_input(ws_home: Path, leave: str | None)
     assert result.exit_code == 0
     assert CLEAR in result.output
     (draft,) = records(ws_home, status="draft")
-    assert answers_of(ws_home, draft.id)["/data/site"] == "north"
+    assert draft.answers["/data/site"] == "north"
 
 
 def test_quick_exit_before_any_answer_leaves_nothing(ws_home: Path) -> None:
@@ -296,7 +293,7 @@ def test_review_masks_then_shows_and_changes_an_answer(ws_home: Path) -> None:
     assert out.count("Secretname") == 1  # shown once, when asked with s
     assert "Review" in out
     (record,) = records(ws_home, status="finalized")
-    assert answers_of(ws_home, record.id)["/data/people"] == "8"
+    assert record.answers["/data/people"] == "8"
 
 
 def test_finalize_refused_while_something_is_missing(ws_home: Path) -> None:
@@ -306,7 +303,7 @@ def test_finalize_refused_while_something_is_missing(ws_home: Path) -> None:
     assert "(missing)" in result.output
     assert records(ws_home, status="finalized") == []
     (draft,) = records(ws_home, status="draft")
-    assert answers_of(ws_home, draft.id)["/data/site"] == "north"
+    assert draft.answers["/data/site"] == "north"
 
 
 def test_help_lists_the_commands(ws_home: Path) -> None:
@@ -327,9 +324,11 @@ def test_edit_makes_a_new_version_that_replaces_the_old(ws_home: Path) -> None:
     assert len(finalized) == 2
     new = next(r for r in finalized if r.id != old.id)
     assert new.replaces == old.id
-    assert answers_of(ws_home, new.id)["/data/people"] == "9"
-    assert answers_of(ws_home, new.id)["/data/nickname"] == "Zed Secretname"
-    assert answers_of(ws_home, old.id)["/data/people"] == "3"  # the old one is immutable
+    assert new.answers["/data/people"] == "9"
+    assert new.answers["/data/nickname"] == "Zed Secretname"
+    still = next(r for r in finalized if r.id == old.id)
+    assert still.answers["/data/people"] == "3"  # the old one is immutable
+    assert still.answers == old.answers
 
 
 def test_resume_refuses_a_finalized_record(ws_home: Path) -> None:
@@ -360,7 +359,7 @@ def test_answers_file_finalizes(ws_home: Path, tmp_path: Path) -> None:
     result = run("capture", "household", "--answers", str(write(tmp_path, data)))
     assert result.exit_code == 0, result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/needs"] == "water school"
     assert answers["/data/people"] == "4"
     assert answers["/data/visit_date"] == "2024-05-01"  # default applies
@@ -377,7 +376,7 @@ def test_answers_file_with_repeats(ws_home: Path, tmp_path: Path) -> None:
     result = run("capture", "members", "--answers", str(write(tmp_path, data)))
     assert result.exit_code == 0, result.output
     (record,) = records(ws_home, status="finalized")
-    answers = answers_of(ws_home, record.id)
+    answers = record.answers
     assert answers["/data/member[2]/member_age"] == "12"
     assert answers["/data/child[1]/child_age"] == "3"
     # A repeat keyed by path where needed, and an empty list removes the first instance.
