@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.capture._entry import parse_answer, question_kind
 from fieldkit.capture._navigation import instances, template_of
 from fieldkit.errors import AnswerError, UsageError
+
+if TYPE_CHECKING:
+    from fieldkit.forms import Form, FormSession, Node
 
 __all__ = ["fill_session", "read_answers_file"]
 
@@ -38,13 +41,13 @@ def read_answers_file(path: Path) -> dict[str, Any]:
 
 
 class _Filler:
-    def __init__(self, form: Any, session: Any) -> None:
+    def __init__(self, form: Form, session: FormSession) -> None:
         self.form = form
         self.session = session
         self.unknown: list[str] = []
         self.invalid: list[str] = []
 
-    def resolve(self, key: str, *, scope: Any, instance: str) -> tuple[Any, str] | None:
+    def resolve(self, key: str, *, scope: Node | None, instance: str) -> tuple[Node, str] | None:
         """(template node, instance path) of ``key`` among the nodes directly in ``scope``
         (a repeat template, or None for the form's top level) inside ``instance``."""
         scope_path = scope.path if scope is not None else None
@@ -64,8 +67,10 @@ class _Filler:
         path = node.path if scope is None else instance + node.path[len(scope.path) :]
         return node, path
 
-    def fill(self, data: Mapping[str, Any], *, scope: Any = None, instance: str = "") -> None:
-        later: list[tuple[Any, str, Any]] = []
+    def fill(
+        self, data: Mapping[str, Any], *, scope: Node | None = None, instance: str = ""
+    ) -> None:
+        later: list[tuple[Node, str, Any]] = []
         for key, value in data.items():
             found = self.resolve(str(key), scope=scope, instance=instance)
             if found is None:
@@ -85,7 +90,7 @@ class _Filler:
         for node, path, value in later:
             self._fill_repeat(node, path, value)
 
-    def _fill_repeat(self, node: Any, path: str, value: Any) -> None:
+    def _fill_repeat(self, node: Node, path: str, value: Any) -> None:
         if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
             self.invalid.append(f"{node.name} (a repeat: give a list of objects)")
             return
@@ -105,7 +110,7 @@ class _Filler:
         for item, instance in zip(value, existing, strict=False):
             self.fill(item, scope=node, instance=instance)
 
-    def _set(self, node: Any, path: str, value: Any) -> None:
+    def _set(self, node: Node, path: str, value: Any) -> None:
         kind = question_kind(str(node.type))
         if node.kind != "question":
             self.invalid.append(f"{node.name} (calculated or display-only)")
@@ -138,7 +143,7 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-def fill_session(form: Any, session: Any, data: Mapping[str, Any], *, source: str) -> None:
+def fill_session(form: Form, session: FormSession, data: Mapping[str, Any], *, source: str) -> None:
     """Apply ``data``; raise one error naming every unknown, missing or invalid question."""
     filler = _Filler(form, session)
     filler.fill(data)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.capture._answers_file import fill_session
 from fieldkit.capture._consent import check_consent_for_answers, check_consent_to_start
@@ -12,20 +12,24 @@ from fieldkit.capture._records import DraftRecorder
 from fieldkit.capture._terminal import Terminal
 from fieldkit.errors import RecordError, UsageError
 
+if TYPE_CHECKING:
+    from fieldkit.forms import Form, FormSession
+    from fieldkit.store import Record, Workspace
+
 __all__ = ["capture_answers", "edit_record", "resume_interview", "start_interview"]
 
 
-def _session(form: Any, *, answers: Mapping[str, str] | None, lang: str | None) -> Any:
+def _session(form: Form, *, answers: Mapping[str, str] | None, lang: str | None) -> FormSession:
     from fieldkit.forms import FormSession
 
     language = _language(form, lang)
     return FormSession(form, answers=dict(answers) if answers else None, lang=language)
 
 
-def _language(form: Any, lang: str | None) -> str | None:
-    languages = [str(x) for x in (getattr(form, "languages", None) or [])]
+def _language(form: Form, lang: str | None) -> str | None:
+    languages = list(form.languages)
     if lang is None:
-        return getattr(form, "default_language", None) or None
+        return form.default_language
     match = _match_language(lang, languages)
     if match is None:
         offered = ", ".join(languages) or "only its default language"
@@ -34,7 +38,12 @@ def _language(form: Any, lang: str | None) -> str | None:
 
 
 def _interview(
-    ws: Any, *, form: Any, session: Any, recorder: DraftRecorder, terminal: Terminal
+    ws: Workspace,
+    *,
+    form: Form,
+    session: FormSession,
+    recorder: DraftRecorder,
+    terminal: Terminal,
 ) -> Interview:
     return Interview(
         form=form,
@@ -46,7 +55,7 @@ def _interview(
 
 
 def start_interview(
-    ws: Any, form_id: str, *, terminal: Terminal, lang: str | None = None
+    ws: Workspace, form_id: str, *, terminal: Terminal, lang: str | None = None
 ) -> Outcome:
     """A new interview of the latest version of ``form_id``; the draft appears at the first
     answer. Refuses a consent-gated form while no consent is on file."""
@@ -60,7 +69,7 @@ def start_interview(
 
 
 def resume_interview(
-    ws: Any, record_id: str, *, terminal: Terminal, lang: str | None = None
+    ws: Workspace, record_id: str, *, terminal: Terminal, lang: str | None = None
 ) -> Outcome:
     """Continue a draft where it stopped (after its last answered question)."""
     record = ws.records.get(record_id)
@@ -81,7 +90,9 @@ def resume_interview(
     return interview.run(resume=True)
 
 
-def edit_record(ws: Any, record_id: str, *, terminal: Terminal, lang: str | None = None) -> Outcome:
+def edit_record(
+    ws: Workspace, record_id: str, *, terminal: Terminal, lang: str | None = None
+) -> Outcome:
     """Reopen a finalized record as a new draft that replaces it, starting at the review."""
     draft = ws.records.replace(record_id)
     version = ws.forms.get(draft.form_id, version=draft.form_version)
@@ -96,13 +107,13 @@ def edit_record(ws: Any, record_id: str, *, terminal: Terminal, lang: str | None
 
 
 def capture_answers(
-    ws: Any,
+    ws: Workspace,
     form_id: str,
     *,
     data: Mapping[str, Any],
     source: str,
     lang: str | None = None,
-) -> Any:
+) -> Record:
     """Fill, validate and finalize one record from ``data`` (an answers file) in one
     transaction: either a finalized record is returned, or an error names every problem and
     nothing is saved."""
@@ -121,15 +132,15 @@ def capture_answers(
 
 def _greet(
     terminal: Terminal,
-    form: Any,
-    session: Any,
+    form: Form,
+    session: FormSession,
     *,
     record_id: str | None = None,
     replaces: str | None = None,
 ) -> None:
     from rich.markup import escape
 
-    title = str(getattr(form, "title", "") or form.id)
+    title = form.title or form.id
     line = f"[bold]{escape(title)}[/bold]  [dim]form {escape(str(form.id))}"
     if replaces:
         line += f" · new version of {replaces}"

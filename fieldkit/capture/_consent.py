@@ -10,9 +10,13 @@ consent record with the same ``client_pseudonym``: one consent per person, kept 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fieldkit.errors import ConsentRequired
+
+if TYPE_CHECKING:
+    from fieldkit.forms import Form
+    from fieldkit.store import Workspace
 
 __all__ = [
     "CONSENT_FORM",
@@ -27,9 +31,9 @@ _YES = {"yes", "true", "1", "true()", "y"}
 _HOW = f"record it first with `fieldkit capture {CONSENT_FORM}`"
 
 
-def requires_consent(form: Any) -> bool:
+def requires_consent(form: Form) -> bool:
     """Whether the form's settings declare ``requires_consent`` = yes."""
-    settings = getattr(form, "settings", None) or {}
+    settings = form.settings
     return str(settings.get("requires_consent", "")).strip().lower() in _YES
 
 
@@ -41,7 +45,7 @@ def _leaf(answers: Mapping[str, str], name: str) -> str:
     return ""
 
 
-def consent_on_file(ws: Any, *, pseudonym: str | None = None) -> bool:
+def consent_on_file(ws: Workspace, *, pseudonym: str | None = None) -> bool:
     """A current, finalized consent record with consent given (for ``pseudonym`` if given)."""
     records = list(ws.records.list(form_id=CONSENT_FORM))
     # A record replaced by a finalized edit no longer counts: the edit may withdraw consent.
@@ -56,13 +60,13 @@ def consent_on_file(ws: Any, *, pseudonym: str | None = None) -> bool:
     return False
 
 
-def check_consent_to_start(ws: Any, form: Any) -> None:
+def check_consent_to_start(ws: Workspace, form: Form) -> None:
     """Refuse to start a consent-gated form while no consent is on file."""
     if requires_consent(form) and not consent_on_file(ws):
         raise ConsentRequired(f"form {form.id} needs a finalized consent record: {_HOW}")
 
 
-def check_consent_for_answers(ws: Any, form: Any, answers: Mapping[str, str]) -> None:
+def check_consent_for_answers(ws: Workspace, form: Form, answers: Mapping[str, str]) -> None:
     """Before finalize: the consent must be for the same client pseudonym, when asked."""
     if not requires_consent(form):
         return

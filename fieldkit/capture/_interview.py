@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from fieldkit.capture._entry import (
     HELP_LINES,
@@ -24,6 +24,11 @@ from fieldkit.capture._entry import (
 from fieldkit.capture._navigation import AddRepeat, Question, Step, build_steps
 from fieldkit.capture._terminal import QuickExit, Terminal
 from fieldkit.errors import AnswerError, FieldkitError
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from fieldkit.forms import Choice, Form, FormSession, Node, NodeState
 
 __all__ = ["Interview", "Outcome", "Recorder"]
 
@@ -67,11 +72,11 @@ class Interview:
     def __init__(
         self,
         *,
-        form: Any,
-        session: Any,
+        form: Form,
+        session: FormSession,
         terminal: Terminal,
         recorder: Recorder,
-        check_finalize: Callable[[Any], None] | None = None,
+        check_finalize: Callable[[FormSession], None] | None = None,
     ) -> None:
         self.form = form
         self.session = session
@@ -80,7 +85,7 @@ class Interview:
         self.check_finalize = check_finalize
         self.show_sensitive = False
         nodes = list(form.nodes())
-        self._templates = {node.path: node for node in nodes}
+        self._templates: dict[str, Node] = {node.path: node for node in nodes}
         self._by_name: dict[str, str] = {}
         for node in nodes:
             self._by_name.setdefault(node.name, node.path)
@@ -143,7 +148,7 @@ class Interview:
             return
         self._set(state, value)
 
-    def _set(self, state: Any, value: str) -> None:
+    def _set(self, state: NodeState, value: str) -> None:
         """Set an answer, keep it only if valid, save the draft, move on."""
         path = str(state.path)
         old = str(state.value or "")
@@ -195,7 +200,7 @@ class Interview:
             self._warn("answer y or n")
 
     # ----------------------------------------------------------------- commands
-    def _command(self, command: Command, *, state: Any, kind: str) -> None:
+    def _command(self, command: Command, *, state: NodeState | None, kind: str) -> None:
         name = command.name
         if name == "quit":
             raise QuickExit
@@ -225,9 +230,9 @@ class Interview:
             else:
                 self._special(name, state=state, kind=kind)
 
-    def _special(self, name: str, *, state: Any, kind: str) -> None:
+    def _special(self, name: str, *, state: NodeState, kind: str) -> None:
         if name == "skip":
-            if bool(getattr(state, "required", False)):
+            if state.required:
                 self._warn(_required_message(state))
                 return
             self._set(state, "")
@@ -241,7 +246,7 @@ class Interview:
             return
         self._set(state, choice)
 
-    def _remove_instance(self, state: Any) -> None:
+    def _remove_instance(self, state: NodeState | None) -> None:
         """Remove the repeat instance this question belongs to, after a y/n confirmation."""
         match = _INSTANCE.match(str(state.path)) if state is not None else None
         if match is None:
@@ -271,7 +276,7 @@ class Interview:
 
     def _jump(self, target: str) -> None:
         steps = build_steps(self.form, self.session)
-        index = _find_step(steps, target, self.session)
+        index = _find_step(steps, target)
         if index is None:
             self._warn("no visible question by that number or name; :review lists them")
             return
@@ -336,7 +341,7 @@ class Interview:
                 self._finalize()
             target = text[len(":jump") :] if lowered.startswith(":jump") else text
             target = target[2:] if lowered.startswith(":j ") else target
-            index = _find_step(steps, target.strip(), self.session)
+            index = _find_step(steps, target.strip())
             if index is None:
                 self._warn("type a question number from the list, f, s or Enter")
                 continue
@@ -350,11 +355,11 @@ class Interview:
         numbers = {s.path: s.number for s in steps if isinstance(s, Question)}
         found = []
         for problem in self.session.problems():
-            path = str(getattr(problem, "path", problem))
+            path = problem.path
             name = path.rsplit("/", 1)[-1]
             number = numbers.get(path)
             where = f"{number}. {name}" if number else name
-            found.append((where, _problem_reason(problem)))
+            found.append((where, problem.message))
         return found
 
     def _finalize(self) -> None:
@@ -408,14 +413,14 @@ class Interview:
                 continue
             value = str(self.session.node(step.path).value or "")
             node = self._templates.get(re.sub(r"\[\d+\]", "", step.path))
-            default = getattr(node, "default", None)
+            default = node.default if node is not None else None
             if value != "" and value != (default or ""):
                 last = index
         return last + 1
 
     @property
     def _lang(self) -> str | None:
-        return getattr(self.session, "lang", None)
+        return self.session.lang
 
     def _warn(self, message: str) -> None:
         self.terminal.show(f"[yellow]! {_escape(message)}[/yellow]")
@@ -428,7 +433,7 @@ class Interview:
     def _section(self, path: str) -> str:
         """The label of the innermost labelled group or repeat around a question."""
         node = self._templates.get(re.sub(r"\[\d+\]", "", path))
-        parent = getattr(node, "parent", None)
+        parent = node.parent if node is not None else None
         while parent is not None and parent.parent is not None:
             label = str(parent.label(self._lang) or "")
             if label:
@@ -436,21 +441,21 @@ class Interview:
             parent = parent.parent
         return ""
 
-    def _render_question(self, state: Any, *, step: Question, total: int, kind: str) -> None:
+    def _render_question(self, state: NodeState, *, step: Question, total: int, kind: str) -> None:
         from rich.text import Text
 
-        lines: list[Any] = [""]
+        lines: list[RenderableType] = [""]
         head = Text(f"Question {step.number} of {total}", style="dim")
         section = self._section(str(state.path))
         if section:
             head.append(f"  · {section}", style="bold")
-        if kind != "note" and bool(getattr(state, "required", False)):
+        if kind != "note" and state.required:
             head.append("  · required", style="dim")
         head.append("  · :help", style="dim")
         lines.append(head)
-        label = str(getattr(state, "label", "") or "") or str(state.name)
+        label = state.label or state.name
         lines.append(Text(label, style="bold"))
-        hint = str(getattr(state, "hint", "") or "")
+        hint = state.hint
         if hint:
             lines.append(Text(hint, style="italic"))
         if kind in {"select_one", "select_multiple", "rank"}:
@@ -458,7 +463,7 @@ class Interview:
                 lines.append(Text(f"  {index:>2}. {label_text}"))
         self.terminal.show(*lines)
 
-    def _prompt(self, state: Any, kind: str, current: str) -> str:
+    def _prompt(self, state: NodeState, kind: str, current: str) -> str:
         if kind in _MEDIA:
             self._warn(f"a {kind} cannot be taken in the terminal: it stays empty")
             return "[Enter to continue] > "
@@ -471,7 +476,7 @@ class Interview:
             else:
                 shown = _display(state, current, self._lang)
         form_hint = _INPUT_HINTS.get(kind, "")
-        params = getattr(state, "parameters", None) or {}
+        params = state.parameters
         if kind == "range" and "start" in params and "end" in params:
             form_hint = f"number from {params['start']} to {params['end']}"
         parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
@@ -502,19 +507,19 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-def _readonly(state: Any) -> bool:
-    return bool(getattr(state, "readonly", False))
+def _readonly(state: NodeState) -> bool:
+    return state.readonly
 
 
-def _choices(state: Any) -> list[Any]:
-    return list(getattr(state, "choices", None) or [])
+def _choices(state: NodeState) -> list[Choice]:
+    return list(state.choices)
 
 
-def _choice_labels(state: Any, lang: str | None) -> list[str]:
+def _choice_labels(state: NodeState, lang: str | None) -> list[str]:
     return [str(choice.label(lang) or choice.name) for choice in _choices(state)]
 
 
-def _display(state: Any, value: str, lang: str | None) -> str:
+def _display(state: NodeState, value: str, lang: str | None) -> str:
     """An answer as the interviewer reads it: choice labels for selects."""
     choices = _choices(state)
     if not choices:
@@ -523,38 +528,30 @@ def _display(state: Any, value: str, lang: str | None) -> str:
     return ", ".join(labels.get(name, name) for name in value.split())
 
 
-def _problem_message(state: Any) -> str:
+def _problem_message(state: NodeState) -> str:
     """The form's message when ``state`` fails its constraint; "" when it is acceptable now.
 
     A required-but-empty answer is acceptable at this point only if it was not just asked for:
     the caller refuses Enter on a required question through this same check.
     """
-    if getattr(state, "constraint_valid", True) is False:
-        message = str(getattr(state, "constraint_message", "") or "")
+    if not state.constraint_valid:
+        message = state.constraint_message
         return message or "this answer is not allowed here"
-    if getattr(state, "required_empty", False):
+    if state.required_empty:
         return _required_message(state)
     return ""
 
 
-def _required_message(state: Any) -> str:
-    message = str(getattr(state, "required_message", "") or "")
+def _required_message(state: NodeState) -> str:
+    message = state.required_message
     return message or "this question is required"
-
-
-def _problem_reason(problem: Any) -> str:
-    for attr in ("reason", "kind", "message"):
-        value = getattr(problem, attr, None)
-        if isinstance(value, str) and value:
-            return value
-    return "needs an answer"
 
 
 def _count_questions(steps: list[Step]) -> int:
     return sum(1 for step in steps if isinstance(step, Question))
 
 
-def _find_step(steps: list[Step], target: str, session: Any) -> int | None:
+def _find_step(steps: list[Step], target: str) -> int | None:
     target = target.strip()
     if not target:
         return None

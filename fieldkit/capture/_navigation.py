@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fieldkit.errors import AnswerError
+
+if TYPE_CHECKING:
+    from fieldkit.forms import Form, FormSession, Node
 
 __all__ = ["AddRepeat", "Question", "Step", "build_steps", "instances", "template_of"]
 
@@ -58,7 +61,7 @@ def _key(path: str, order: dict[str, int]) -> tuple[tuple[int, int], ...]:
     return tuple(parts)
 
 
-def instances(session: Any, repeat: str, parent: str) -> list[str]:
+def instances(session: FormSession, repeat: str, parent: str) -> list[str]:
     """Instance paths of ``repeat`` (a template path) that exist inside ``parent``."""
     name = repeat.rsplit("/", 1)[1]
     prefix = f"{parent}/{name}["
@@ -71,7 +74,7 @@ def instances(session: Any, repeat: str, parent: str) -> list[str]:
     return [found[n] for n in sorted(found)]
 
 
-def _contexts(session: Any, repeat: Any, repeats: dict[str, Any]) -> list[str]:
+def _contexts(session: FormSession, repeat: Node, repeats: dict[str, Node]) -> list[str]:
     """The instance paths of the parent of ``repeat``: one per enclosing repeat instance."""
     parent_template = repeat.path.rsplit("/", 1)[0]
     outer = repeats.get(repeat.repeat) if repeat.repeat else None
@@ -84,7 +87,7 @@ def _contexts(session: Any, repeat: Any, repeats: dict[str, Any]) -> list[str]:
     return contexts
 
 
-def build_steps(form: Any, session: Any) -> list[Step]:
+def build_steps(form: Form, session: FormSession) -> list[Step]:
     """Every step of the interview in order: visible questions and "add another?" prompts."""
     nodes = list(form.nodes())
     order = {node.path: index for index, node in enumerate(nodes)}
@@ -108,7 +111,7 @@ def build_steps(form: Any, session: Any) -> list[Step]:
     return [step for _, _, step in keyed]
 
 
-def _relevant(session: Any, path: str) -> bool:
+def _relevant(session: FormSession, path: str) -> bool:
     """Whether a group or repeat instance is shown (a repeat is offered only where it is)."""
     try:
         return bool(session.node(path).relevant)

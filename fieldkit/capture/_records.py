@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fieldkit.store import Workspace
 
 __all__ = ["DraftRecorder"]
 
@@ -12,7 +15,7 @@ class DraftRecorder:
 
     def __init__(
         self,
-        ws: Any,
+        ws: Workspace,
         *,
         form_id: str,
         form_version: str,

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fieldkit.capture._entry import question_kind
 from fieldkit.capture._navigation import Question, Step
 
 if TYPE_CHECKING:
     from rich.table import Table
+
+    from fieldkit.forms import FormSession
+
 
 __all__ = ["render_review"]
 
@@ -18,7 +21,7 @@ MASK = "•••••"
 
 def render_review(
     *,
-    session: Any,
+    session: FormSession,
     steps: Sequence[Step],
     show_sensitive: bool = False,
 ) -> Table:
@@ -37,7 +40,7 @@ def render_review(
             continue
         state = session.node(step.path)
         kind = question_kind(str(state.type))
-        label = str(getattr(state, "label", "") or "") or str(state.name)
+        label = state.label or state.name
         if kind == "note":
             # Notes the answers made visible (a positive screen, an urgent flag) stay in view.
             table.add_row(str(step.number), Text(_one_line(label), style="bold"), Text("note"))
@@ -49,7 +52,7 @@ def render_review(
         elif sensitive and not show_sensitive:
             answer = Text(f"{MASK} (sensitive)", style="dim")
         else:
-            answer = Text(_display(state, value, getattr(session, "lang", None)))
+            answer = Text(_display(state, value, session.lang))
         problem = _problem_message(state)
         if problem:
             answer.append(f"  ✗ {problem}", style="red")
