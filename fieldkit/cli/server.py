@@ -70,6 +70,27 @@ def init(
     console.print(token, style="bold", highlight=False, soft_wrap=True)
 
 
+@server_app.command("copy")
+def copy(
+    ctx: typer.Context,
+    to_database_url: str = typer.Option(..., "--to", help="Target, e.g. postgresql://…"),
+    data_dir: Path | None = typer.Option(None, "--data-dir", help=_DATA_DIR_HELP),
+    database_url: str | None = typer.Option(
+        None, "--database-url", help="Source database (default: the SQLite file in --data-dir)."
+    ),
+) -> None:
+    """Copy all server data to another database (stop the server first), e.g. to PostgreSQL."""
+    from sync.server import ServerSettings, copy_storage
+
+    directory = _data_dir(ctx, data_dir)
+    copied = copy_storage(
+        ServerSettings(data_dir=directory, database_url=database_url),
+        ServerSettings(data_dir=directory, database_url=to_database_url),
+    )
+    summary = ", ".join(f"{n} {name}" for name, n in copied.items() if n)
+    typer.echo(f"Copied {summary or 'nothing'}. Now run the server with --database-url.")
+
+
 _SERVER = typer.Option(..., "--server", envvar="FIELDKIT_SERVER", help="Server base URL.")
 _TOKEN = typer.Option(
     ...,

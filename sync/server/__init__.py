@@ -1,7 +1,8 @@
 """The central sync server: stores sealed envelopes it cannot read (DESIGN §6).
 
-Public API: ``create_app(settings)`` (the FastAPI app), ``ServerSettings``, ``init_server``
-and ``serve``. Heavy imports (fastapi, sqlalchemy) happen when these are first used.
+Public API: ``create_app(settings)`` (the FastAPI app), ``ServerSettings``, ``init_server``,
+``serve`` and ``copy_storage``. Heavy imports (fastapi, sqlalchemy) happen when these are
+first used.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from sync.server.settings import ServerSettings
 
 if TYPE_CHECKING:
     from sync.server.app import create_app
-    from sync.server.runner import init_server, serve
+    from sync.server.runner import copy_storage, init_server, serve
 
-__all__ = ["ServerSettings", "create_app", "init_server", "serve"]
+__all__ = ["ServerSettings", "copy_storage", "create_app", "init_server", "serve"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,7 +23,7 @@ def __getattr__(name: str) -> Any:
         from sync.server.app import create_app
 
         return create_app
-    if name in ("init_server", "serve"):
+    if name in ("copy_storage", "init_server", "serve"):
         from sync.server import runner
 
         return getattr(runner, name)

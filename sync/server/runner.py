@@ -7,16 +7,16 @@ import logging
 import socket
 import sys
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from fieldkit.errors import ServerError
 from sync.server.auth import new_token, store_admin_token
 from sync.server.db import make_engine, migrate
 from sync.server.retry import in_transaction
-from sync.server.schema import admin_tokens
+from sync.server.schema import admin_tokens, counters, metadata
 from sync.server.settings import ServerSettings
 
-__all__ = ["init_server", "serve", "uvicorn_config"]
+__all__ = ["copy_storage", "init_server", "serve", "uvicorn_config"]
 
 
 def init_server(settings: ServerSettings, *, rotate: bool = False) -> str:
@@ -96,3 +96,58 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
         "serving on http://%s:%d (%s)", host, port, "SQLite" if settings.is_sqlite else "PostgreSQL"
     )
     uvicorn.Server(config).run()
+
+
+_COPY_CHUNK = 1000
+
+
+def copy_storage(source: ServerSettings, target: ServerSettings) -> dict[str, int]:
+    """Copy every table from one database to another (e.g. SQLite → PostgreSQL).
+
+    The target gets the current schema first and must hold no project yet. Change numbers,
+    device tokens (hashed) and the admin token are kept, so devices carry on where they were.
+    Stop the server on the source first. Returns the number of rows copied per table.
+    """
+    src, dst = make_engine(source), make_engine(target)
+    try:
+        migrate(src)
+        migrate(dst)
+        copied: dict[str, int] = {}
+
+        def work(out: Connection) -> None:
+            for table in metadata.sorted_tables:
+                if out.execute(select(func.count()).select_from(table)).scalar_one() and (
+                    table is not counters
+                ):
+                    raise ServerError(f"the target database already holds {table.name}")
+            with src.connect() as inp:
+                for table in metadata.sorted_tables:
+                    rows = 0
+                    result = inp.execution_options(yield_per=_COPY_CHUNK).execute(select(table))
+                    for chunk in result.mappings().partitions():
+                        batch = [dict(row) for row in chunk]
+                        if table is counters:
+                            for row in batch:
+                                out.execute(
+                                    update(counters)
+                                    .where(counters.c.name == row["name"])
+                                    .values(value=row["value"])
+                                )
+                        else:
+                            out.execute(insert(table), batch)
+                        rows += len(batch)
+                    copied[table.name] = rows
+            if dst.dialect.name == "postgresql":
+                # key_grants ids were copied explicitly: move its sequence past them.
+                out.execute(
+                    text(
+                        "SELECT setval(pg_get_serial_sequence('key_grants', 'grant_id'), "
+                        "COALESCE((SELECT MAX(grant_id) FROM key_grants), 0) + 1, false)"
+                    )
+                )
+
+        in_transaction(dst, work)
+        return copied
+    finally:
+        src.dispose()
+        dst.dispose()

@@ -77,15 +77,16 @@ class RunningServer:
 
 
 def start_server_thread(
-    data_dir: Path, *, database_url: str | None = None, **overrides: Any
+    data_dir: Path, *, database_url: str | None = None, init: bool = True, **overrides: Any
 ) -> RunningServer:
-    """Init storage, then serve create_app(settings) with uvicorn in a daemon thread."""
+    """Init storage (unless init=False: admin_token is then ""), then serve
+    create_app(settings) with uvicorn in a daemon thread."""
     import uvicorn
 
     from sync.server.runner import uvicorn_config
 
     settings = replace(ServerSettings(data_dir=data_dir, database_url=database_url), **overrides)
-    token = init_server(settings)
+    token = init_server(settings) if init else ""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = int(sock.getsockname()[1])

@@ -181,3 +181,52 @@ def test_server_help_lists_commands() -> None:
         assert name in out
     code, out, _ = _run("server", "run", "--help")
     assert "--database-url" in out and "--bench-endpoints" not in out
+
+
+def test_copy_sqlite_to_postgres_keeps_everything(tmp_path: Path, pg_url: str) -> None:
+    from _server_kit import enroll, pull_all, push, seal
+    from conftest import start_server_thread
+
+    sqlite_server = start_server_thread(tmp_path / "srv")
+    try:
+        url, tok = sqlite_server.url, sqlite_server.admin_token
+        project = create_project(url, tok)
+        field = enroll(url, tok, project)
+        second = enroll(url, tok, project, role="coordinator")
+        push(url, field, [seal(field, project, {"/data/q": str(i)}) for i in range(12)])
+        grant = {
+            "device_id": second.device_id,
+            "key_id": project.key_id,
+            "wrapped_private_key": "d3JhcHBlZA==",
+        }
+        requests.post(
+            url + "/v1/key-grants", json=grant, headers=project.coordinator.auth, timeout=5
+        ).raise_for_status()
+        before = pull_all(url, project.coordinator)
+    finally:
+        sqlite_server.stop()
+    code, out, err = _run("server", "copy", "--data-dir", str(tmp_path / "srv"), "--to", pg_url)
+    assert code == 0, err
+    assert "12 envelopes" in out
+    code, _, err = _run("server", "copy", "--data-dir", str(tmp_path / "srv"), "--to", pg_url)
+    assert code == 1 and "already holds" in err
+
+    # The same admin token, device tokens, cursors and records now serve from PostgreSQL.
+    pg_server = start_server_thread(tmp_path / "pg", database_url=pg_url, init=False)
+    try:
+        url = pg_server.url
+        assert pull_all(url, project.coordinator) == before
+        assert [c["type"] for c in pull_all(url, second)].count("key_grant") == 1
+        r = requests.get(url + "/v1/admin/devices", headers=admin(tok), timeout=5)
+        assert len(r.json()["devices"]) == 3
+        more = [seal(field, project, {"/data/q": "after"})]
+        assert push(url, field, more).json()["results"][0]["status"] == "created"
+        after = pull_all(url, project.coordinator)
+        assert after[: len(before)] == before and after[-1]["seq"] > before[-1]["seq"]
+        grant["device_id"] = field.device_id
+        r = requests.post(
+            url + "/v1/key-grants", json=grant, headers=project.coordinator.auth, timeout=5
+        )
+        assert r.status_code == 200, r.text
+    finally:
+        pg_server.stop()
