@@ -302,6 +302,8 @@ def test_settings(form_name: str) -> None:
     assert parsed["default_language"] == "English (en)"
     assert re.fullmatch(r"20\d{8}", parsed["version"])
     assert parsed["requires_consent"] == REQUIRES_CONSENT[form_name]
+    # The field that may stand in for consent (a recorded legal basis), for the consent gate.
+    assert parsed.get("consent_override") == ("legal_basis" if form_name == "referral" else None)
 
 
 def test_fieldkit_loads_the_form(form_name: str) -> None:
