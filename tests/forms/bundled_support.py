@@ -171,9 +171,12 @@ def odk_outcomes(
 ) -> dict[str, dict[str, Outcome]]:
     """The module fixture body: every scenario of a form through JavaRosa (skipped without Java)."""
     need_java()
-    # The compiled runner is kept in pytest's cache folder: javac is the slow part.
-    classes = compile_reference(request.config.cache.mkdir("fieldkit-odk-reference"))
-    work = request.getfixturevalue("tmp_path_factory").mktemp(f"odk-{form_name}")
+    factory = request.getfixturevalue("tmp_path_factory")
+    # The compiled runner is kept in pytest's cache folder when there is one: javac is slow.
+    cache = getattr(request.config, "cache", None)
+    folder = cache.mkdir("fieldkit-odk-reference") if cache is not None else factory.mktemp("odk")
+    classes = compile_reference(folder)
+    work = factory.mktemp(f"odk-{form_name}")
     return run_odk(form_name, scenarios, classes=classes, work=work)
 
 
