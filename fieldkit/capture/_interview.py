@@ -320,18 +320,34 @@ class Interview:
             )
             text = self.terminal.ask("review> ").strip()
             lowered = text.lower()
-            if lowered in {"", ":b", ":back"}:
+            target = text
+            if lowered.startswith(":") or lowered == "!!":
+                try:
+                    command = parse_command(text)
+                except AnswerError as exc:
+                    self._warn(str(exc))
+                    continue
+                assert command is not None
+                if command.name == "back":
+                    lowered = ""
+                elif command.name == "jump":
+                    target = command.arg
+                elif command.name != "review":
+                    # quit, save, lang, help: the same as at any question.
+                    self._command(command, state=None, kind="")
+                    continue
+                else:
+                    continue
+            if lowered == "":
                 if self._pos >= len(steps):
                     self._pos = max(len(steps) - 1, 0)
                     while self._pos > 0 and isinstance(steps[self._pos], AddRepeat):
                         self._pos -= 1
                 return
-            if lowered in {":q", ":quit", "!!"}:
-                raise QuickExit
-            if lowered in {"s", "show", ":show"}:
+            if lowered in {"s", "show"}:
                 self.show_sensitive = not self.show_sensitive
                 continue
-            if lowered in {"f", "finalize", ":f", ":finalize"}:
+            if lowered in {"f", "finalize"}:
                 if problems:
                     self._warn(
                         "Cannot finalize yet: "
@@ -339,8 +355,6 @@ class Interview:
                     )
                     continue
                 self._finalize()
-            target = text[len(":jump") :] if lowered.startswith(":jump") else text
-            target = target[2:] if lowered.startswith(":j ") else target
             index = _find_step(steps, target.strip())
             if index is None:
                 self._warn("type a question number from the list, f, s or Enter")

@@ -157,3 +157,16 @@ def test_edit_starts_at_review_and_keeps_the_old_record(
     assert new.replaces == first.record_id
     assert new.answers["/data/site"] == "north"
     assert ws.records.get(str(first.record_id)).answers["/data/site"] == "south"
+
+
+def test_commands_work_at_the_review_prompt(
+    ws: Workspace, terminal_factory: type[ScriptedTerminal]
+) -> None:
+    term = terminal_factory("1", ":review", ":lang fr", ":frob", ":j people", "4", ":save")
+    outcome = start_interview(ws, "household", terminal=term)
+    assert outcome.status == "saved"
+    text = term.text
+    assert "Quel site ?" in text and "District nord" in text  # the review, now in French
+    assert "unknown command" in text
+    assert ws.records.get(str(outcome.record_id)).answers["/data/people"] == "4"
+    assert term.prompts.count("review> ") == 4  # back to the review after the change
