@@ -234,11 +234,26 @@ def verify_envelope(
     device_id: str | None = None,
 ) -> dict[str, Any]:
     """Check the Ed25519 signature (and, when given, project and device); returns the header."""
+    header, _, _ = _verified(
+        blob, verify_key=verify_key, project_id=project_id, device_id=device_id
+    )
+    return header
+
+
+def _verified(
+    blob: bytes | str | Mapping[str, Any],
+    *,
+    verify_key: Ed25519PublicKey,
+    project_id: str | None,
+    device_id: str | None,
+) -> tuple[dict[str, Any], bytes, bytes]:
+    """(header, raw ciphertext, canonical header bytes) of an envelope whose signature holds."""
     from cryptography.exceptions import InvalidSignature
 
     header, ciphertext, signature = read_envelope(blob)
+    aad = canonical_header_bytes(header)
     try:
-        verify_key.verify(signature, signed_bytes(header, ciphertext))
+        verify_key.verify(signature, aad + hashlib.sha256(ciphertext).digest())
     except InvalidSignature:
         raise CryptoError(
             f"record {_safe_id(header)} has a signature that does not verify"
@@ -247,7 +262,7 @@ def verify_envelope(
         raise CryptoError(f"record {_safe_id(header)} belongs to another project")
     if device_id is not None and header["device_id"] != device_id:
         raise CryptoError(f"record {_safe_id(header)} names another device")
-    return header
+    return header, ciphertext, aad
 
 
 def _safe_id(header: Mapping[str, Any]) -> str:
@@ -270,10 +285,9 @@ def open_envelope(
 
     from fieldkit.crypto.hpke import public_raw
 
-    header = verify_envelope(
+    header, ciphertext, aad = _verified(
         blob, verify_key=verify_key, project_id=project_id, device_id=device_id
     )
-    _, ciphertext, _ = read_envelope(blob)
     by_id = {key_id(public_raw(k.public_key())): k for k in private_keys}
     data_key: bytes | None = None
     for item in header["recipients"]:
@@ -287,7 +301,7 @@ def open_envelope(
         raise CryptoError(f"record {_safe_id(header)} is not sealed to any key held here")
     nonce, sealed = ciphertext[:_NONCE_BYTES], ciphertext[_NONCE_BYTES:]
     try:
-        compressed = AESGCM(data_key).decrypt(nonce, sealed, canonical_header_bytes(header))
+        compressed = AESGCM(data_key).decrypt(nonce, sealed, aad)
     except InvalidTag:
         raise CryptoError(f"record {_safe_id(header)} does not decrypt") from None
     inflater = zlib.decompressobj()

@@ -1,0 +1,402 @@
+"""Sync throughput on loopback: push from one client and from 8 concurrent devices, coordinator
+pull + decrypt, on a SQLite server and a PostgreSQL server, against a same-run baseline of one
+plain ``requests.post`` per record to a minimal endpoint of the same server.
+
+    .venv/bin/python bench/sync.py [--n 20000] [--clients 8] [--baseline-n 2000] [--no-pg]
+
+Prints ONE JSON line. PostgreSQL comes from FIELDKIT_TEST_DATABASE_URL, else a database
+``fieldkit_dev_client`` on postgresql://postgres@127.0.0.1:5432 is created; each run uses a
+fresh schema, dropped afterwards. When no PostgreSQL answers, its figures are replaced by a note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from fieldkit import exchange  # noqa: E402
+from fieldkit.crypto.envelope import open_envelope, seal  # noqa: E402
+from fieldkit.store import create_workspace  # noqa: E402
+from sync.client import SyncClient  # noqa: E402
+from sync.server import ServerSettings, init_server  # noqa: E402
+
+PASSPHRASE = "bench violet tractor humming 27 lanterns"
+PUSH_BATCH = 500  # the server's default max_batch
+PULL_LIMIT = 2000  # the server's default max_pull_limit
+WORDS = (
+    "market river school clinic bus border farm factory kitchen harbour field road city "
+    "village office shop night morning cousin agent promise salary passport debt phone"
+).split()
+RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+RAW_PRIVATE = (
+    serialization.Encoding.Raw,
+    serialization.PrivateFormat.Raw,
+    serialization.NoEncryption(),
+)
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _answers(rng: random.Random) -> dict[str, str]:
+    """About 1 KB of answers as canonical JSON, varied like real text."""
+    answers = {"/data/site": f"KE-{rng.randrange(10000):04d}"}
+    for i in range(24):
+        answers[f"/data/section/q{i:02d}"] = " ".join(rng.choice(WORDS) for _ in range(4))
+    return answers
+
+
+# --- sealing (in worker processes: it is its own figure) ----------------------------------------
+
+
+def _seal_chunk(job: dict[str, Any]) -> list[bytes]:
+    project_key = X25519PublicKey.from_public_bytes(job["project_public"])
+    device_x = X25519PrivateKey.from_private_bytes(job["device_x"])
+    signer = Ed25519PrivateKey.from_private_bytes(job["device_ed"])
+    rng = random.Random(job["seed"])
+    out = []
+    for _ in range(job["count"]):
+        out.append(
+            seal(
+                record_id=str(uuid.uuid4()),
+                project_id=job["project_id"],
+                form_id="needs_assessment",
+                form_version="2026112801",
+                device_id=job["device_id"],
+                capture_day="2026-11-28",
+                hlc=f"{int(time.time() * 1000):015d}-00000-{job['device_id']}",
+                body={"answers": _answers(rng), "finalized_at": "2026-11-28T10:00:00.000Z"},
+                recipients=[project_key, device_x.public_key()],
+                signing_key=signer,
+            )
+        )
+    return out
+
+
+class Device:
+    """A field device enrolled through the API (keys made here, no workspace needed)."""
+
+    def __init__(self, url: str, admin_token: str) -> None:
+        self.x = X25519PrivateKey.generate()
+        self.ed = Ed25519PrivateKey.generate()
+        code = _post(
+            url + "/v1/admin/enroll-codes",
+            {"role": "field", "expires_in_seconds": 3600},
+            token=admin_token,
+        )["code"]
+        reply = _post(
+            url + "/v1/enroll",
+            {
+                "code": code,
+                "x25519": _b64(self.x.public_key().public_bytes(*RAW)),
+                "ed25519": _b64(self.ed.public_key().public_bytes(*RAW)),
+            },
+        )
+        self.device_id = reply["device_id"]
+        self.token = reply["token"]
+        self.project_id = reply["project"]["project_id"]
+        self.project_public = base64.b64decode(reply["project"]["keys"][0]["public_key"])
+
+    def jobs(self, count: int, *, parts: int) -> list[dict[str, Any]]:
+        """Sealing jobs for ``count`` records split in ``parts``."""
+        base = {
+            "project_public": self.project_public,
+            "device_x": self.x.private_bytes(*RAW_PRIVATE),
+            "device_ed": self.ed.private_bytes(*RAW_PRIVATE),
+            "project_id": self.project_id,
+            "device_id": self.device_id,
+        }
+        sizes = [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
+        return [dict(base, count=n, seed=secrets.randbits(32)) for n in sizes if n]
+
+
+def _post(url: str, body: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = requests.post(url, json=body, headers=headers, timeout=60)
+    r.raise_for_status()
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def seal_many(pool: ProcessPoolExecutor, jobs: list[dict[str, Any]]) -> list[list[bytes]]:
+    """Seal every job in the pool; one list of envelopes per job."""
+    return list(pool.map(_seal_chunk, jobs))
+
+
+# --- the server --------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def server_process(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, str]]:
+    """``fieldkit server run --bench-endpoints`` as a child process; yields (url, admin token)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    token = init_server(ServerSettings(data_dir=data_dir, database_url=database_url))
+    port = _free_port()
+    args = [
+        sys.executable, "-c", "from fieldkit.cli import main; main()", "server", "run",
+        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
+        "--bench-endpoints",
+    ]  # fmt: skip
+    if database_url:
+        args += ["--database-url", database_url]
+    log = (data_dir / "server.log").open("ab")
+    proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(url + "/v1/health", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the server did not start; see " + str(data_dir / "server.log"))
+            time.sleep(0.1)
+        yield url, token
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+def _postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None when it answers."""
+    import psycopg
+
+    url = (
+        os.environ.get("FIELDKIT_TEST_DATABASE_URL")
+        or "postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    try:
+        with psycopg.connect(url, connect_timeout=5):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL unavailable ({exc.__class__.__name__})"
+
+
+@contextmanager
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the test database (or in fieldkit_dev_client), dropped afterwards."""
+    import psycopg
+
+    base = os.environ.get("FIELDKIT_TEST_DATABASE_URL")
+    if not base:
+        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
+            if not conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = 'fieldkit_dev_client'"
+            ).fetchone():
+                conn.execute("CREATE DATABASE fieldkit_dev_client")
+        base = "postgresql://postgres@127.0.0.1:5432/fieldkit_dev_client"
+    schema = "bench_" + secrets.token_hex(4)
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# --- the measurements --------------------------------------------------------------------------
+
+
+def push_all(url: str, token: str, envelopes: list[bytes]) -> tuple[int, int]:
+    """Push in batches through the real client; returns (records created, bytes on the wire)."""
+    created = 0
+    with SyncClient(url, token=token) as client:
+        for start in range(0, len(envelopes), PUSH_BATCH):
+            results = client.push(envelopes[start : start + PUSH_BATCH])
+            created += sum(1 for r in results if r["status"] == "created")
+        return created, client.bytes_sent + client.bytes_received
+
+
+def baseline(url: str, token: str, envelopes: list[bytes]) -> tuple[float, float]:
+    """One plain requests.post per record of the same JSON to /v1/bench/sink: (rec/s, bytes)."""
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    sent = 0
+    start = time.perf_counter()
+    for blob in envelopes:
+        r = requests.post(url + "/v1/bench/sink", data=blob, headers=headers, timeout=60)
+        if r.status_code != 204:
+            raise RuntimeError(f"bench sink answered {r.status_code}")
+        sent += len(blob) + len(r.content)
+    elapsed = time.perf_counter() - start
+    return len(envelopes) / elapsed, sent / len(envelopes)
+
+
+def pull_decrypt(url: str, token: str, project_key: X25519PrivateKey, devices: list[Device]) -> int:
+    """Coordinator: fetch every envelope, verify its signature and decrypt it (in memory)."""
+    verify = {d.device_id: d.ed.public_key() for d in devices}
+    project_id = devices[0].project_id
+    opened = 0
+
+    def open_one(envelope: dict[str, Any]) -> int:
+        body = open_envelope(
+            envelope,
+            private_keys=[project_key],
+            verify_key=verify[envelope["header"]["device_id"]],
+            project_id=project_id,
+        ).body
+        return 1 if body["answers"] else 0
+
+    with SyncClient(url, token=token) as client, ThreadPoolExecutor(2) as pool:
+        cursor = "0"
+        while True:
+            page = client.pull(cursor=cursor, limit=PULL_LIMIT)
+            envelopes = [c["envelope"] for c in page["changes"] if c["type"] == "envelope"]
+            opened += sum(pool.map(open_one, envelopes, chunksize=64))
+            cursor = page["next_cursor"]
+            if not page["has_more"] or not page["changes"]:
+                return opened
+
+
+def run_backend(
+    label: str, database_url: str | None, *, n: int, clients: int, baseline_n: int,
+    pool: ProcessPoolExecutor, work: Path,
+) -> dict[str, Any]:  # fmt: skip
+    """Every figure for one server storage."""
+    out: dict[str, Any] = {}
+    with server_process(work / label, database_url) as (url, admin_token):
+        ws, _ = create_workspace(work / f"{label}-coordinator", passphrase=PASSPHRASE)
+        exchange.create_project(ws, "Bench", server=url, admin_token=admin_token)
+        project_key = X25519PrivateKey.from_private_bytes(
+            base64.b64decode(ws.state.get("sync.project_keys")[0]["private_key"])
+        )
+        single = Device(url, admin_token)
+        many = [Device(url, admin_token) for _ in range(clients)]
+
+        start = time.perf_counter()
+        single_envs = [e for chunk in seal_many(pool, single.jobs(n, parts=8)) for e in chunk]
+        out["seal_records_per_s_2proc"] = round(n / (time.perf_counter() - start))
+        out["envelope_bytes"] = round(sum(map(len, single_envs)) / n)
+        per_device = [
+            [e for chunk in seal_many(pool, d.jobs(n // clients, parts=2)) for e in chunk]
+            for d in many
+        ]
+
+        start = time.perf_counter()
+        created, wire = push_all(url, single.token, single_envs)
+        elapsed = time.perf_counter() - start
+        assert created == n, f"{created} of {n} created"
+        out["push_1_client_records_per_s"] = round(n / elapsed)
+        out["push_wire_bytes_per_record"] = round(wire / n)
+
+        results: list[tuple[int, int]] = []
+        lock = threading.Lock()
+
+        def push_device(device: Device, envs: list[bytes]) -> None:
+            result = push_all(url, device.token, envs)
+            with lock:
+                results.append(result)
+
+        threads = [
+            threading.Thread(target=push_device, args=(d, envs))
+            for d, envs in zip(many, per_device, strict=True)
+        ]
+        start = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - start
+        total = sum(len(envs) for envs in per_device)
+        assert sum(r[0] for r in results) == total, "concurrent push lost records"
+        out[f"push_{clients}_clients_records_per_s"] = round(total / elapsed)
+
+        base_rate, base_bytes = baseline(url, single.token, single_envs[:baseline_n])
+        out["baseline_post_per_record_records_per_s"] = round(base_rate)
+        out["baseline_wire_bytes_per_record"] = round(base_bytes)
+        out["push_ratio_to_baseline"] = round(out["push_1_client_records_per_s"] / base_rate, 1)
+
+        everyone = [single, *many]
+        start = time.perf_counter()
+        opened = pull_decrypt(url, ws.state.get("sync.token"), project_key, everyone)
+        elapsed = time.perf_counter() - start
+        assert opened == n + total, f"opened {opened} of {n + total}"
+        out["pull_decrypt_records_per_s"] = round(opened / elapsed)
+
+        # The whole `fieldkit pull`: fetch, verify, decrypt, store in the encrypted workspace.
+        start = time.perf_counter()
+        summary = exchange.pull(ws, limit=PULL_LIMIT)
+        elapsed = time.perf_counter() - start
+        assert summary.records == n + total and not summary.refused
+        out["pull_decrypt_store_records_per_s"] = round(summary.records / elapsed)
+        ws.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--baseline-n", type=int, default=2_000)
+    parser.add_argument("--no-pg", action="store_true")
+    args = parser.parse_args()
+    figures: dict[str, Any] = {
+        "bench": "sync",
+        "n": args.n,
+        "clients": args.clients,
+        "baseline_n": min(args.baseline_n, args.n),
+        "cpus": os.cpu_count(),
+        "load_1min_at_start": round(os.getloadavg()[0], 2),
+    }
+    with (
+        tempfile.TemporaryDirectory(prefix="fieldkit-bench-") as tmp,
+        ProcessPoolExecutor(2) as pool,
+    ):
+        work = Path(tmp)
+        options = {"n": args.n, "clients": args.clients, "baseline_n": args.baseline_n}
+        figures["sqlite"] = run_backend("sqlite", None, pool=pool, work=work, **options)
+        unavailable = "--no-pg" if args.no_pg else _postgres_problem()
+        if unavailable:
+            figures["postgresql"] = {"skipped": unavailable}
+        else:
+            with postgres_url() as pg:
+                figures["postgresql"] = run_backend(
+                    "postgresql", pg, pool=pool, work=work, **options
+                )
+    print(json.dumps(figures, separators=(",", ":")))
+
+
+if __name__ == "__main__":
+    main()
