@@ -109,3 +109,32 @@ def test_encodings_find_the_marker_anywhere() -> None:
     for prefix in (b"", b"x", b"xy", b"xyz"):
         text = base64.b64encode(prefix + marker + b"tail")
         assert any(f in text for f in forms[4:]), prefix
+
+
+def test_unexpected_errors_log_no_message(
+    sync_server: object, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from conftest import RunningServer
+    from sqlalchemy.exc import OperationalError
+
+    from sync.server import feed
+
+    assert isinstance(sync_server, RunningServer)
+    url, tok = sync_server.url, sync_server.admin_token
+    project = create_project(url, tok)
+    secret = "CANARY-" + secrets.token_hex(8)
+
+    def broken(*args: object, **kwargs: object) -> bytes:
+        raise RuntimeError(secret)
+
+    def storage_down(*args: object, **kwargs: object) -> bytes:
+        raise OperationalError("SELECT " + secret, {"p": secret}, Exception(secret))
+
+    caplog.set_level("DEBUG")
+    for fault, status in ((broken, 500), (storage_down, 503)):
+        monkeypatch.setattr(feed, "pull", fault)
+        r = requests.get(url + "/v1/pull", headers=project.coordinator.auth, timeout=5)
+        assert r.status_code == status
+        assert set(r.json()["error"]) == {"code", "message"} and secret not in r.text
+    assert "RuntimeError" in caplog.text and "OperationalError" in caplog.text
+    assert secret not in caplog.text
