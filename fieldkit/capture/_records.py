@@ -50,7 +50,14 @@ class DraftRecorder:
     def finalize(self, submission: dict[str, str]) -> str:
         """Finalize the draft with the form's submission."""
         if self._record_id is None:
-            self.save({})
-        assert self._record_id is not None
+            # Finalized without a single answer typed (every question optional and skipped):
+            # the draft and its finalizing are one transaction.
+            with self._ws.records.batch():
+                record = self._ws.records.create_draft(
+                    form_id=self.form_id, form_version=self.form_version, case_id=self._case_id
+                )
+                self._ws.records.finalize(record.id, answers=submission)
+            self._record_id = record.id
+            return record.id
         self._ws.records.finalize(self._record_id, answers=submission)
         return self._record_id

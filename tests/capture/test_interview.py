@@ -53,7 +53,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     home = tmp_path_factory.mktemp("interview") / "home"
     workspace, _ = create_workspace(home, passphrase=PASSPHRASE)
     with workspace:
-        for name in ("household", "nested", "members", "consent", "screening"):
+        for name in ("household", "nested", "members", "consent", "screening", "optional"):
             workspace.forms.add(load_form(FORMS / f"{name}.md").definition)
         yield workspace
 
@@ -170,3 +170,13 @@ def test_commands_work_at_the_review_prompt(
     assert "unknown command" in text
     assert ws.records.get(str(outcome.record_id)).answers["/data/people"] == "4"
     assert term.prompts.count("review> ") == 4  # back to the review after the change
+
+
+def test_finalize_with_nothing_typed(
+    ws: Workspace, terminal_factory: type[ScriptedTerminal]
+) -> None:
+    outcome = start_interview(ws, "optional", terminal=terminal_factory("", "f"))
+    assert outcome.status == "finalized"
+    record = ws.records.get(str(outcome.record_id))
+    assert record.status == "finalized"
+    assert record.answers["/data/remarks"] == ""

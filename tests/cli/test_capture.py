@@ -48,8 +48,6 @@ def records(home: Path, **filters: str) -> list:
         return list(ws.records.list(**filters))
 
 
-
-
 def lines(*entries: str) -> str:
     return "".join(f"{e}\n" for e in entries)
 
@@ -329,6 +327,14 @@ def test_edit_makes_a_new_version_that_replaces_the_old(ws_home: Path) -> None:
     still = next(r for r in finalized if r.id == old.id)
     assert still.answers["/data/people"] == "3"  # the old one is immutable
     assert still.answers == old.answers
+
+
+def test_unknown_form_or_record(ws_home: Path) -> None:
+    result = run("capture", "nope", input="")
+    assert result.exit_code == 1 and result.output.startswith("Error:")
+    result = run("capture", "household", "--resume", "0000", input="")
+    assert result.exit_code == 1 and result.output.startswith("Error:")
+    assert run("records", "edit", "0000", input="").exit_code == 1
 
 
 def test_resume_refuses_a_finalized_record(ws_home: Path) -> None:
