@@ -18,7 +18,9 @@ if TYPE_CHECKING:
 @app.command("capture")
 def capture(
     ctx: typer.Context,
-    form_id: str = typer.Argument(..., help="The form to fill in (see `fieldkit forms list`)."),
+    form_id: str = typer.Argument(
+        ..., metavar="FORM_ID", help="The form to fill in (see `fieldkit forms list`)."
+    ),
     lang: str | None = typer.Option(
         None, "--lang", help="Language code or name, e.g. fr (default: the form's own)."
     ),
@@ -64,7 +66,9 @@ def capture(
 @records_app.command("edit")
 def edit(
     ctx: typer.Context,
-    record_id: str = typer.Argument(..., help="The finalized record to change."),
+    record_id: str = typer.Argument(
+        ..., metavar="RECORD_ID", help="The finalized record to change."
+    ),
     lang: str | None = typer.Option(None, "--lang", help="Language code or name."),
 ) -> None:
     """Reopen a finalized record as a new version that replaces it; starts at the review."""
