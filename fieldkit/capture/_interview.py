@@ -93,6 +93,9 @@ class Interview:
         # A draft appears at the first answer: an interview left before any leaves nothing.
         self._touched = False
         self._from_review = False
+        # The steps change only when an answer or a repeat does: computed once per change,
+        # so a 2,000-question form stays quick between questions.
+        self._cached_steps: list[Step] | None = None
 
     # ----------------------------------------------------------------- entry points
     def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
@@ -100,10 +103,10 @@ class Interview:
         if resume:
             self._pos = self._resume_position()
         if start_at_review:
-            self._pos = len(build_steps(self.form, self.session))
+            self._pos = len(self._steps())
         try:
             while True:
-                steps = build_steps(self.form, self.session)
+                steps = self._steps()
                 if self._pos >= len(steps):
                     self._review()
                     continue
@@ -152,6 +155,7 @@ class Interview:
         """Set an answer, keep it only if valid, save the draft, move on."""
         path = str(state.path)
         old = str(state.value or "")
+        self._cached_steps = None
         try:
             if value == "":
                 self.session.clear(path)
@@ -191,6 +195,7 @@ class Interview:
         if answer in {"y", "yes", "1"}:
             name = step.template.rsplit("/", 1)[1]
             self.session.add_repeat(f"{step.parent}/{name}")
+            self._cached_steps = None
             self._touched = True
             self._save()
             # The new instance's first question now sits where this prompt was.
@@ -259,23 +264,24 @@ class Interview:
             return
         try:
             self.session.remove_repeat(instance)
+            self._cached_steps = None
         except AnswerError as exc:
             self._warn(str(exc))
             return
         self._touched = True
         self._save()
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         self._pos = min(self._pos, max(len(steps) - 1, 0))
 
     def _back(self) -> None:
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         pos = min(self._pos, len(steps)) - 1
         while pos > 0 and isinstance(steps[pos], AddRepeat):
             pos -= 1
         self._pos = max(pos, 0)
 
     def _jump(self, target: str) -> None:
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         index = _find_step(steps, target)
         if index is None:
             self._warn("no visible question by that number or name; :review lists them")
@@ -305,7 +311,7 @@ class Interview:
         from fieldkit.capture._review import render_review
 
         while True:
-            steps = build_steps(self.form, self.session)
+            steps = self._steps()
             self.terminal.show(
                 render_review(
                     session=self.session,
@@ -365,7 +371,7 @@ class Interview:
 
     def _problems(self) -> list[tuple[str, str]]:
         """What stops finalize, as (question number and name, reason) — never the answers."""
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         numbers = {s.path: s.number for s in steps if isinstance(s, Question)}
         found = []
         for problem in self.session.problems():
@@ -402,7 +408,7 @@ class Interview:
         return Outcome("quit", record_id)
 
     def _advance(self, path: str) -> None:
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         if self._from_review:
             # A change made from the review screen goes straight back to it.
             self._from_review = False
@@ -420,7 +426,7 @@ class Interview:
         A value equal to the question's default does not count as answered: defaults are
         there from the start, before anyone reached the question.
         """
-        steps = build_steps(self.form, self.session)
+        steps = self._steps()
         last = -1
         for index, step in enumerate(steps):
             if not isinstance(step, Question):
@@ -431,6 +437,11 @@ class Interview:
             if value != "" and value != (default or ""):
                 last = index
         return last + 1
+
+    def _steps(self) -> list[Step]:
+        if self._cached_steps is None:
+            self._cached_steps = build_steps(self.form, self.session)
+        return self._cached_steps
 
     @property
     def _lang(self) -> str | None:
