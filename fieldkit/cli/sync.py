@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -11,12 +12,23 @@ import typer
 from fieldkit.cli._common import open_workspace_for
 from fieldkit.cli.app import app
 from fieldkit.cli.groups import forms_app, project_app
+from fieldkit.errors import UsageError
 
 if TYPE_CHECKING:
     from fieldkit.exchange import Progress
 
 _INSECURE_HELP = "Allow plain http to a server that is not on this machine (trusted LAN only)."
+_CA_HELP = "Trust this CA certificate file (PEM) for the server: a private CA on an office LAN."
 _SERVER_HELP = "Use this server address instead of the enrolled one (a moved server, a proxy)."
+
+
+def _ca(path: Path | None) -> str | None:
+    """An absolute CA file path to remember, checked now rather than at the next sync."""
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"no CA certificate file {path}")
+    return str(path.resolve())
 
 
 @contextmanager
@@ -28,6 +40,7 @@ def _progress_bar() -> Iterator[Progress]:
         MofNCompleteColumn,
         Progress,
         SpinnerColumn,
+        TaskID,
         TextColumn,
         TimeElapsedColumn,
     )
@@ -42,7 +55,7 @@ def _progress_bar() -> Iterator[Progress]:
         console=Console(stderr=True),
         transient=True,
     )
-    tasks: dict[str, int] = {}
+    tasks: dict[str, TaskID] = {}
 
     def update(phase: str, done: int, total: int | None) -> None:
         if phase not in tasks:
@@ -62,12 +75,15 @@ def enroll(
         None, "--name", help="A name for this device (no person's name)."
     ),
     insecure_http: bool = typer.Option(False, "--insecure-http", help=_INSECURE_HELP),
+    ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help=_CA_HELP),
 ) -> None:
     """Enrol this workspace with a project's server using a one-time code."""
     from fieldkit.exchange import enroll as enroll_workspace
 
     with open_workspace_for(ctx) as ws:
-        result = enroll_workspace(ws, url, code, insecure_http=insecure_http, name=name)
+        result = enroll_workspace(
+            ws, url, code, insecure_http=insecure_http, name=name, ca_bundle=_ca(ca_bundle)
+        )
     typer.echo(result.line())
 
 
@@ -120,13 +136,19 @@ def project_create(
         ..., "--admin-token", envvar="FIELDKIT_ADMIN_TOKEN", help="The server's admin token."
     ),
     insecure_http: bool = typer.Option(False, "--insecure-http", help=_INSECURE_HELP),
+    ca_bundle: Path | None = typer.Option(None, "--ca-bundle", help=_CA_HELP),
 ) -> None:
     """Create a project: its key pair is made here, only the public half goes to the server."""
     from fieldkit.exchange import create_project
 
     with open_workspace_for(ctx) as ws:
         result = create_project(
-            ws, name, server=server, admin_token=admin_token, insecure_http=insecure_http
+            ws,
+            name,
+            server=server,
+            admin_token=admin_token,
+            insecure_http=insecure_http,
+            ca_bundle=_ca(ca_bundle),
         )
     typer.echo(f"Created project {result.project_name} ({result.project_id}); {result.line()}")
 

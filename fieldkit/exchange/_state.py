@@ -21,6 +21,7 @@ STATE_ROLE = "sync.role"
 STATE_PROJECT_NAME = "sync.project_name"
 STATE_CURSOR = "sync.cursor"
 STATE_INSECURE_HTTP = "sync.insecure_http"
+STATE_CA_BUNDLE = "sync.ca_bundle"  # a CA file to trust for this server (a private CA)
 STATE_DEVICE_KEYS = "sync.device_keys"  # coordinator: {device_id: Ed25519 public key (b64)}
 STATE_PENDING_KEYS = "sync.pending_project_keys"  # keys announced after enrolment, not trusted
 STATE_REVOKED = "sync.revoked_devices"
@@ -41,6 +42,7 @@ class Enrolment:
     project_name: str
     role: str
     insecure_http: bool
+    ca_bundle: str | None = None
 
     @property
     def is_coordinator(self) -> bool:
@@ -64,6 +66,7 @@ def enrolment(ws: Any) -> Enrolment:
         project_name=str(ws.state.get(STATE_PROJECT_NAME) or ""),
         role=str(ws.state.get(STATE_ROLE)),
         insecure_http=bool(ws.state.get(STATE_INSECURE_HTTP, False)),
+        ca_bundle=ws.state.get(STATE_CA_BUNDLE),
     )
 
 
@@ -78,6 +81,7 @@ def save_enrolment(
     role: str,
     insecure_http: bool,
     project_keys: list[dict[str, str]],
+    ca_bundle: str | None = None,
 ) -> None:
     """Store everything about the enrolment in one local transaction."""
     with ws.records.batch():
@@ -88,6 +92,7 @@ def save_enrolment(
         ws.state.set(STATE_PROJECT_NAME, project_name)
         ws.state.set(STATE_ROLE, role)
         ws.state.set(STATE_INSECURE_HTTP, insecure_http)
+        ws.state.set(STATE_CA_BUNDLE, ca_bundle)
         ws.state.set(STATE_PROJECT_KEYS, project_keys)
         ws.state.set(STATE_CURSOR, "0")
 
@@ -120,6 +125,7 @@ def open_client(
     from sync.client import SyncClient
 
     info = enrolment(ws)
+    options.setdefault("ca_bundle", info.ca_bundle)
     client = SyncClient(
         server or info.server_url,
         token=info.token,

@@ -74,6 +74,7 @@ def enroll(
     *,
     insecure_http: bool = False,
     name: str | None = None,
+    ca_bundle: str | None = None,
     **client_options: Any,
 ) -> Enrolled:
     """Enrol this workspace with a one-time code: register the device's public keys, keep the
@@ -81,7 +82,7 @@ def enroll(
     from sync.client import SyncClient
 
     _refuse_second_enrolment(ws)
-    client = SyncClient(url, insecure_http=insecure_http, **client_options)
+    client = SyncClient(url, insecure_http=insecure_http, ca_bundle=ca_bundle, **client_options)
     with client:
         check_server(client)
         reply = client.enroll({"code": code.strip(), **_device_keys(ws, name)})
@@ -112,6 +113,7 @@ def enroll(
                 role=str(role),
                 insecure_http=insecure_http,
                 project_keys=keys,
+                ca_bundle=ca_bundle,
             )
             for form in reply.get("forms") or []:
                 try:
@@ -139,6 +141,7 @@ def create_project(
     admin_token: str,
     insecure_http: bool = False,
     device_name: str | None = None,
+    ca_bundle: str | None = None,
     **client_options: Any,
 ) -> Enrolled:
     """Make the project key pair here, register only its public half, enrol this laptop as
@@ -157,7 +160,7 @@ def create_project(
     public = public_raw(project_key.public_key())
     private = project_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     kid = key_id(public)
-    client = SyncClient(server, insecure_http=insecure_http, **client_options)
+    client = SyncClient(server, insecure_http=insecure_http, ca_bundle=ca_bundle, **client_options)
     with client:
         check_server(client)
         reply = client.create_project(
@@ -180,6 +183,7 @@ def create_project(
         insecure_http=insecure_http,
         # The private half stays in this encrypted workspace; the server never sees it.
         project_keys=[{"key_id": kid, "public_key": b64(public), "private_key": b64(private)}],
+        ca_bundle=ca_bundle,
     )
     sealed = seal_pending(ws)
     return Enrolled(

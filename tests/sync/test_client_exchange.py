@@ -211,3 +211,30 @@ def test_enrolling_twice_is_refused(tmp_path: Path, sync_server) -> None:  # typ
     _, field = project(tmp_path, sync_server.url, sync_server.admin_token)
     with pytest.raises(UsageError, match="already enrolled"):
         exchange.enroll(field, sync_server.url, "whatever-code")
+
+
+def test_a_project_key_announced_later_is_not_used_for_sealing(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    # A breached server must not be able to add a key of its own and read what devices send.
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from fieldkit.crypto.hpke import key_id, public_raw
+    from fieldkit.exchange._state import enrolment
+    from fieldkit.exchange.transfer import PullSummary, _apply
+
+    _, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    rogue = public_raw(X25519PrivateKey.generate().public_key())
+    change = {
+        "seq": 99,
+        "type": "project_key",
+        "key_id": key_id(rogue),
+        "public_key": base64.b64encode(rogue).decode(),
+    }
+    _apply(field, change, enrolment(field), PullSummary(), None)
+    assert key_id(rogue) not in {k["key_id"] for k in field.state.get("sync.project_keys")}
+    assert key_id(rogue) in field.state.get("sync.pending_project_keys")
+    (rid,) = capture(field, 1)
+    (stored,) = field.records.unsent()
+    import json
+
+    recipients = {r["key_id"] for r in json.loads(stored.envelope)["header"]["recipients"]}
+    assert key_id(rogue) not in recipients and len(recipients) == 2

@@ -321,3 +321,42 @@ def test_an_unverifiable_certificate_is_a_clear_error(scripted: Scripted, tmp_pa
     assert slept == []  # not retried: a wrong certificate does not heal
     # The same server, trusted explicitly through a CA bundle, answers.
     assert SyncClient(url, ca_bundle=str(cert)).health() == {"ok": True}
+
+
+def _health(offset_seconds: float, protocol: int = 1) -> Reply:
+    server_time = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=offset_seconds)
+    return (
+        200,
+        {
+            "status": "ok",
+            "version": "x",
+            "protocol": protocol,
+            "server_time": server_time.isoformat(),
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("offset", "words"), [(3600, "60 minutes behind"), (-1800, "30 minutes ahead")]
+)
+def test_a_clock_far_off_is_a_clear_error(scripted: Scripted, offset: float, words: str) -> None:
+    from fieldkit.exchange._state import check_server
+
+    scripted.default = _health(offset)
+    with pytest.raises(SyncError, match=f"clock is about {words}"):
+        check_server(SyncClient(scripted.url))
+
+
+def test_a_clock_slightly_off_is_fine(scripted: Scripted) -> None:
+    from fieldkit.exchange._state import check_server
+
+    scripted.default = _health(120)
+    assert check_server(SyncClient(scripted.url))["protocol"] == 1
+
+
+def test_another_protocol_version_is_refused(scripted: Scripted) -> None:
+    from fieldkit.exchange._state import check_server
+
+    scripted.default = _health(0, protocol=2)
+    with pytest.raises(ProtocolError, match="another version"):
+        check_server(SyncClient(scripted.url))
