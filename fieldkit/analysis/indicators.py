@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from fieldkit.analysis._catalogue import CATALOGUE
 from fieldkit.analysis._cells import (
     Figure,
     Protection,
@@ -329,6 +330,11 @@ def compute_indicators(
     return IndicatorSet(date_from, date_to, rules, out, records)
 
 
+def _new(key: str) -> Indicator:
+    meaning = CATALOGUE[key]
+    return Indicator(key, *meaning)
+
+
 def _unavailable(ind: Indicator, why: str) -> Indicator:
     ind.available = False
     ind.missing = why
@@ -338,15 +344,7 @@ def _unavailable(ind: Indicator, why: str) -> Indicator:
 def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
     import pandas as pd
 
-    reached = Indicator(
-        "people_reached",
-        "prevention",
-        "People reached by awareness work",
-        "Sum of the people reached recorded on needs-assessment records of awareness events.",
-        "people reached (awareness_reached, summed)",
-        "—",
-        "count",
-    )
+    reached = _new("people_reached")
     why = _has(period, "needs_assessment", "awareness_reached")
     if why:
         out = [_unavailable(reached, why)]
@@ -360,16 +358,7 @@ def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
             return int(sub["_reached"].sum())
 
         out = [_counted(reached, units, rules=rules, size=total, dims=("site",))]
-    signs = Indicator(
-        "warning_signs_3",
-        "prevention",
-        "Respondents able to name at least 3 warning signs",
-        "Share of needs-assessment respondents who answered the warning-signs question and "
-        'selected at least 3 signs ("none", "don\'t know" and "prefer not" are not signs).',
-        "respondents selecting ≥ 3 warning signs",
-        "respondents who answered the warning-signs question",
-        "percent",
-    )
+    signs = _new("warning_signs_3")
     why = _has(period, "needs_assessment", "warning_signs_known")
     if why:
         out.append(_unavailable(signs, why))
@@ -401,33 +390,9 @@ def _screenings(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
 def _protection(
     period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
 ) -> list[Indicator]:
-    screened = Indicator(
-        "people_screened",
-        "protection",
-        "People screened",
-        "Distinct people with an adult or youth screening record in the period.",
-        "people screened",
-        "—",
-        "count",
-    )
-    positive_rate = Indicator(
-        "screen_positive_rate",
-        "protection",
-        "Screen-positive rate",
-        "Share of people screened with a result who screened positive at least once.",
-        "people with a positive screen",
-        "people with a screening result (positive, negative or inconclusive)",
-        "percent",
-    )
-    victims = Indicator(
-        "presumed_victims",
-        "protection",
-        "Presumed victims identified",
-        "Distinct people with a positive adult or youth screening in the period.",
-        "people with a positive screen",
-        "—",
-        "count",
-    )
+    screened = _new("people_screened")
+    positive_rate = _new("screen_positive_rate")
+    victims = _new("presumed_victims")
     out = [screened, positive_rate, victims]
     screens = _screenings(period)
     if screens is None:
@@ -471,43 +436,10 @@ def _referrals_made(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
-    made_ind = Indicator(
-        "referrals_made",
-        "protection",
-        "Referrals made",
-        "Referral records that could be sent (consent or a recorded legal basis), by the "
-        "services asked for (one referral may ask for several).",
-        "referrals that could be sent",
-        "—",
-        "count",
-    )
-    accepted = Indicator(
-        "referrals_accepted",
-        "protection",
-        "Referrals accepted",
-        "Share of referrals made whose status is accepted, in progress or done.",
-        "referrals accepted, in progress or done",
-        "referrals made",
-        "percent",
-    )
-    completed = Indicator(
-        "referrals_completed",
-        "protection",
-        "Referrals completed",
-        "Share of referrals made whose status is done.",
-        "referrals done",
-        "referrals made",
-        "percent",
-    )
-    emergency = Indicator(
-        "emergency_requests",
-        "protection",
-        "Emergency requests",
-        "Referrals made that ask for shelter, emergency extraction or emergency transport.",
-        "referrals asking for an emergency service",
-        "—",
-        "count",
-    )
+    made_ind = _new("referrals_made")
+    accepted = _new("referrals_accepted")
+    completed = _new("referrals_completed")
+    emergency = _new("emergency_requests")
     inds = [made_ind, accepted, completed, emergency]
     why = _has(period, "referral", "can_send", "service_types", "referral_status")
     if why:
@@ -547,27 +479,8 @@ def _services(
 ) -> list[Indicator]:
     import pandas as pd
 
-    served = Indicator(
-        "identified_receiving_service",
-        "protection",
-        "Identified people receiving at least one service",
-        "Share of people identified (positive screen) in the period with a referral whose "
-        "service has started (a service start date, or status in progress or done), at any "
-        "time up to the report.",
-        "identified people with a started service",
-        "people identified",
-        "percent",
-    )
-    days = Indicator(
-        "days_to_first_service",
-        "protection",
-        "Days from identification to first service",
-        "Median, over identified people with a service start date on or after their first "
-        "positive screen, of the days between the two.",
-        "days from first positive screen to first service start",
-        "people counted",
-        "days",
-    )
+    served = _new("identified_receiving_service")
+    days = _new("days_to_first_service")
     screens = _screenings(period)
     why = _has(everything, "referral", "referral_status", "service_start_date")
     if screens is None:
@@ -609,34 +522,9 @@ def _services(
 def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
     import pandas as pd
 
-    per_case = Indicator(
-        "follow_ups_per_case",
-        "protection",
-        "Follow-ups per case",
-        "Follow-up visits done in the period, divided by the people with a follow-up record.",
-        "follow-up visits done",
-        "people with a follow-up record",
-        "per_case",
-    )
-    on_time = Indicator(
-        "follow_ups_on_time",
-        "protection",
-        "Follow-ups done on time",
-        "Share of follow-ups due in the period (done with both dates recorded, or missed) that "
-        "were done on or before their due date.",
-        "follow-ups done on or before the due date",
-        "follow-ups done or missed",
-        "percent",
-    )
-    closure = Indicator(
-        "case_closure_rate",
-        "protection",
-        "Case closure rate",
-        "Share of people with a follow-up record whose case was closed at a follow-up.",
-        "people whose case was closed",
-        "people with a follow-up record",
-        "percent",
-    )
+    per_case = _new("follow_ups_per_case")
+    on_time = _new("follow_ups_on_time")
+    closure = _new("case_closure_rate")
     inds = [per_case, on_time, closure]
     why = _has(period, "follow_up", "visit_status", "due_date", "visit_date", "case_closed")
     if why:
@@ -690,16 +578,7 @@ def _prosecution(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[
 
 
 def _partnership(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
-    partners = Indicator(
-        "active_referral_partners",
-        "partnership",
-        "Active referral partners",
-        'Distinct receiving agencies named on referrals made in the period ("other" not '
-        "counted). A count of organisations, not people: published as is.",
-        "agencies with at least one referral",
-        "—",
-        "count",
-    )
+    partners = _new("active_referral_partners")
     why = _has(period, "referral", "can_send", "receiving_agency")
     if why:
         return [_unavailable(partners, why)]

@@ -18,22 +18,20 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any
 
-from fieldkit.analysis._schema import (
-    DECIMAL,
-    GEOPOINT,
-    INTEGER,
-    SELECT_MULTIPLE,
-    ColumnSpec,
-    FormLike,
-    Schema,
-    TableSpec,
-    build_schema,
+from fieldkit.analysis._columns import (
+    Headers,
+    SelectMultiple,
+    build_frame,
+    index_series,
+    text_column,
+    unique_name,
 )
+from fieldkit.analysis._rows import RecordLike, TableRows, collect_rows
+from fieldkit.analysis._schema import FormLike, Schema, build_schema
 from fieldkit.errors import ExportError, UsageError
 
 if TYPE_CHECKING:
@@ -47,8 +45,6 @@ __all__ = [
     "tables",
 ]
 
-SelectMultiple = Literal["both", "summary", "details"]
-Headers = Literal["names", "labels"]
 Progress = Callable[[int, int], None]
 
 META_COLUMNS = (
@@ -62,48 +58,12 @@ META_COLUMNS = (
     "_case_id",
 )
 REPEAT_LINK_COLUMNS = ("_index", "_parent_index", "_parent_table", "_record_id")
-GEOPOINT_PARTS = ("latitude", "longitude", "altitude", "precision")
 
 # Statuses a coordinator's export leaves out: a draft is not a submission (ODK Central
 # exports only submitted instances).
 _NOT_SUBMITTED = {"draft", "discarded"}
 
-_POSITION = re.compile(r"\[(\d+)\]")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class RecordLike(Protocol):
-    """The part of ``fieldkit.store.Record`` an export reads."""
-
-    @property
-    def id(self) -> str: ...
-
-    @property
-    def form_id(self) -> str: ...
-
-    @property
-    def form_version(self) -> str: ...
-
-    @property
-    def status(self) -> str: ...
-
-    @property
-    def replaces(self) -> str | None: ...
-
-    @property
-    def case_id(self) -> str | None: ...
-
-    @property
-    def device(self) -> str | None: ...
-
-    @property
-    def created_at(self) -> Any: ...
-
-    @property
-    def finalized_at(self) -> Any: ...
-
-    @property
-    def answers(self) -> Mapping[str, str]: ...
 
 
 # ------------------------------------------------------------------------- entry points
@@ -249,11 +209,11 @@ def _assemble(
     from fieldkit.analysis.duplicates import duplicate_flags
 
     chosen, latest = _choose_records(records, history=history, since=since)
-    built = _collect_rows(schema, included | key_columns, chosen, progress=progress)
+    built = collect_rows(schema, included | key_columns, chosen, progress=progress)
     out: dict[str, pd.DataFrame] = {}
     for tkey, spec in schema.tables.items():
         rows = built.tables[tkey]
-        frame = _frame(
+        frame = build_frame(
             spec,
             rows,
             [c for c in spec.columns if c.key in included],
@@ -272,7 +232,7 @@ def _assemble(
         else:
             frame = _with_repeat_links(frame, rows, schema.tables[spec.parent].name)
         if spec.parent is None:
-            frame["_index"] = _index_series(len(rows))
+            frame["_index"] = index_series(len(rows))
         out[spec.name] = frame
     return out
 
@@ -358,303 +318,6 @@ def _day(record: RecordLike) -> date | None:
     return when.date() if when else None
 
 
-# ----------------------------------------------------------------------------- rows
-
-
-@dataclass
-class _Built:
-    tables: dict[str, _TableRows]
-
-
-@dataclass
-class _TableRows:
-    """Rows of one table as parallel lists: answers by template path, record, parent row."""
-
-    values: list[Mapping[str, str]] = field(default_factory=list)
-    records: list[RecordLike] = field(default_factory=list)
-    parent_index: list[int] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-
-def _collect_rows(
-    schema: Schema,
-    included: set[str],
-    records: Sequence[RecordLike],
-    *,
-    progress: Progress | None,
-) -> _Built:
-    """Place every answer in its table row, by its repeat positions.
-
-    A top-level answer's instance path IS its template path (no positions), so the record's
-    own answers serve as its form-table row: no per-answer work at all. Only the answers left
-    once those keys are set aside (a C-level set difference) are parsed, once per distinct
-    path, for repeat positions. This keeps an export near the cost of pandas itself.
-    """
-    root = schema.root
-    depth = {k: t.depth for k, t in schema.tables.items()}
-    parent = {k: t.parent or root for k, t in schema.tables.items()}
-    top_keys = frozenset(c.key for c in schema.columns.values() if c.table == root)
-    leaves = {
-        c.key: c.table for c in schema.columns.values() if c.key in included and c.table != root
-    }
-    has_nested = any(d >= 2 for d in depth.values())
-    out = {k: _TableRows() for k in schema.tables}
-    # instance path → ((depth, table, positions), template path); () when not an exported leaf.
-    cache: dict[str, tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]] = {}
-
-    def parse(key: str) -> tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]:
-        template = _POSITION.sub("", key)
-        table = leaves.get(template)
-        if table is None:
-            return ()
-        positions = tuple(int(p) for p in _POSITION.findall(key))
-        if len(positions) != depth[table]:
-            return ()  # a path that does not fit this form's repeats: not ours to guess
-        return (depth[table], table, positions), template
-
-    total = len(records)
-    step = max(1000, total // 100)
-    top = out[root]
-    top_values, top_records = top.values, top.records
-    for n, record in enumerate(records, 1):
-        if progress is not None and n % step == 0:
-            progress(n, total)
-        answers = record.answers
-        top_values.append(answers)
-        top_records.append(record)
-        if not leaves:
-            continue
-        instances: dict[tuple[int, str, tuple[int, ...]], dict[str, str]] = {}
-        for key in answers.keys() - top_keys:
-            info = cache.get(key)
-            if info is None:
-                info = cache[key] = parse(key)
-            if not info:
-                continue
-            where, template = info
-            row = instances.get(where)
-            if row is None:
-                row = instances[where] = {}
-            row[template] = answers[key]
-        if not instances:
-            continue
-        if has_nested:
-            # A repeat instance exists through its leaves (docs/internals.md); one whose only
-            # leaves are in a nested repeat still needs its own row for children to link to.
-            for level, table, positions in sorted(instances, reverse=True):
-                for up in range(1, level):
-                    ancestor = _ancestor(table, up, parent)
-                    instances.setdefault((level - up, ancestor, positions[:-up]), {})
-        placed: dict[tuple[str, tuple[int, ...]], int] = {}
-        index = len(top_values)
-        # Sorted by (depth, table, positions): parents are placed before their children.
-        for where in sorted(instances):
-            level, table, positions = where
-            rows = out[table]
-            rows.values.append(instances[where])
-            rows.records.append(record)
-            rows.parent_index.append(
-                index if level == 1 else placed[(parent[table], positions[:-1])]
-            )
-            if has_nested:
-                placed[(table, positions)] = len(rows.values)
-    if progress is not None:
-        progress(total, total)
-    return _Built(out)
-
-
-def _ancestor(table: str, up: int, parent: Mapping[str, str]) -> str:
-    for _ in range(up):
-        table = parent[table]
-    return table
-
-
-# --------------------------------------------------------------------------- frames
-
-
-def _column_names(
-    columns: list[ColumnSpec], *, table: TableSpec, headers: Headers, lang: str | None
-) -> dict[str, str]:
-    """The header of each leaf: its name (or label), spelled out by group path when names clash."""
-    names: dict[str, str] = {}
-    counts: dict[str, int] = {}
-    for c in columns:
-        counts[c.name] = counts.get(c.name, 0) + 1
-    for c in columns:
-        if headers == "labels":
-            base = (c.label(lang) if c.label else None) or c.name
-        else:
-            base = c.name
-        if counts[c.name] > 1 and headers == "names":
-            base = c.key[len(table.key) + 1 :]
-        names[c.key] = base
-    # Labels can repeat ("Age" in two groups): make every header unique, never overwrite.
-    seen: dict[str, int] = {}
-    for key, header in names.items():
-        if header in seen:
-            spec = next(c for c in columns if c.key == key)
-            names[key] = f"{header} [{spec.name}]"
-        seen[names[key]] = 1
-    return names
-
-
-def _columns(values: Sequence[Mapping[str, str]], keys: list[str]) -> list[Sequence[str | None]]:
-    """The answers at ``keys`` of every row, column by column.
-
-    One pass over the rows, each looked up with a C-level ``map(row.get, keys)`` and the
-    result transposed by ``zip``: every answers dict is touched once rather than once per
-    column, which on 100,000 records is most of the cost of an export.
-    """
-    if not keys:
-        return []
-    if not values:
-        return [() for _ in keys]
-    return list(zip(*[tuple(map(row.get, keys)) for row in values], strict=True))
-
-
-def _answers(raw: Sequence[str | None]) -> pd.Series[Any]:
-    """Answer texts as a text column; an empty answer (skipped, not relevant) is a blank."""
-    text = _text(raw)
-    return text.where(text != "")
-
-
-def _text(values: Sequence[str | None]) -> pd.Series[Any]:
-    import pandas as pd
-
-    return pd.Series(values, dtype="str")
-
-
-def _numeric(raw: Sequence[str | None], kind: str) -> pd.Series[Any]:
-    """Integer or decimal answers as numbers; any value that is not a number keeps the text."""
-    fast = _arrow_numbers(raw, kind)
-    if fast is not None:
-        return fast
-    import pandas as pd
-
-    text = _answers(raw)
-    number = pd.to_numeric(text, errors="coerce")
-    if bool((number.isna() & text.notna()).any()):
-        # Never drop what was captured: a column with one unreadable value stays text.
-        return text
-    if kind == INTEGER:
-        if bool((number.dropna() % 1 != 0).any()):
-            return text
-        return number.astype("Int64")
-    return number.astype("Float64")
-
-
-def _arrow_numbers(raw: Sequence[str | None], kind: str) -> pd.Series[Any] | None:
-    """The common case in C: every answer parses as a plain number (pyarrow's cast).
-
-    None when pyarrow is absent or any value does not cast cleanly (including NaN or
-    infinity); the caller then takes the careful path, which keeps such a column as text.
-    """
-    try:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-    except ImportError:  # pyarrow is optional (the parquet extra)
-        return None
-    import pandas as pd
-
-    text = pa.array(raw, type=pa.string())
-    text = pc.if_else(pc.equal(text, ""), pa.scalar(None, pa.string()), text)
-    try:
-        number = pc.cast(text, pa.int64() if kind == INTEGER else pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    mask = number.is_null().to_numpy(zero_copy_only=False)
-    if kind == INTEGER:
-        values = pc.fill_null(number, 0).to_numpy(zero_copy_only=False)
-        return pd.Series(pd.arrays.IntegerArray(values, mask))
-    if bool(pc.any(pc.invert(pc.is_finite(number))).as_py()):
-        return None
-    values = pc.fill_null(number, 0.0).to_numpy(zero_copy_only=False)
-    return pd.Series(pd.arrays.FloatingArray(values, mask))
-
-
-def _frame(
-    table: TableSpec,
-    rows: _TableRows,
-    columns: list[ColumnSpec],
-    *,
-    select_multiple: SelectMultiple,
-    headers: Headers,
-    lang: str | None,
-) -> pd.DataFrame:
-    import pandas as pd
-
-    names = _column_names(columns, table=table, headers=headers, lang=lang)
-    data: dict[str, pd.Series[Any]] = {}
-    values = rows.values
-    for c, raw in zip(columns, _columns(values, [c.key for c in columns]), strict=True):
-        key = c.key
-        name = names[key]
-        if c.kind in (INTEGER, DECIMAL):
-            data[name] = _numeric(raw, c.kind)
-            continue
-        text = _answers(raw)
-        if c.kind == GEOPOINT:
-            for part, series in zip(GEOPOINT_PARTS, _geopoint(text), strict=True):
-                data[_geo_header(name, part, headers)] = series
-        elif c.kind == SELECT_MULTIPLE:
-            if select_multiple in ("both", "summary"):
-                data[name] = text
-            if select_multiple in ("both", "details"):
-                for choice in c.choices:
-                    label = c.choice_labels[choice](lang) if headers == "labels" else None
-                    data[_unique(f"{name}/{label or choice}", data)] = _chosen(text, choice)
-        else:
-            data[name] = text
-    return pd.DataFrame(data, index=pd.RangeIndex(len(values)))
-
-
-def _unique(name: str, taken: Collection[Any]) -> str:
-    candidate, n = name, 2
-    while candidate in taken:
-        candidate = f"{name} ({n})"
-        n += 1
-    return candidate
-
-
-def _geo_header(name: str, part: str, headers: Headers) -> str:
-    return f"{name}_{part}" if headers == "names" else f"{name} ({part})"
-
-
-def _geopoint(text: pd.Series[Any]) -> list[pd.Series[Any]]:
-    """ODK geopoint text ``"lat lon alt acc"`` as four decimal columns (altitude and accuracy
-    may be missing in data from other tools)."""
-    import pandas as pd
-
-    parts = (
-        text.str.split(expand=True) if bool(text.notna().any()) else pd.DataFrame(index=text.index)
-    )
-    out = []
-    for i in range(4):
-        col = parts[i] if i in parts.columns else pd.Series([None] * len(text), index=text.index)
-        out.append(pd.to_numeric(col, errors="coerce").astype("Float64"))
-    return out
-
-
-def _chosen(text: pd.Series[Any], choice: str) -> pd.Series[Any]:
-    """1 when the choice is among the selected, 0 when not, blank when the question is
-    unanswered: a skipped item is never "no" (DOMAIN §3, DESIGN §7)."""
-    import pandas as pd
-
-    if len(text) == 0:
-        return pd.Series([], dtype="Int64")
-    padded = " " + text.fillna("") + " "
-    hit = padded.str.contains(f" {choice} ", regex=False).astype("Int64")
-    return hit.mask(text.isna())
-
-
-def _index_series(n: int) -> pd.Series[Any]:
-    import pandas as pd
-
-    return pd.Series(range(1, n + 1), dtype="Int64")
-
-
 def _iso(value: Any) -> str | None:
     if isinstance(value, str):
         return value or None  # the store's ISO 8601 UTC text, kept exactly
@@ -663,7 +326,7 @@ def _iso(value: Any) -> str | None:
 
 
 def _with_root_meta(
-    frame: pd.DataFrame, rows: _TableRows, *, latest: set[str] | None
+    frame: pd.DataFrame, rows: TableRows, *, latest: set[str] | None
 ) -> pd.DataFrame:
     recs = rows.records
     meta = [
@@ -673,7 +336,7 @@ def _with_root_meta(
     ]  # fmt: skip
     columns = list(zip(*meta, strict=True)) if meta else [() for _ in META_COLUMNS]
     for name, values in zip(META_COLUMNS, columns, strict=True):
-        frame[_unique(name, frame.columns)] = _text(values)
+        frame[unique_name(name, frame.columns)] = text_column(values)
     if latest is not None:
         import pandas as pd
 
@@ -691,18 +354,18 @@ def _capture_day(record: RecordLike) -> str | None:
     return when.date().isoformat() if when else None
 
 
-def _with_repeat_links(frame: pd.DataFrame, rows: _TableRows, parent_name: str) -> pd.DataFrame:
+def _with_repeat_links(frame: pd.DataFrame, rows: TableRows, parent_name: str) -> pd.DataFrame:
     import pandas as pd
 
     n = len(rows)
-    frame["_index"] = _index_series(n)
+    frame["_index"] = index_series(n)
     frame["_parent_index"] = pd.Series(rows.parent_index, dtype="Int64")
-    frame["_parent_table"] = _text([parent_name] * n)
-    frame["_record_id"] = _text([r.id for r in rows.records])
+    frame["_parent_table"] = text_column([parent_name] * n)
+    frame["_record_id"] = text_column([r.id for r in rows.records])
     return frame
 
 
-def _raw_by_name(schema: Schema, rows: _TableRows, name: str) -> Sequence[str | None]:
+def _raw_by_name(schema: Schema, rows: TableRows, name: str) -> Sequence[str | None]:
     """A root-table field's raw text by name (sensitive or not: flags reveal no value)."""
     keys = [c.key for c in schema.columns.values() if c.name == name and c.table == schema.root]
     if not keys:

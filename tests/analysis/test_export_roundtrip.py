@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fieldkit.analysis import build_tables, neutralise, write_tables
-from fieldkit.analysis.tables import _numeric
+from fieldkit.analysis._columns import _numeric
 from fieldkit.forms import Form
 from fieldkit.store import Record
 

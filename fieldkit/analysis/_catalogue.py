@@ -1,0 +1,164 @@
+"""What each indicator means (DOMAIN §7): the texts the report prints beside its figures.
+
+One entry per indicator, keyed as in the JSON output; ``indicators.py`` computes the figures.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["CATALOGUE", "Meaning"]
+
+
+class Meaning(NamedTuple):
+    """An indicator's area, title, definition, numerator and denominator texts, and unit."""
+
+    area: str
+    title: str
+    definition: str
+    numerator: str
+    denominator: str
+    unit: str  # count | percent | days | per_case
+
+
+CATALOGUE: dict[str, Meaning] = {
+    "people_reached": Meaning(
+        "prevention",
+        "People reached by awareness work",
+        "Sum of the people reached recorded on needs-assessment records of awareness events.",
+        "people reached (awareness_reached, summed)",
+        "—",
+        "count",
+    ),
+    "warning_signs_3": Meaning(
+        "prevention",
+        "Respondents able to name at least 3 warning signs",
+        (
+            "Share of needs-assessment respondents who answered the warning-signs question and "
+            'selected at least 3 signs ("none", "don\'t know" and "prefer not" are not signs).'
+        ),
+        "respondents selecting ≥ 3 warning signs",
+        "respondents who answered the warning-signs question",
+        "percent",
+    ),
+    "people_screened": Meaning(
+        "protection",
+        "People screened",
+        "Distinct people with an adult or youth screening record in the period.",
+        "people screened",
+        "—",
+        "count",
+    ),
+    "screen_positive_rate": Meaning(
+        "protection",
+        "Screen-positive rate",
+        "Share of people screened with a result who screened positive at least once.",
+        "people with a positive screen",
+        "people with a screening result (positive, negative or inconclusive)",
+        "percent",
+    ),
+    "presumed_victims": Meaning(
+        "protection",
+        "Presumed victims identified",
+        "Distinct people with a positive adult or youth screening in the period.",
+        "people with a positive screen",
+        "—",
+        "count",
+    ),
+    "referrals_made": Meaning(
+        "protection",
+        "Referrals made",
+        (
+            "Referral records that could be sent (consent or a recorded legal basis), by the "
+            "services asked for (one referral may ask for several)."
+        ),
+        "referrals that could be sent",
+        "—",
+        "count",
+    ),
+    "referrals_accepted": Meaning(
+        "protection",
+        "Referrals accepted",
+        "Share of referrals made whose status is accepted, in progress or done.",
+        "referrals accepted, in progress or done",
+        "referrals made",
+        "percent",
+    ),
+    "referrals_completed": Meaning(
+        "protection",
+        "Referrals completed",
+        "Share of referrals made whose status is done.",
+        "referrals done",
+        "referrals made",
+        "percent",
+    ),
+    "emergency_requests": Meaning(
+        "protection",
+        "Emergency requests",
+        "Referrals made that ask for shelter, emergency extraction or emergency transport.",
+        "referrals asking for an emergency service",
+        "—",
+        "count",
+    ),
+    "identified_receiving_service": Meaning(
+        "protection",
+        "Identified people receiving at least one service",
+        (
+            "Share of people identified (positive screen) in the period with a referral whose "
+            "service has started (a service start date, or status in progress or done), at any "
+            "time up to the report."
+        ),
+        "identified people with a started service",
+        "people identified",
+        "percent",
+    ),
+    "days_to_first_service": Meaning(
+        "protection",
+        "Days from identification to first service",
+        (
+            "Median, over identified people with a service start date on or after their first "
+            "positive screen, of the days between the two."
+        ),
+        "days from first positive screen to first service start",
+        "people counted",
+        "days",
+    ),
+    "follow_ups_per_case": Meaning(
+        "protection",
+        "Follow-ups per case",
+        "Follow-up visits done in the period, divided by the people with a follow-up record.",
+        "follow-up visits done",
+        "people with a follow-up record",
+        "per_case",
+    ),
+    "follow_ups_on_time": Meaning(
+        "protection",
+        "Follow-ups done on time",
+        (
+            "Share of follow-ups due in the period (done with both dates recorded, or missed) "
+            "that were done on or before their due date."
+        ),
+        "follow-ups done on or before the due date",
+        "follow-ups done or missed",
+        "percent",
+    ),
+    "case_closure_rate": Meaning(
+        "protection",
+        "Case closure rate",
+        "Share of people with a follow-up record whose case was closed at a follow-up.",
+        "people whose case was closed",
+        "people with a follow-up record",
+        "percent",
+    ),
+    "active_referral_partners": Meaning(
+        "partnership",
+        "Active referral partners",
+        (
+            'Distinct receiving agencies named on referrals made in the period ("other" not '
+            "counted). A count of organisations, not people: published as is."
+        ),
+        "agencies with at least one referral",
+        "—",
+        "count",
+    ),
+}

@@ -1,0 +1,159 @@
+"""Answers → table rows: each answer placed in its table by its repeat positions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fieldkit.analysis._schema import Schema
+
+__all__ = ["RecordLike", "TableRows", "collect_rows"]
+
+Progress = Callable[[int, int], None]
+_POSITION = re.compile(r"\[(\d+)\]")
+
+
+class RecordLike(Protocol):
+    """The part of ``fieldkit.store.Record`` an export reads."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def form_id(self) -> str: ...
+
+    @property
+    def form_version(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def replaces(self) -> str | None: ...
+
+    @property
+    def case_id(self) -> str | None: ...
+
+    @property
+    def device(self) -> str | None: ...
+
+    @property
+    def created_at(self) -> Any: ...
+
+    @property
+    def finalized_at(self) -> Any: ...
+
+    @property
+    def answers(self) -> Mapping[str, str]: ...
+
+
+@dataclass
+class Built:
+    tables: dict[str, TableRows]
+
+
+@dataclass
+class TableRows:
+    """Rows of one table as parallel lists: answers by template path, record, parent row."""
+
+    values: list[Mapping[str, str]] = field(default_factory=list)
+    records: list[RecordLike] = field(default_factory=list)
+    parent_index: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+def collect_rows(
+    schema: Schema,
+    included: set[str],
+    records: Sequence[RecordLike],
+    *,
+    progress: Progress | None,
+) -> Built:
+    """Place every answer in its table row, by its repeat positions.
+
+    A top-level answer's instance path IS its template path (no positions), so the record's
+    own answers serve as its form-table row: no per-answer work at all. Only the answers left
+    once those keys are set aside (a C-level set difference) are parsed, once per distinct
+    path, for repeat positions. This keeps an export near the cost of pandas itself.
+    """
+    root = schema.root
+    depth = {k: t.depth for k, t in schema.tables.items()}
+    parent = {k: t.parent or root for k, t in schema.tables.items()}
+    top_keys = frozenset(c.key for c in schema.columns.values() if c.table == root)
+    leaves = {
+        c.key: c.table for c in schema.columns.values() if c.key in included and c.table != root
+    }
+    has_nested = any(d >= 2 for d in depth.values())
+    out = {k: TableRows() for k in schema.tables}
+    # instance path → ((depth, table, positions), template path); () when not an exported leaf.
+    cache: dict[str, tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]] = {}
+
+    def parse(key: str) -> tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]:
+        template = _POSITION.sub("", key)
+        table = leaves.get(template)
+        if table is None:
+            return ()
+        positions = tuple(int(p) for p in _POSITION.findall(key))
+        if len(positions) != depth[table]:
+            return ()  # a path that does not fit this form's repeats: not ours to guess
+        return (depth[table], table, positions), template
+
+    total = len(records)
+    step = max(1000, total // 100)
+    top = out[root]
+    top_values, top_records = top.values, top.records
+    for n, record in enumerate(records, 1):
+        if progress is not None and n % step == 0:
+            progress(n, total)
+        answers = record.answers
+        top_values.append(answers)
+        top_records.append(record)
+        if not leaves:
+            continue
+        instances: dict[tuple[int, str, tuple[int, ...]], dict[str, str]] = {}
+        for key in answers.keys() - top_keys:
+            info = cache.get(key)
+            if info is None:
+                info = cache[key] = parse(key)
+            if not info:
+                continue
+            where, template = info
+            row = instances.get(where)
+            if row is None:
+                row = instances[where] = {}
+            row[template] = answers[key]
+        if not instances:
+            continue
+        if has_nested:
+            # A repeat instance exists through its leaves (docs/internals.md); one whose only
+            # leaves are in a nested repeat still needs its own row for children to link to.
+            for level, table, positions in sorted(instances, reverse=True):
+                for up in range(1, level):
+                    ancestor = _ancestor(table, up, parent)
+                    instances.setdefault((level - up, ancestor, positions[:-up]), {})
+        placed: dict[tuple[str, tuple[int, ...]], int] = {}
+        index = len(top_values)
+        # Sorted by (depth, table, positions): parents are placed before their children.
+        for where in sorted(instances):
+            level, table, positions = where
+            rows = out[table]
+            rows.values.append(instances[where])
+            rows.records.append(record)
+            rows.parent_index.append(
+                index if level == 1 else placed[(parent[table], positions[:-1])]
+            )
+            if has_nested:
+                placed[(table, positions)] = len(rows.values)
+    if progress is not None:
+        progress(total, total)
+    return Built(out)
+
+
+def _ancestor(table: str, up: int, parent: Mapping[str, str]) -> str:
+    for _ in range(up):
+        table = parent[table]
+    return table
