@@ -74,6 +74,7 @@ def _answers(raw: Sequence[str | None]) -> pd.Series[Any]:
 
 
 def text_column(values: Sequence[str | None]) -> pd.Series[Any]:
+    """Texts as a pandas text column (None is a blank cell)."""
     import pandas as pd
 
     return pd.Series(values, dtype="str")
@@ -136,6 +137,7 @@ def build_frame(
     headers: Headers,
     lang: str | None,
 ) -> pd.DataFrame:
+    """One table's frame: a column per exported leaf (more for selects and geopoints)."""
     import pandas as pd
 
     names = _column_names(columns, table=table, headers=headers, lang=lang)
@@ -164,6 +166,7 @@ def build_frame(
 
 
 def unique_name(name: str, taken: Collection[Any]) -> str:
+    """A header not yet in ``taken``: " (2)", " (3)"… appended on a clash."""
     candidate, n = name, 2
     while candidate in taken:
         candidate = f"{name} ({n})"
@@ -203,6 +206,7 @@ def _chosen(text: pd.Series[Any], choice: str) -> pd.Series[Any]:
 
 
 def index_series(n: int) -> pd.Series[Any]:
+    """1, 2, … n as an Int64 column (the ``_index`` of a table)."""
     import pandas as pd
 
     return pd.Series(range(1, n + 1), dtype="Int64")

@@ -51,6 +51,8 @@ class RecordLike(Protocol):
 
 @dataclass
 class Built:
+    """The rows of every table, by table key."""
+
     tables: dict[str, TableRows]
 
 

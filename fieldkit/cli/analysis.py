@@ -54,6 +54,7 @@ class _Bar:
         self._progress.update(self._tasks[phase], completed=done)
 
     def close(self) -> None:
+        """Remove the bar from the terminal (it is transient)."""
         if self._progress is not None:
             self._progress.stop()
 
