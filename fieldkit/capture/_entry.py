@@ -92,7 +92,7 @@ def parse_command(text: str) -> Command | None:
     word, _, arg = stripped.partition(" ")
     name = COMMANDS.get(word.lower())
     if name is None:
-        raise AnswerError(f"unknown command {word[:12]!r}; type :help for the list")
+        raise AnswerError("unknown command; type :help for the list")
     return Command(name, arg.strip())
 
 
