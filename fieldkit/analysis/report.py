@@ -196,11 +196,14 @@ def _table_html(dim: str, figures: list[Figure], unit: str) -> str:
     return "".join(rows)
 
 
+_MAX_BARS = 40  # beyond this a chart is unreadable; the table still lists every category
+
+
 def _plot_for(ind: Indicator) -> tuple[str, str] | None:
     """The first breakdown with at least two published values, drawn as a bar chart."""
     for dim, figures in ind.breakdowns.items():
         numeric = [f for f in figures if isinstance(f.value, int | float)]
-        if len(numeric) >= 2:
+        if 2 <= len(numeric) and len(figures) <= _MAX_BARS:
             return dim, _bar_chart(ind, dim, figures)
     return None
 
@@ -209,7 +212,8 @@ def _bar_chart(ind: Indicator, dim: str, figures: list[Figure]) -> str:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure as PlotFigure
 
-    labels = [f.label for f in figures]
+    # A category is data (a site code someone typed): "$" would start matplotlib's mathtext.
+    labels = [f.label.replace("$", r"\$") for f in figures]
     values = [float(f.value) if isinstance(f.value, int | float) else 0.0 for f in figures]
     height = 1.2 + 0.35 * len(labels)
     fig = PlotFigure(figsize=(6.4, height), dpi=96)

@@ -336,3 +336,14 @@ def test_missing_forms_are_reported_not_guessed(tmp_path: Path) -> None:
     assert "screening" in by_key["people_screened"].missing
     assert by_key["referrals_made"].available
     assert "Not available" in render_html(report)
+
+
+def test_chart_labels_are_never_interpreted() -> None:
+    from fieldkit.analysis._cells import Figure
+    from fieldkit.analysis.indicators import Indicator
+    from fieldkit.analysis.report import _bar_chart
+
+    ind = Indicator("k", "protection", "T", "d", "n", "—", "count")
+    cells = [Figure(r"$\frac{$", 20), Figure("<script>", 15), Figure("x", "<11", suppressed=True)]
+    png = base64.b64decode(_bar_chart(ind, "site", cells))
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
