@@ -74,6 +74,17 @@ def uvicorn_config(settings: ServerSettings, *, host: str, port: int, log: bool 
     )
 
 
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     """Run the server in the foreground until interrupted."""
     import uvicorn
@@ -87,12 +98,17 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     config = uvicorn_config(settings, host=host, port=port)
     assert isinstance(config, uvicorn.Config)
     # A push batch makes tens of thousands of short-lived objects; with the default
-    # thresholds the cyclic GC ran every few hundred of them and cost ~15% of push time.
+    # thresholds the cyclic GC ran every few hundred of them and cost ~10% of push time.
     # Long-lived startup objects are frozen out of collection entirely.
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-    logging.getLogger("fieldkit.server").info(
+    log = logging.getLogger("fieldkit.server")
+    if not _is_loopback(host):
+        log.warning(
+            "serving plain HTTP on %s: put a TLS reverse proxy in front (docs/admin.md)", host
+        )
+    log.info(
         "serving on http://%s:%d (%s)", host, port, "SQLite" if settings.is_sqlite else "PostgreSQL"
     )
     uvicorn.Server(config).run()
