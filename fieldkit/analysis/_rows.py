@@ -86,15 +86,17 @@ def collect_rows(
     depth = {k: t.depth for k, t in schema.tables.items()}
     parent = {k: t.parent or root for k, t in schema.tables.items()}
     top_keys = frozenset(c.key for c in schema.columns.values() if c.table == root)
-    leaves = {
-        c.key: c.table for c in schema.columns.values() if c.key in included and c.table != root
-    }
+    # Every leaf of a repeat, exported or not: an instance whose answers are all left out
+    # (sensitive) still exists, and its row still links its children.
+    leaves = {c.key: c.table for c in schema.columns.values() if c.table != root}
     has_nested = any(d >= 2 for d in depth.values())
     out = {k: TableRows() for k in schema.tables}
-    # instance path → ((depth, table, positions), template path); () when not an exported leaf.
-    cache: dict[str, tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]] = {}
+    # instance path → ((depth, table, positions), template path or None when left out);
+    # () when the path is no repeat leaf of this form.
+    Where = tuple[int, str, tuple[int, ...]]
+    cache: dict[str, tuple[Where, str | None] | tuple[()]] = {}
 
-    def parse(key: str) -> tuple[tuple[int, str, tuple[int, ...]], str] | tuple[()]:
+    def parse(key: str) -> tuple[Where, str | None] | tuple[()]:
         template = _POSITION.sub("", key)
         table = leaves.get(template)
         if table is None:
@@ -102,7 +104,7 @@ def collect_rows(
         positions = tuple(int(p) for p in _POSITION.findall(key))
         if len(positions) != depth[table]:
             return ()  # a path that does not fit this form's repeats: not ours to guess
-        return (depth[table], table, positions), template
+        return (depth[table], table, positions), template if template in included else None
 
     total = len(records)
     step = max(1000, total // 100)
@@ -116,7 +118,7 @@ def collect_rows(
         top_records.append(record)
         if not leaves:
             continue
-        instances: dict[tuple[int, str, tuple[int, ...]], dict[str, str]] = {}
+        instances: dict[Where, dict[str, str]] = {}
         for key in answers.keys() - top_keys:
             info = cache.get(key)
             if info is None:
@@ -127,7 +129,8 @@ def collect_rows(
             row = instances.get(where)
             if row is None:
                 row = instances[where] = {}
-            row[template] = answers[key]
+            if template is not None:
+                row[template] = answers[key]
         if not instances:
             continue
         if has_nested:

@@ -348,3 +348,35 @@ def test_every_exported_value_equals_the_captured_one(
     assert ages == [40, 9]
     dates = visit[visit["_parent_index"] == 1]["v_date"].tolist()
     assert dates == ["2026-02-01", "2026-02-15"]
+
+
+def test_repeat_of_sensitive_answers_keeps_its_rows(ws: Workspace) -> None:
+    """A repeat whose only answers are left out still has its rows, so children still link."""
+    ws.forms.add(definition(FORMS / "contacts.md"))
+    rid = receive(
+        ws,
+        "contacts",
+        {
+            "/data/site": "KE-0101",
+            "/data/contact[1]/phone": "+254 700 000 001",
+            "/data/contact[2]/phone": "+254 700 000 002",
+            "/data/contact[2]/call[1]/call_day": "2026-03-01",
+        },
+    )
+    out = tables(ws, "contacts")
+    assert list(out["contact"].columns) == [
+        "_index",
+        "_parent_index",
+        "_parent_table",
+        "_record_id",
+    ]
+    assert rows(out["contact"]) == [
+        {"_index": 1, "_parent_index": 1, "_parent_table": "contacts", "_record_id": rid},
+        {"_index": 2, "_parent_index": 1, "_parent_table": "contacts", "_record_id": rid},
+    ]
+    assert rows(out["call"], ["call_day", "_parent_index", "_parent_table"]) == [
+        {"call_day": "2026-03-01", "_parent_index": 2, "_parent_table": "contact"}
+    ]
+    assert "700" not in out["contact"].to_csv()
+    named = tables(ws, "contacts", include_sensitive=["phone"])
+    assert list(named["contact"]["phone"]) == ["+254 700 000 001", "+254 700 000 002"]
