@@ -15,6 +15,7 @@ import gzip
 import ipaddress
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -113,7 +114,7 @@ class SyncClient:
         retry: Retry | None = None,
         waiting: int = 0,
         gzip_min_bytes: int = 1024,
-        gzip_level: int = 5,
+        gzip_level: int = 1,
     ) -> None:
         import requests
         from requests.adapters import HTTPAdapter
@@ -128,10 +129,12 @@ class SyncClient:
         self.gzip_level = gzip_level
         self.bytes_sent = 0
         self.bytes_received = 0
+        self._count_lock = threading.Lock()  # pushes may run in two threads (exchange._push)
         self._session = requests.Session()
         # Verification stays on: a CA bundle may be named, never switched off.
         self._session.verify = ca_bundle or True
         self._session.trust_env = False  # no proxy or netrc from the environment sees the token
+        # Level 1: envelopes are mostly ciphertext; higher levels save ~3% for 2-3x the CPU.
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
@@ -309,8 +312,9 @@ class SyncClient:
             raise _Transient("no reply in time") from None
         except requests.exceptions.RequestException:
             raise _Transient("reply cut short") from None
-        self.bytes_sent += len(data or b"")
-        self.bytes_received += len(body)
+        with self._count_lock:
+            self.bytes_sent += len(data or b"")
+            self.bytes_received += len(body)
         status = response.status_code
         if status in _TRANSIENT_STATUS or status >= 500:
             raise _Transient(f"server answered {status}")

@@ -14,8 +14,9 @@ Exactly once (DESIGN §6) rests on three rules kept here:
 from __future__ import annotations
 
 import base64
+from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -169,34 +170,60 @@ def _push(
     summary: SyncSummary,
     batch_size: int,
     report: Progress,
+    in_flight: int = 2,
 ) -> None:
     total = len(unsent)
     report("push", 0, total)
     done = 0
-    for start in range(0, total, batch_size):
-        batch = unsent[start : start + batch_size]
-        results = client.push([item.envelope for item in batch])
-        acknowledged = []
-        for item, result in zip(batch, results, strict=True):
-            if result.get("record_id") != item.record_id:
-                raise ProtocolError("the server's push reply names other records than were sent")
-            status = result["status"]
-            if status in {"created", "duplicate"}:
-                acknowledged.append(item.record_id)
-                if status == "created":
-                    summary.sent += 1
-                else:
-                    summary.already_on_server += 1
-            elif status == "conflict":
-                # Same id, other bytes: never overwrite, never mark sent; a person must look.
-                summary.conflicts.append(item.record_id)
+    batches = [unsent[i : i + batch_size] for i in range(0, total, batch_size)]
+    # Two batches in flight: the server checks one while the next is compressed and sent.
+    # Only this thread touches the workspace; each batch is marked sent on its own reply, so
+    # a failure anywhere leaves later batches unmarked (they come back `duplicate`).
+    with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
+        pending: deque[tuple[Sequence[Any], Future[list[dict[str, Any]]]]] = deque()
+        try:
+            for batch in batches:
+                pending.append((batch, pool.submit(client.push, [i.envelope for i in batch])))
+                if len(pending) >= in_flight:
+                    done += _settle_batch(ws, client, *pending.popleft(), summary=summary)
+                    report("push", done, total)
+            while pending:
+                done += _settle_batch(ws, client, *pending.popleft(), summary=summary)
+                report("push", done, total)
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _settle_batch(
+    ws: Any,
+    client: SyncClient,
+    batch: Sequence[Any],
+    future: Future[list[dict[str, Any]]],
+    *,
+    summary: SyncSummary,
+) -> int:
+    results = future.result()
+    acknowledged = []
+    for item, result in zip(batch, results, strict=True):
+        if result.get("record_id") != item.record_id:
+            raise ProtocolError("the server's push reply names other records than were sent")
+        status = result["status"]
+        if status in {"created", "duplicate"}:
+            acknowledged.append(item.record_id)
+            if status == "created":
+                summary.sent += 1
             else:
-                summary.rejected.append((item.record_id, str(result.get("reason") or "")[:200]))
-        ws.records.mark_sent(acknowledged)
-        summary.waiting -= len(acknowledged)
-        client.waiting = summary.waiting
-        done += len(batch)
-        report("push", done, total)
+                summary.already_on_server += 1
+        elif status == "conflict":
+            # Same id, other bytes: never overwrite, never mark sent; a person must look.
+            summary.conflicts.append(item.record_id)
+        else:
+            summary.rejected.append((item.record_id, str(result.get("reason") or "")[:200]))
+    ws.records.mark_sent(acknowledged)
+    summary.waiting -= len(acknowledged)
+    client.waiting = summary.waiting
+    return len(batch)
 
 
 def pull(
