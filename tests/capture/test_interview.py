@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rich.console import Console, RenderableType
 
 from fieldkit.capture import Interview, QuickExit, edit_record, start_interview
@@ -180,3 +182,72 @@ def test_finalize_with_nothing_typed(
     record = ws.records.get(str(outcome.record_id))
     assert record.status == "finalized"
     assert record.answers["/data/remarks"] == ""
+
+
+VOCABULARY = [
+    "",
+    "1",
+    "2",
+    "3",
+    "9",
+    "0",
+    "-4",
+    "31",
+    "north",
+    "yes",
+    "no",
+    "y",
+    "n",
+    "1 3",
+    "water,food",
+    "2024-02-30",
+    "2024-05-02",
+    "today",
+    "-1.2 36.8",
+    "95 200",
+    "abc",
+    "Zed",
+    ":b",
+    ":back",
+    ":j 3",
+    ":jump people",
+    ":j 99",
+    ":review",
+    "s",
+    "f",
+    ":lang fr",
+    ":lang en",
+    ":lang zz",
+    ":skip",
+    ":dk",
+    ":pn",
+    ":del",
+    ":help",
+    ":nonsense",
+    "!",
+    "::",
+    " : ",
+]
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(script=st.lists(st.sampled_from(VOCABULARY), max_size=40))
+def test_any_typing_is_forgiven_and_nothing_invalid_is_saved(
+    ws: Workspace, script: list[str]
+) -> None:
+    term = ScriptedTerminal(*script)
+    try:
+        outcome = start_interview(ws, "household", terminal=term)
+    finally:
+        term.close()
+    assert outcome.status in {"finalized", "saved", "quit"}
+    if outcome.record_id is None:
+        return
+    record = ws.records.get(outcome.record_id)
+    people = record.answers.get("/data/people", "")
+    assert people == "" or 1 <= int(people) <= 30
+    assert record.answers.get("/data/site", "") in {"", "north", "south"}
+    if outcome.status == "finalized":
+        assert record.answers["/data/site"] and record.answers["/data/people"]
