@@ -100,23 +100,17 @@ def tables(
 
 
 def form_versions(workspace: Any, form_id: str) -> list[FormLike]:
-    """Every stored version of a form as Form models, oldest first and the latest last."""
-    from fieldkit.errors import FormNotFound
+    """Every stored version of a form as Form models, oldest first and the latest last.
 
-    latest = workspace.forms.get(form_id)  # raises FormNotFound when the form is unknown
-    if latest is None:
-        raise FormNotFound(f"no form {form_id} in this workspace")
+    ``FormNotFound`` (from the store) when the workspace has no such form.
+    """
+    latest = workspace.forms.get(form_id)
     older = [
-        fv
+        fv.form()
         for fv in workspace.forms.list()
-        if getattr(fv, "form_id", None) == form_id and fv.version != latest.version
+        if fv.form_id == form_id and fv.version != latest.version
     ]
-    forms: list[FormLike] = []
-    for fv in older:
-        full = fv if hasattr(fv, "form") else workspace.forms.get(form_id, fv.version)
-        forms.append(full.form())
-    forms.append(latest.form())
-    return forms
+    return [*older, latest.form()]
 
 
 def build_tables(
