@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
+    "DEFAULT_ITERATIONS",
+    "DEFAULT_LANES",
+    "DEFAULT_MEMORY_KIB",
     "DMK_BYTES",
     "KdfParams",
     "UnwrapFailed",
@@ -44,6 +47,10 @@ __all__ = [
 ]
 
 DMK_BYTES = 32
+# Today's Argon2id parameters for new wraps (raise them here; old key files upgrade on unlock).
+DEFAULT_MEMORY_KIB = 64 * 1024
+DEFAULT_ITERATIONS = 3
+DEFAULT_LANES = 4
 _RECOVERY_BYTES = 25  # 200 bits: 40 base32 characters, printed as 8 groups of 5
 _NONCE_BYTES = 12  # AES-GCM's 96-bit nonce (NIST SP 800-38D §8.2); random per wrap
 
@@ -57,14 +64,19 @@ class KdfParams:
     """Argon2id parameters, stored beside each passphrase wrap."""
 
     salt: bytes
-    memory_kib: int = 64 * 1024
-    iterations: int = 3
-    lanes: int = 4
+    memory_kib: int = DEFAULT_MEMORY_KIB
+    iterations: int = DEFAULT_ITERATIONS
+    lanes: int = DEFAULT_LANES
 
     @classmethod
     def fresh(cls) -> KdfParams:
         """Today's defaults with a new random 128-bit salt."""
-        return cls(salt=os.urandom(16))
+        return cls(
+            salt=os.urandom(16),
+            memory_kib=DEFAULT_MEMORY_KIB,
+            iterations=DEFAULT_ITERATIONS,
+            lanes=DEFAULT_LANES,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form kept in the key file."""

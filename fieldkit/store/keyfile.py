@@ -139,6 +139,12 @@ class KeyFile:
         self._require_mac(dmk)
         return dmk
 
+    def kdf_outdated(self) -> bool:
+        """Whether the passphrase wrap uses less Argon2id memory or time than today's defaults."""
+        stored = keys.KdfParams.from_json(self.wraps["passphrase"]["kdf"])
+        today = keys.KdfParams.fresh()
+        return stored.memory_kib < today.memory_kib or stored.iterations < today.iterations
+
     def matches(self, dmk: bytes) -> bool:
         """Whether ``dmk`` is this workspace's master key (checks the key file's MAC)."""
         return hmac.compare_digest(self._compute_mac(dmk), self.mac)

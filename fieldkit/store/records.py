@@ -12,7 +12,7 @@ import builtins
 import contextlib
 import importlib.util
 import json
-import uuid
+import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -92,6 +92,18 @@ class StoredEnvelope:
     sent_at: str | None
 
 
+def _uuid4() -> str:
+    """A random (version 4, RFC 9562 §5.4) UUID as text, without importing ``uuid``.
+
+    ``uuid`` pulls in ``platform`` at import, which capture's start-up cannot afford.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def _row_to_record(row: tuple[Any, ...]) -> Record:
     values = list(row)
     values[9] = json.loads(values[9])
@@ -127,7 +139,7 @@ class Records:
     ) -> Record:
         """A new, empty (or pre-filled) draft for a form version held in this workspace."""
         now = utc_text()
-        record_id = str(uuid.uuid4())
+        record_id = _uuid4()
         encoded = _clean_answers(answers or {})
         with self._db.transaction():
             if not self._db.one(

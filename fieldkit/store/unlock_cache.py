@@ -11,8 +11,7 @@ reports "nothing cached" and the CLI asks for the passphrase instead.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
-import platform
+import os
 import sys
 
 __all__ = ["available", "forget", "recall", "remember"]
@@ -42,11 +41,13 @@ def _description(workspace_id: str) -> bytes:
 
 class _Keyctl:
     def __init__(self) -> None:
-        numbers = _SYSCALLS.get(platform.machine().lower())
+        numbers = _SYSCALLS.get(os.uname().machine.lower()) if hasattr(os, "uname") else None
         if not sys.platform.startswith("linux") or numbers is None:
             raise OSError("no kernel keyring on this platform")
         self.add_key_nr, self.keyctl_nr = numbers
-        self.libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        # The running program's own symbols include libc's ``syscall`` on Linux; this avoids
+        # ctypes.util.find_library, which spawns processes and costs ~0.1 s at start-up.
+        self.libc = ctypes.CDLL(None, use_errno=True)
         self.libc.syscall.restype = ctypes.c_long
 
     def session_keyring(self) -> int:

@@ -8,6 +8,7 @@ derived from the DMK. ``create_workspace`` and ``open_workspace`` are the front 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from fieldkit.clock import HybridLogicalClock, utc_text
 from fieldkit.crypto import keys
 from fieldkit.errors import (
+    StorageFull,
     WeakPassphrase,
     WorkspaceDamaged,
     WorkspaceError,
@@ -250,7 +252,15 @@ def workspace_id(home: Path) -> str:
 def open_workspace(home: Path, *, passphrase: str) -> Workspace:
     """Unlock and open the workspace; ``WrongPassphrase`` changes nothing on disk."""
     keyfile = _read_keyfile(home)
-    return _open(home, keyfile, keyfile.unlock_with_passphrase(passphrase))
+    dmk = keyfile.unlock_with_passphrase(passphrase)
+    ws = _open(home, keyfile, dmk)
+    if keyfile.kdf_outdated():
+        # Made by an older fieldkit with cheaper Argon2id parameters: re-wrap under today's
+        # (the parameters live in the key file for this). A full disk just means "next time".
+        with contextlib.suppress(StorageFull):
+            keyfile.rewrap_passphrase(dmk, passphrase)
+            ws.audit.append("kdf_upgrade")
+    return ws
 
 
 def open_from_cache(home: Path, *, timeout_seconds: int) -> Workspace | None:
@@ -287,6 +297,8 @@ def create_workspace(home: Path, *, passphrase: str) -> tuple[Workspace, str]:
     try:
         home.mkdir(parents=True, exist_ok=True, mode=0o700)
     except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise StorageFull(f"the disk is full: no workspace was created at {home}") from None
         raise WorkspaceError(f"cannot create {home}: {exc.strerror or exc}") from None
     if wiped.exists():
         _remove_database_files(db_path)
@@ -308,10 +320,12 @@ def create_workspace(home: Path, *, passphrase: str) -> tuple[Workspace, str]:
         )
         with contextlib.suppress(FileNotFoundError):
             wiped.unlink()
-    except BaseException:
+    except BaseException as exc:
         _remove_database_files(temp_db)
         if not keyfile_path.exists():
             _remove_database_files(db_path)
+        if isinstance(exc, StorageFull):
+            raise StorageFull(f"the disk is full: no workspace was created at {home}") from None
         raise
     return _open(home, keyfile, dmk), recovery_text
 

@@ -232,3 +232,36 @@ def test_every_command_has_help() -> None:
     for args in (["init"], ["passphrase"], ["recover"], ["lock"], ["wipe"], ["audit", "verify"]):
         result = _run(*args, "--help")
         assert result.exit_code == 0 and len(result.stdout) > 40
+
+
+def test_init_on_a_full_disk_is_one_line_and_leaves_nothing(
+    tmp_path: Path, no_cache: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                continue
+        os.close(fd)
+        home = mount / "home"
+        monkeypatch.setenv("FIELDKIT_HOME", str(home))
+        monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+        result = _run("init")
+        assert result.exit_code == 1
+        assert result.stderr == f"Error: the disk is full: no workspace was created at {home}\n"
+        assert not home.exists() or list(home.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)

@@ -9,8 +9,9 @@ from typing import Any
 import sqlcipher3
 
 from fieldkit.crypto import keys
+from fieldkit.store import Workspace
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
-from fieldkit.store.workspace import DATABASE_NAME
+from fieldkit.store.workspace import DATABASE_NAME, _open
 
 PASSPHRASE = "amber-kettle-orbit-71"
 OTHER_PASSPHRASE = "violet harbour lantern 9"
@@ -36,9 +37,26 @@ FORM: dict[str, Any] = {
 }
 
 
+_DMKS: dict[tuple[str, bytes, str], bytes] = {}
+
+
+def master_key(home: Path, passphrase: str = PASSPHRASE) -> bytes:
+    """The workspace's DMK, unwrapped once per key file (Argon2id is slow on shared machines)."""
+    raw = (home / KEYFILE_NAME).read_bytes()
+    cache_key = (str(home), raw, passphrase)
+    if cache_key not in _DMKS:
+        _DMKS[cache_key] = KeyFile.read(home / KEYFILE_NAME).unlock_with_passphrase(passphrase)
+    return _DMKS[cache_key]
+
+
+def reopen(home: Path) -> Workspace:
+    """Open the workspace with its (cached) master key: for tests whose subject is not unlock."""
+    return _open(home, KeyFile.read(home / KEYFILE_NAME), master_key(home))
+
+
 def raw_connection(home: Path, passphrase: str = PASSPHRASE) -> sqlcipher3.Connection:
     """A plain sqlcipher3 connection to the workspace database (to tamper with it)."""
-    dmk = KeyFile.read(home / KEYFILE_NAME).unlock_with_passphrase(passphrase)
+    dmk = master_key(home, passphrase)
     conn = sqlcipher3.connect(str(home / DATABASE_NAME), isolation_level=None)
     conn.execute(f"PRAGMA key = \"x'{keys.sqlcipher_key(dmk).hex()}'\"")
     return conn

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _store_kit import PASSPHRASE, raw_connection
+from _store_kit import raw_connection, reopen
 
-from fieldkit.store import Workspace, open_workspace
+from fieldkit.store import Workspace
 
 V = "2024010101"
 
@@ -20,7 +20,7 @@ def _activity(ws: Workspace) -> str:
 
 
 def _reopen(home: Path) -> Workspace:
-    return open_workspace(home, passphrase=PASSPHRASE)
+    return reopen(home)
 
 
 def test_every_change_is_logged_without_answer_text(ws: Workspace) -> None:

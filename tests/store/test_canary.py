@@ -6,9 +6,9 @@ import base64
 import codecs
 from pathlib import Path
 
-from _store_kit import FORM, PASSPHRASE
+from _store_kit import FORM, PASSPHRASE, reopen
 
-from fieldkit.store import create_workspace, open_workspace
+from fieldkit.store import create_workspace
 
 MARKER = "CANARY-q7Zx93-Tuzo"
 V = "2024010101"
@@ -64,7 +64,7 @@ def test_marker_appears_in_no_file(home: Path) -> None:
         assert (home / "workspace.db-wal").exists()
         assert _scan(home) == []
     assert _scan(home) == []
-    with open_workspace(home, passphrase=PASSPHRASE) as again:
+    with reopen(home) as again:
         assert any(MARKER in r.answers.get("/data/site", "") for r in again.records.list())
     assert _scan(home) == []
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _store_kit import FORM, PASSPHRASE, fingerprint, raw_connection
+from _store_kit import FORM, PASSPHRASE, fingerprint, raw_connection, reopen
 
 from fieldkit.errors import MigrationError
-from fieldkit.store import create_workspace, open_workspace, schema
+from fieldkit.store import create_workspace, schema
 
 
 def test_a_version_1_workspace_opens_and_is_upgraded(
@@ -26,7 +26,7 @@ def test_a_version_1_workspace_opens_and_is_upgraded(
     assert "envelopes" not in tables
     conn.close()
 
-    with open_workspace(home, passphrase=PASSPHRASE) as ws:
+    with reopen(home) as ws:
         assert ws.records.get(draft.id).answers == {"/data/site": "from v1"}
         ws.records.finalize(draft.id, answers={"/data/site": "from v1"})
         ws.records.set_envelope(draft.id, b"sealed later")
@@ -44,7 +44,7 @@ def test_a_workspace_from_a_newer_fieldkit_is_refused_untouched(home: Path) -> N
     conn.close()
     before = fingerprint(home)
     with pytest.raises(MigrationError, match="newer fieldkit"):
-        open_workspace(home, passphrase=PASSPHRASE)
+        reopen(home)
     assert fingerprint(home) == before
 
 

@@ -4,7 +4,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from _store_kit import FORM, PASSPHRASE
+from _store_kit import FORM, PASSPHRASE, reopen
 
 from fieldkit.errors import (
     FormError,
@@ -95,7 +95,7 @@ def test_list_filters_and_order(ws: Workspace) -> None:
 def test_save_is_durable_in_another_connection(ws: Workspace) -> None:
     record = ws.records.create_draft(form_id="household", form_version=V)
     ws.records.save_answers(record.id, {"/data/site": "durable"})
-    with open_workspace(ws.home, passphrase=PASSPHRASE) as other:
+    with reopen(ws.home) as other:
         assert other.records.get(record.id).answers == {"/data/site": "durable"}
 
 
@@ -260,7 +260,7 @@ def test_disk_full_during_save_leaves_the_last_save(tmp_path: Path) -> None:
                 for _ in range(50):
                     ws.records.save_answers(record.id, {"/data/site": "y" * 20000})
         filler.unlink()
-        with open_workspace(home, passphrase=PASSPHRASE) as again:
+        with reopen(home) as again:
             again.check()
             assert again.records.get(record.id).answers["/data/site"] in ("kept", "y" * 20000)
             assert again.audit.verify().ok

@@ -243,3 +243,20 @@ def test_database_is_encrypted_and_raw_access_needs_the_derived_key(home: Path) 
 def test_workspace_folder_is_private(home: Path) -> None:
     create_workspace(home, passphrase=PASSPHRASE)[0].close()
     assert os.stat(home).st_mode & 0o077 == 0
+
+
+def test_stronger_defaults_upgrade_the_key_file_on_the_next_unlock(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fieldkit.crypto import keys
+
+    create_workspace(home, passphrase=PASSPHRASE)[0].close()
+    old = json.loads((home / KEYFILE_NAME).read_text())["wraps"]["passphrase"]["kdf"]
+    # A later fieldkit raises the defaults; a key file from today must follow on next unlock.
+    monkeypatch.setattr(keys, "DEFAULT_ITERATIONS", old["iterations"] + 1)
+    with open_workspace(home, passphrase=PASSPHRASE) as ws:
+        assert [e.action for e in ws.audit.entries()][-1] == "kdf_upgrade"
+    new = json.loads((home / KEYFILE_NAME).read_text())["wraps"]["passphrase"]["kdf"]
+    assert new["iterations"] == old["iterations"] + 1 and new["salt"] != old["salt"]
+    open_workspace(home, passphrase=PASSPHRASE).close()
+    assert json.loads((home / KEYFILE_NAME).read_text())["wraps"]["passphrase"]["kdf"] == new
