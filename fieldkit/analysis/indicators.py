@@ -507,15 +507,13 @@ def _services(
     joined = people.join(first, on="_person", how="inner")
     gap = (joined["_start"] - joined["_identified"]).dt.days
     joined = joined.assign(_days=gap)[gap >= 0]
-    days.total = median_figure("all", [int(x) for x in joined["_days"]], rules)
-    if "site" in joined.columns:
-        days.breakdowns["site"] = _breakdown(
-            joined,
-            "site",
-            size=_people,
-            rules=rules,
-            figure=lambda sub, label: median_figure(label, [int(x) for x in sub["_days"]], rules),
-        )
+
+    def median(sub: pd.DataFrame, label: str) -> Figure:
+        return median_figure(label, [int(x) for x in sub["_days"]], rules)
+
+    days.total = median(joined, "all")
+    for dim in _dims(joined, _BASIC_DIMS):
+        days.breakdowns[dim] = _breakdown(joined, dim, size=_people, rules=rules, figure=median)
     return [served, days]
 
 
@@ -531,8 +529,14 @@ def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
         return [_unavailable(i, why) for i in inds]
     fu = period["follow_up"].copy()
     status = _text(fu, "visit_status")
-    done = int((status == "done").sum())
-    per_case.total = ratio_figure("all", done, _people(fu), rules)
+    fu["_done"] = status == "done"
+
+    def per_person(sub: pd.DataFrame, label: str) -> Figure:
+        return ratio_figure(label, int(sub["_done"].sum()), _people(sub), rules)
+
+    per_case.total = per_person(fu, "all")
+    for dim in _dims(fu, ("site",)):
+        per_case.breakdowns[dim] = _breakdown(fu, dim, size=_people, rules=rules, figure=per_person)
     due = pd.to_datetime(_text(fu, "due_date"), errors="coerce", format="%Y-%m-%d")
     visit = pd.to_datetime(_text(fu, "visit_date"), errors="coerce", format="%Y-%m-%d")
     eligible = (status == "missed") | ((status == "done") & due.notna() & visit.notna())
@@ -571,9 +575,15 @@ def _prosecution(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[
     stage = _text(ref, "case_outcome").map(
         lambda s: _STAGES.index(s) if isinstance(s, str) and s in _STAGES else 0
     )
-    furthest = ref.assign(_stage=stage).groupby("_person")["_stage"].max()
+    # One row per person: their furthest stage, and where/who from their latest referral.
+    ordered = ref.assign(_stage=stage).sort_values("_date", kind="stable")
+    people = (
+        ordered.groupby("_person", sort=False)
+        .agg(_stage=("_stage", "max"), **{d: (d, "last") for d in _dims(ordered, _BASIC_DIMS)})
+        .reset_index()
+    )
     for ind, level in zip(inds, (1, 2, 3), strict=True):
-        ind.total = count_figure("all", int((furthest >= level).sum()), rules)
+        _counted(ind, people[people["_stage"] >= level], rules=rules, size=_people)
     return inds
 
 

@@ -235,8 +235,13 @@ def test_exact_values_with_small_k(ws: Workspace) -> None:
         "sex": {"female": 40},
         "age_band": {"9_17": 0, "21_23": 50},
     }
-    assert got["days_to_first_service"] == {"all": 4.0, "site": {"KE-0101": 4.0}}  # 1 2 4 4 7 10
-    assert got["follow_ups_per_case"] == {"all": 0.8}  # 5 visits done / 6 people
+    assert got["days_to_first_service"] == {  # 1 2 4 4 7 10
+        "all": 4.0,
+        "site": {"KE-0101": 4.0},
+        "sex": {"female": 4.0},
+        "age_band": {"21_23": 4.0},
+    }
+    assert got["follow_ups_per_case"] == {"all": 0.8, "site": {"KE-0101": 0.8}}  # 5 done / 6
     assert got["follow_ups_on_time"] == {
         "all": 50,  # 3 of 6 (A04's visit without a date is left out)
         # Month 1: 3 of 5, but 2 late or missed is too few to show; month 3 (one follow-up)
@@ -245,9 +250,15 @@ def test_exact_values_with_small_k(ws: Workspace) -> None:
         "site": {"KE-0101": 50},
     }
     assert got["case_closure_rate"] == {"all": 50, "site": {"KE-0101": 50}}  # 3 of 6
-    assert got["investigations"] == {"all": 4}
-    assert got["prosecutions"] == {"all": "<3"}
-    assert got["convictions"] == {"all": "<3"}
+    assert got["investigations"] == {
+        "all": 4,
+        "site": {"KE-0101": 4},
+        "sex": {"female": 4},
+        "age_band": {"21_23": 4},
+    }
+    small = {"site": {"other": "<3"}, "sex": {"other": "<3"}, "age_band": {"other": "<3"}}
+    assert got["prosecutions"] == {"all": "<3", **small}  # A01, A02
+    assert got["convictions"] == {"all": "<3", **small}  # A01
     assert got["active_referral_partners"] == {"all": 2}
     assert got["people_reached"] == {"all": 35, "site": {"KE-0101": 30, "KE-0202": 5}}
     # 3 of 6 answered; KE-0202: 2 of 4 (complement 2 < 3); KE-0101 (2 answered) pooled.
