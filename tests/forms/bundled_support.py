@@ -11,7 +11,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 
@@ -22,7 +22,10 @@ from fieldkit.bundled import bundled_form
 HERE = Path(__file__).resolve().parent
 REFERENCE_SOURCE = HERE / "javarosa" / "ReferenceRun.java"
 # The scenario dates are before this day; JavaRosa uses the real clock, which is later.
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+# Both engines run east of UTC (East Africa, UTC+3), where date arithmetic slips a day when
+# a form forgets that a date is local midnight.
+TIME_ZONE = "Africa/Nairobi"
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone(timedelta(hours=3)))
 
 HEADER = {
     "interviewer_role": "social_worker",
@@ -192,6 +195,7 @@ def run_odk(
         [
             "java",
             "-Djava.awt.headless=true",
+            f"-Duser.timezone={TIME_ZONE}",
             "-cp",
             f"{odk_validate_jar()}:{classes}",
             "ReferenceRun",

@@ -64,7 +64,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
             "visit_date": "2026-07-20",
             "trafficker_recontact": "yes",
         },
-        {"due_date": "2026-07-17", "overdue": "no", "urgent": "yes"},
+        {"target_date": "2026-07-17", "due_date": "2026-07-31", "overdue": "no", "urgent": "yes"},
     ),
 }
 
@@ -94,7 +94,7 @@ def test_forms_eval_reaches_the_decision(name: str, tmp_path: Path) -> None:
             str(steps),
             "--json",
             "--now",
-            "2026-11-28T12:00:00+00:00",
+            "2026-11-28T12:00:00+03:00",
         ],
     )
     assert done.exit_code == 0, done.output

@@ -26,16 +26,38 @@ def visit(month: str = "3", visit_date: str = "2026-04-16", **more: str) -> dict
 
 
 SCENARIOS: list[Scenario] = [
-    # Due dates: case opening + months of 30.44 days, whatever the time zone.
-    scenario("due-1-month", {**BASE, "visit_month": "1"}, expect={"due_date": "2026-02-14"}),
-    scenario("due-3-months", {**BASE, "visit_month": "3"}, expect={"due_date": "2026-04-16"}),
-    scenario("due-6-months", {**BASE, "visit_month": "6"}, expect={"due_date": "2026-07-17"}),
+    # Target: case opening + months of 30.44 days; due (last day on time): target + 14 days.
     scenario(
-        "due-12-months",
-        {**BASE, "case_start_date": "2025-11-01", "visit_month": "12"},
-        expect={"due_date": "2026-11-01"},
+        "due-1-month",
+        {**BASE, "visit_month": "1"},
+        expect={"target_date": "2026-02-14", "due_date": "2026-02-28"},
     ),
-    scenario("no-due-date-without-month", BASE, expect={"due_date": ""}, hidden=("due_note",)),
+    scenario(
+        "due-3-months",
+        {**BASE, "visit_month": "3"},
+        expect={"target_date": "2026-04-16", "due_date": "2026-04-30"},
+    ),
+    scenario(
+        "due-6-months",
+        {**BASE, "visit_month": "6"},
+        expect={"target_date": "2026-07-17", "due_date": "2026-07-31"},
+    ),
+    scenario(
+        "due-12-months-across-a-year",
+        {**BASE, "case_start_date": "2025-11-01", "visit_month": "12"},
+        expect={"target_date": "2026-11-01", "due_date": "2026-11-15"},
+    ),
+    scenario(
+        "due-date-across-february",
+        {**BASE, "case_start_date": "2026-01-31", "visit_month": "1"},
+        expect={"target_date": "2026-03-02", "due_date": "2026-03-16"},
+    ),
+    scenario(
+        "no-due-date-without-month",
+        BASE,
+        expect={"target_date": "", "due_date": ""},
+        hidden=("due_note",),
+    ),
     scenario(
         "visit-on-time",
         {**visit(), "case_closed": "no"},
@@ -45,12 +67,12 @@ SCENARIOS: list[Scenario] = [
         complete=True,
     ),
     scenario(
-        "visit-within-14-days-is-on-time",
+        "visit-on-the-due-date-is-on-time",
         visit(visit_date="2026-04-30"),
         expect={"overdue": "no"},
     ),
     scenario(
-        "visit-15-days-late-is-overdue",
+        "visit-after-the-due-date-is-overdue",
         visit(visit_date="2026-05-01"),
         expect={"overdue": "yes"},
     ),
