@@ -148,3 +148,7 @@ def _greet(
         line += f" · draft {record_id}"
     line += " · :help for commands · :q or Ctrl-C to leave at once[/dim]"
     terminal.show(line)
+    if len(form.languages) > 1:
+        current = session.lang or form.default_language or form.languages[0]
+        others = ", ".join(lang for lang in form.languages if lang != current)
+        terminal.show(f"[dim]Language: {escape(current)} (also {escape(others)}: :lang CODE)[/dim]")

@@ -102,6 +102,13 @@ class Interview:
         """Ask until the record is finalized or the interviewer leaves."""
         if resume:
             self._pos = self._resume_position()
+            steps = self._steps()
+            step = steps[self._pos] if self._pos < len(steps) else None
+            if isinstance(step, Question):
+                self.terminal.show(
+                    f"[dim]Resuming at question {step.number}; earlier answers are kept "
+                    "(:review shows them).[/dim]"
+                )
         if start_at_review:
             self._pos = len(self._steps())
         try:
