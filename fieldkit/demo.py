@@ -117,7 +117,7 @@ def _pick(
     if name in fixed:
         return fixed[name]
     wanted = lean.get(name)
-    names = [c.name for c in state.choices]
+    names: list[str] = [str(c.name) for c in state.choices]
     if isinstance(wanted, str):
         return wanted
     if qtype == "select_one":
