@@ -96,6 +96,9 @@ class Interview:
         # The steps change only when an answer or a repeat does: computed once per change,
         # so a 2,000-question form stays quick between questions.
         self._cached_steps: list[Step] | None = None
+        # Questions already passed: an empty one reads "(skipped)" in the review, not "(not
+        # asked yet)".
+        self._visited: set[str] = set()
 
     # ----------------------------------------------------------------- entry points
     def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
@@ -103,6 +106,7 @@ class Interview:
         if resume:
             self._pos = self._resume_position()
             steps = self._steps()
+            self._visited.update(s.path for s in steps[: self._pos] if isinstance(s, Question))
             step = steps[self._pos] if self._pos < len(steps) else None
             if isinstance(step, Question):
                 self.terminal.show(
@@ -323,6 +327,7 @@ class Interview:
                 render_review(
                     session=self.session,
                     steps=steps,
+                    visited=self._visited,
                     show_sensitive=self.show_sensitive,
                 )
             )
@@ -415,6 +420,7 @@ class Interview:
         return Outcome("quit", record_id)
 
     def _advance(self, path: str) -> None:
+        self._visited.add(path)
         steps = self._steps()
         if self._from_review:
             # A change made from the review screen goes straight back to it.

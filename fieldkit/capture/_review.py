@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from fieldkit.capture._entry import question_kind
@@ -23,6 +23,7 @@ def render_review(
     *,
     session: FormSession,
     steps: Sequence[Step],
+    visited: Collection[str] = (),
     show_sensitive: bool = False,
 ) -> Table:
     """A table of question number, label and answer; marks what stops finalize."""
@@ -48,7 +49,12 @@ def render_review(
         value = str(state.value or "")
         sensitive = bool(state.sensitive)
         if value == "":
-            answer = Text("(skipped)" if not state.required else "(missing)", style="dim")
+            if state.required:
+                answer = Text("(missing)", style="dim")
+            elif step.path in visited:
+                answer = Text("(skipped)", style="dim")
+            else:
+                answer = Text("(not asked yet)", style="dim")
         elif sensitive and not show_sensitive:
             answer = Text(f"{MASK} (sensitive)", style="dim")
         else:

@@ -299,6 +299,7 @@ def test_finalize_refused_while_something_is_missing(ws_home: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Cannot finalize yet: 2. people" in result.output
     assert "(missing)" in result.output
+    assert "(not asked yet)" in result.output and "(skipped)" not in result.output
     assert records(ws_home, status="finalized") == []
     (draft,) = records(ws_home, status="draft")
     assert draft.answers["/data/site"] == "north"
