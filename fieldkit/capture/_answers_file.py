@@ -9,6 +9,7 @@ reported at once by question name, never with the answer text (DOMAIN §5).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,7 @@ class _Filler:
         self.form = form
         self.session = session
         self.unknown: list[str] = []
+        self.misplaced: list[str] = []
         self.invalid: list[str] = []
 
     def resolve(self, key: str, *, scope: Node | None, instance: str) -> tuple[Node, str] | None:
@@ -53,7 +55,13 @@ class _Filler:
         scope_path = scope.path if scope is not None else None
         if key.startswith("/"):
             node = self.form.find(template_of(key))
-            if node is None or node.repeat != scope_path:
+            if node is None:
+                return None
+            if scope is None and node.repeat is not None and node.kind != "repeat":
+                # A full instance path at the top level, e.g. /data/member[2]/age: the
+                # instances it names are made as needed.
+                return (node, key) if self._make_instances(key) else None
+            if node.repeat != scope_path:
                 return None
             if scope is None:
                 return node, key
@@ -67,6 +75,26 @@ class _Filler:
         path = node.path if scope is None else instance + node.path[len(scope.path) :]
         return node, path
 
+    def _make_instances(self, path: str) -> bool:
+        """Add user-controlled repeat instances so that every ``name[n]`` in ``path`` exists."""
+        done = ""
+        for segment in path.strip("/").split("/"):
+            match = re.fullmatch(r"([^\[\]]+)\[(\d+)\]", segment)
+            if match is not None:
+                node = self.form.find(template_of(f"{done}/{match[1]}"))
+                if node is None or node.kind != "repeat":
+                    return False
+                wanted = int(match[2])
+                have = instances(self.session, node.path, done)
+                if wanted > len(have) and node.repeat_count:
+                    return False
+                if wanted > 200:
+                    return False
+                while len(have) < wanted:
+                    have.append(self.session.add_repeat(f"{done}/{match[1]}"))
+            done = f"{done}/{segment}"
+        return True
+
     def fill(
         self, data: Mapping[str, Any], *, scope: Node | None = None, instance: str = ""
     ) -> None:
@@ -74,7 +102,10 @@ class _Filler:
         for key, value in data.items():
             found = self.resolve(str(key), scope=scope, instance=instance)
             if found is None:
-                self.unknown.append(str(key))
+                if not str(key).startswith("/") and self.form.named(str(key)):
+                    self.misplaced.append(str(key))
+                else:
+                    self.unknown.append(str(key))
                 continue
             node, path = found
             if node.kind == "repeat":
@@ -147,6 +178,12 @@ def fill_session(form: Form, session: FormSession, data: Mapping[str, Any], *, s
     """Apply ``data``; raise one error naming every unknown, missing or invalid question."""
     filler = _Filler(form, session)
     filler.fill(data)
+    if filler.misplaced:
+        names = ", ".join(sorted(set(filler.misplaced))[:20])
+        raise UsageError(
+            f"{source}: {names} belong(s) to another level of the form (a repeat): give them "
+            "inside the repeat's list of objects, or by their full path"
+        )
     if filler.unknown:
         names = ", ".join(sorted(set(filler.unknown))[:20])
         raise UsageError(f"{source}: no question named {names} in form {form.id}")
