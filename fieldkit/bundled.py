@@ -1,7 +1,8 @@
 """The XLSForms fieldkit ships: consent, needs assessment, screenings, referral, follow-up.
 
-The Markdown XLSForms in the repository's ``forms/`` folder are the source of truth. A wheel
-carries the same folder as the package ``fieldkit.bundled_forms`` (pyproject maps it), so
+The Markdown XLSForms in the repository's ``forms/`` folder are the source of truth.
+``fieldkit/bundled_forms`` is a symbolic link to that folder, so the package-data glob
+``bundled_forms/*`` puts the files in the wheel as ``fieldkit/bundled_forms/``, and
 ``bundled_form("consent")`` works from a source checkout and from a plain ``pip install``.
 """
 
