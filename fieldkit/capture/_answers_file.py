@@ -181,8 +181,8 @@ def fill_session(form: Form, session: FormSession, data: Mapping[str, Any], *, s
     if filler.misplaced:
         names = ", ".join(sorted(set(filler.misplaced))[:20])
         raise UsageError(
-            f"{source}: {names} belong(s) to another level of the form (a repeat): give them "
-            "inside the repeat's list of objects, or by their full path"
+            f"{source}: {names}: inside a repeat; give it in the repeat's list of objects, "
+            "or by its full path"
         )
     if filler.unknown:
         names = ", ".join(sorted(set(filler.unknown))[:20])

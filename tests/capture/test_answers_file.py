@@ -100,7 +100,7 @@ def test_counted_repeat_with_too_many_entries(members: Form) -> None:
 def test_unknown_names_and_wrong_shapes(members: Form) -> None:
     with pytest.raises(UsageError, match="no question named shoe_size"):
         fill(members, {"village": "V", "shoe_size": 3})
-    with pytest.raises(UsageError, match="member_age belong"):
+    with pytest.raises(UsageError, match="member_age: inside a repeat"):
         fill(members, {"member_age": 3})  # inside a repeat: needs the repeat's object or a path
     with pytest.raises(AnswerError, match="a repeat: give a list of objects"):
         fill(members, {"village": "V", "member": {"member_age": 3}, "children": 0})
