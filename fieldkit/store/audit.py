@@ -46,11 +46,14 @@ class AuditReport:
     seq: int | None = None
 
 
+# One encoder, made once: json.dumps with options builds a new encoder on every call, which
+# shows in bulk imports (one entry per record).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+
+
 def _entry_hash(prev: str, entry: AuditEntry) -> str:
-    body = json.dumps(
-        [entry.seq, entry.at, entry.action, entry.record_id, entry.form_id, entry.device],
-        separators=(",", ":"),
-        ensure_ascii=True,
+    body = _ENCODER.encode(
+        [entry.seq, entry.at, entry.action, entry.record_id, entry.form_id, entry.device]
     )
     return hashlib.sha256(f"{prev}\n{body}".encode()).hexdigest()
 

@@ -110,13 +110,18 @@ def _row_to_record(row: tuple[Any, ...]) -> Record:
     return Record(*values)
 
 
+# Made once (json.dumps with options builds an encoder per call). Keys keep their order: the
+# engine's order is document order, which is what a reader of the stored JSON expects.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def _clean_answers(answers: Mapping[str, str]) -> str:
     if not isinstance(answers, Mapping):
         raise TypeError("answers must be a mapping of instance path to text")
-    for key, value in answers.items():
-        if not isinstance(key, str) or not isinstance(value, str):
+    if not all(type(k) is str and type(v) is str for k, v in answers.items()):
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in answers.items()):
             raise TypeError("answers must map instance paths (str) to text (str)")
-    return json.dumps(dict(answers), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+    return _ENCODER.encode(dict(answers))
 
 
 class Records:
