@@ -54,6 +54,9 @@ class Database:
             # Zero freed content, so a discarded draft does not linger in free pages even for
             # someone who later learns the key.
             self._conn.execute("PRAGMA secure_delete = ON")
+            # Sorts and temporary indices in memory, never in an unencrypted file in /tmp
+            # (SQLCipher does not encrypt SQLite's temporary files).
+            self._conn.execute("PRAGMA temp_store = MEMORY")
             if create:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             # FULL, not NORMAL: in WAL mode NORMAL skips the fsync of the WAL at each commit, so a

@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 from _store_kit import FORM, PASSPHRASE, reopen
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from fieldkit.errors import (
     FormError,
@@ -336,3 +338,31 @@ def test_import_many_is_the_bulk_import_received(ws: Workspace) -> None:
     assert ws.audit.verify().ok
     with pytest.raises(TypeError, match="lacks"):
         ws.records.import_many([{"record_id": "x"}])
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    answers=st.dictionaries(
+        st.text(min_size=1, max_size=30).map(lambda t: "/data/" + t),
+        st.text(max_size=200),
+        max_size=12,
+    )
+)
+def test_answers_round_trip_exactly(ws: Workspace, answers: dict[str, str]) -> None:
+    record = ws.records.create_draft(form_id="household", form_version=V)
+    ws.records.save_answers(record.id, answers)
+    assert ws.records.get(record.id).answers == answers
+    assert list(ws.records.get(record.id).answers) == list(answers)  # order kept
+    final = ws.records.finalize(record.id, answers=answers)
+    assert final.answers == answers
+
+
+def test_database_settings(ws: Workspace) -> None:
+    db = ws._db
+    assert db.scalar("PRAGMA journal_mode") == "wal"
+    assert db.scalar("PRAGMA synchronous") == 2  # FULL
+    assert db.scalar("PRAGMA foreign_keys") == 1
+    assert db.scalar("PRAGMA temp_store") == 2  # MEMORY
+    assert db.scalar("PRAGMA secure_delete") == 1
