@@ -30,15 +30,27 @@ def run(
     database_url: str | None = typer.Option(
         None, "--database-url", envvar="FIELDKIT_DATABASE_URL", help=_DB_HELP
     ),
+    verify_processes: int | None = typer.Option(
+        None,
+        "--verify-processes",
+        min=0,
+        help="Worker processes checking signatures (default: one per core; 0: none).",
+    ),
     bench_endpoints: bool = typer.Option(False, "--bench-endpoints", hidden=True),
 ) -> None:
     """Run the sync server in the foreground (migrations are applied first)."""
+    import os
+
     from sync.server import ServerSettings, serve
 
+    cores = os.cpu_count() or 1
     settings = ServerSettings(
         data_dir=_data_dir(ctx, data_dir),
         database_url=database_url,
         bench_endpoints=bench_endpoints,
+        verify_processes=(min(cores, 4) if cores > 1 else 0)
+        if verify_processes is None
+        else verify_processes,
     )
     serve(settings, host=host, port=port)
 

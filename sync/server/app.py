@@ -36,6 +36,7 @@ from sync.server.db import make_engine, migrate
 from sync.server.errors import NotFound, PayloadTooLarge, status_of
 from sync.server.guard import BodyGuard, error_bytes
 from sync.server.settings import ServerSettings
+from sync.server.verify import Verifier
 
 __all__ = ["create_app"]
 
@@ -130,10 +131,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The sync server for these settings; migrations are applied before it serves."""
     engine = make_engine(settings)
     migrate(engine)
+    verifier = Verifier(settings.verify_processes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        verifier.close()
         engine.dispose()
 
     app = _App(
@@ -145,6 +148,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.engine = engine
     app.state.settings = settings
+    app.state.verifier = verifier
     _install_handlers(app)
     app.add_middleware(BodyGuard, settings=settings)
     _routes(app, settings)
@@ -195,12 +199,20 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         return projects.enroll(engine, body)
 
     @app.post("/v1/push", response_model=p.PushResponse, tags=["sync"])
-    def push(body: p.PushRequest, caller: CallerDep, engine: EngineDep) -> p.PushResponse:
+    def push(
+        body: p.PushRequest, caller: CallerDep, engine: EngineDep, request: Request
+    ) -> p.PushResponse:
         """Store sealed envelopes exactly once; one result per item; committed before reply."""
         require_device(caller)
         if len(body.envelopes) > settings.max_batch:
             raise PayloadTooLarge(f"batch over {settings.max_batch} envelopes")
-        results = records.push(engine, caller=caller, batch=body.envelopes, settings=settings)
+        results = records.push(
+            engine,
+            caller=caller,
+            batch=body.envelopes,
+            settings=settings,
+            verifier=request.app.state.verifier,
+        )
         return p.PushResponse(results=results)
 
     @app.get(

@@ -12,8 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -29,6 +27,7 @@ from sync.server.feed import append_changes
 from sync.server.retry import in_transaction
 from sync.server.schema import envelopes
 from sync.server.settings import ServerSettings
+from sync.server.verify import Verifier
 
 __all__ = ["push"]
 
@@ -44,61 +43,76 @@ class _Item:
 
 
 def _check(
-    env: Envelope, *, caller: Caller, key: Ed25519PublicKey, max_bytes: int, header_bytes: bytes
-) -> str | None:
-    """Why this envelope is rejected, or None. Reasons never quote the envelope's content."""
+    env: Envelope, *, caller: Caller, max_bytes: int, header_bytes: bytes
+) -> tuple[str | None, tuple[bytes, bytes]]:
+    """Why this envelope is rejected (None if not yet) and the (signature, message) to verify.
+
+    Reasons never quote the envelope's content.
+    """
     header = env.header
     if header.project_id != caller.project_id:
-        return "project_id is not the project of this device"
+        return "project_id is not the project of this device", _NOTHING
     if header.device_id != caller.device_id:
-        return "device_id is not this device"
+        return "device_id is not this device", _NOTHING
     try:
         raw = b64decode(env.ciphertext)
         signature = b64decode(env.signature)
         for recipient in header.recipients:
             b64decode(recipient.wrapped_key)
     except ValueError:
-        return "invalid base64"
+        return "invalid base64", _NOTHING
     if len(raw) < 12 + 16:  # a GCM nonce and tag at least
-        return "ciphertext too short"
+        return "ciphertext too short", _NOTHING
     if len(signature) != 64:
-        return "signature must be 64 bytes"
+        return "signature must be 64 bytes", _NOTHING
     if len(raw) > max_bytes:
-        return f"envelope larger than {max_bytes} bytes"
-    try:
-        key.verify(signature, header_bytes + hashlib.sha256(raw).digest())
-    except InvalidSignature:
-        return "signature does not verify with this device's key"
-    return None
+        return f"envelope larger than {max_bytes} bytes", _NOTHING
+    # signed_bytes (sync.protocol): canonical header + SHA-256 of the raw ciphertext.
+    return None, (signature, header_bytes + hashlib.sha256(raw).digest())
+
+
+_NOTHING = (b"", b"")
+_BAD_SIGNATURE = "signature does not verify with this device's key"
 
 
 def push(
-    engine: Engine, *, caller: Caller, batch: list[Envelope], settings: ServerSettings
+    engine: Engine,
+    *,
+    caller: Caller,
+    batch: list[Envelope],
+    settings: ServerSettings,
+    verifier: Verifier | None = None,
 ) -> list[PushResult]:
     """Store a batch; one result per envelope in request order, committed before returning."""
     assert caller.ed25519 is not None and caller.project_id is not None
     project_id = caller.project_id
-    key = Ed25519PublicKey.from_public_bytes(b64decode(caller.ed25519))
+    limit = settings.max_envelope_bytes
     results: list[PushResult | None] = [None] * len(batch)
-    items: list[_Item] = []
+    pending: list[_Item] = []
+    to_verify: list[tuple[bytes, bytes]] = []
     for i, env in enumerate(batch):
         header_bytes = canonical_header_bytes(env.header)
-        reason = _check(
-            env,
-            caller=caller,
-            key=key,
-            max_bytes=settings.max_envelope_bytes,
-            header_bytes=header_bytes,
-        )
+        reason, signed = _check(env, caller=caller, max_bytes=limit, header_bytes=header_bytes)
         body = b"" if reason else canonical_envelope_bytes(env, header_bytes=header_bytes)
-        if not reason and len(body) > settings.max_envelope_bytes:
-            reason = f"envelope larger than {settings.max_envelope_bytes} bytes"
+        if not reason and len(body) > limit:
+            reason = f"envelope larger than {limit} bytes"
         if reason:
-            results[i] = PushResult(
-                record_id=env.header.record_id, status="rejected", reason=reason
-            )
+            rid = env.header.record_id
+            results[i] = PushResult(record_id=rid, status="rejected", reason=reason)
             continue
-        items.append(_Item(i, env.header.record_id, body, hashlib.sha256(body).digest()))
+        pending.append(_Item(i, env.header.record_id, body, hashlib.sha256(body).digest()))
+        to_verify.append(signed)
+    # Against the Ed25519 key the device registered at enrolment, never a key in the request.
+    verdicts = (verifier or Verifier(0)).verify(b64decode(caller.ed25519), to_verify)
+    items: list[_Item] = []
+    for item, ok in zip(pending, verdicts, strict=True):
+        if ok:
+            items.append(item)
+        else:
+            rid = item.record_id
+            results[item.index] = PushResult(
+                record_id=rid, status="rejected", reason=_BAD_SIGNATURE
+            )
 
     # The first item of each record id is the one offered for insertion; repeats in the same
     # batch are judged against whatever ends up stored.

@@ -26,6 +26,8 @@ class ServerSettings:
     default_pull_limit: int = 500
     max_pull_limit: int = 2000
     max_enroll_code_seconds: int = 30 * 24 * 3600
+    # Worker processes verifying signatures of large push batches (0: in the serving process).
+    verify_processes: int = 0
     # Hidden: POST /v1/bench/sink for bench/sync.py's baseline; off in production.
     bench_endpoints: bool = False
     # Extra keyword arguments for SQLAlchemy's create_engine (tests use a small pool).

@@ -73,3 +73,27 @@ def test_overlapping_batches_in_other_orders(any_sync_server: RunningServer) -> 
     for t in threads:
         t.join(60)
     assert sorted(created) == sorted(e.header.record_id for e in batch)
+
+
+def test_verification_in_worker_processes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from _server_kit import Device
+    from conftest import start_server_thread
+
+    server = start_server_thread(tmp_path / "srv", verify_processes=2)
+    try:
+        url, tok = server.url, server.admin_token
+        project = create_project(url, tok)
+        field = enroll(url, tok, project)
+        impostor = Device(device_id=field.device_id, project_id=field.project_id)
+        forged_at = {3, 150, 151, 299}
+        batch = [
+            seal(impostor if i in forged_at else field, project, {"/data/q": str(i)})
+            for i in range(300)
+        ]
+        results = push(url, field, batch).json()["results"]
+        rejected = {i for i, r in enumerate(results) if r["status"] == "rejected"}
+        assert rejected == forged_at
+        assert all(results[i]["status"] == "created" for i in range(300) if i not in forged_at)
+        assert "signature" in results[3]["reason"]
+    finally:
+        server.stop()
