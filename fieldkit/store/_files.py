@@ -43,19 +43,28 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 def overwrite_and_delete(path: Path) -> None:
-    """Overwrite a small file with random bytes, make that durable, then delete it."""
+    """Overwrite a small file with random bytes, make that durable, then delete it.
+
+    The overwrite is best effort (flash storage may keep old blocks anyway); the delete is not.
+    """
     try:
         size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    with contextlib.suppress(OSError):
         fd = os.open(path, os.O_WRONLY)
         try:
             os.write(fd, secrets.token_bytes(max(size, 1)))
             os.fsync(fd)
         finally:
             os.close(fd)
+    try:
         path.unlink()
         fsync_dir(path.parent)
     except FileNotFoundError:
         return
+    except OSError as exc:
+        raise _storage_error(exc, path) from None
 
 
 def _storage_error(exc: OSError, path: Path) -> WorkspaceError:

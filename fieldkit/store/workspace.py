@@ -256,10 +256,16 @@ def open_workspace(home: Path, *, passphrase: str) -> Workspace:
     ws = _open(home, keyfile, dmk)
     if keyfile.kdf_outdated():
         # Made by an older fieldkit with cheaper Argon2id parameters: re-wrap under today's
-        # (the parameters live in the key file for this). A full disk just means "next time".
-        with contextlib.suppress(StorageFull):
+        # (the parameters live in the key file for this).
+        # Any write failure (full or read-only disk) just means "next time".
+        try:
             keyfile.rewrap_passphrase(dmk, passphrase)
             ws.audit.append("kdf_upgrade")
+        except WorkspaceError:
+            pass
+        except BaseException:
+            ws.close()
+            raise
     return ws
 
 
@@ -399,12 +405,15 @@ def wipe_workspace(home: Path) -> None:
         unlock_cache.forget(str(json.loads(keyfile_path.read_text())["workspace_id"]))
     # The key file is what makes the data readable: destroy it before anything else.
     overwrite_and_delete(keyfile_path)
-    atomic_write(
-        wiped,
-        f"The fieldkit workspace here was wiped at {utc_text()}. Its key was destroyed; "
-        "the data it held cannot be recovered.\n".encode(),
-    )
     _remove_database_files(db_path)
+    # The marker only lets later commands say plainly what happened; if the disk refuses it,
+    # the data is gone all the same.
+    with contextlib.suppress(WorkspaceError):
+        atomic_write(
+            wiped,
+            f"The fieldkit workspace here was wiped at {utc_text()}. Its key was destroyed; "
+            "the data it held cannot be recovered.\n".encode(),
+        )
 
 
 def _remove_database_files(db_path: Path) -> None:
