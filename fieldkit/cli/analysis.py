@@ -35,9 +35,10 @@ class _Bar:
     def __init__(self) -> None:
         self._progress: Any = None
         self._tasks: dict[str, Any] = {}
+        self._off = False
 
     def __call__(self, phase: str, done: int, total: int) -> None:
-        if total < _PROGRESS_FROM:
+        if total < _PROGRESS_FROM or self._off:
             return
         if self._progress is None:
             from rich.console import Console
@@ -45,6 +46,7 @@ class _Bar:
 
             console = Console(stderr=True)
             if not console.is_terminal:
+                self._off = True  # piped or scripted: plain output only
                 return
             self._progress = Progress(console=console, transient=True)
             self._progress.start()
