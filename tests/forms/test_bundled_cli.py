@@ -58,13 +58,13 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         {
             **HEADER,
             "client_pseudonym": "AB-1234",
-            "case_start_date": "2026-01-15",
+            "case_start_date": "2025-01-15",
             "visit_month": "6",
             "visit_status": "done",
-            "visit_date": "2026-07-20",
+            "visit_date": "2025-07-20",
             "trafficker_recontact": "yes",
         },
-        {"target_date": "2026-07-17", "due_date": "2026-07-31", "overdue": "no", "urgent": "yes"},
+        {"target_date": "2025-07-17", "due_date": "2025-07-31", "overdue": "no", "urgent": "yes"},
     ),
 }
 

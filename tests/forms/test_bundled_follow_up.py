@@ -6,11 +6,11 @@ import pytest
 from bundled_support import HEADER, Scenario, check, odk_outcomes, run_fieldkit, scenario
 
 FORM = "follow_up"
-BASE = {**HEADER, "client_pseudonym": "AB-1234", "case_start_date": "2026-01-15"}
+BASE = {**HEADER, "client_pseudonym": "AB-1234", "case_start_date": "2025-01-15"}
 SECTIONS = ("work_status", "has_documents", "wellbeing", "trafficker_recontact", "satisfaction")
 
 
-def visit(month: str = "3", visit_date: str = "2026-04-16", **more: str) -> dict[str, str]:
+def visit(month: str = "3", visit_date: str = "2025-04-16", **more: str) -> dict[str, str]:
     """A visit that took place, every risk question answered no unless overridden."""
     answers = {
         **BASE,
@@ -30,27 +30,27 @@ SCENARIOS: list[Scenario] = [
     scenario(
         "due-1-month",
         {**BASE, "visit_month": "1"},
-        expect={"target_date": "2026-02-14", "due_date": "2026-02-28"},
+        expect={"target_date": "2025-02-14", "due_date": "2025-02-28"},
     ),
     scenario(
         "due-3-months",
         {**BASE, "visit_month": "3"},
-        expect={"target_date": "2026-04-16", "due_date": "2026-04-30"},
+        expect={"target_date": "2025-04-16", "due_date": "2025-04-30"},
     ),
     scenario(
         "due-6-months",
         {**BASE, "visit_month": "6"},
-        expect={"target_date": "2026-07-17", "due_date": "2026-07-31"},
+        expect={"target_date": "2025-07-17", "due_date": "2025-07-31"},
     ),
     scenario(
         "due-12-months-across-a-year",
-        {**BASE, "case_start_date": "2025-11-01", "visit_month": "12"},
-        expect={"target_date": "2026-11-01", "due_date": "2026-11-15"},
+        {**BASE, "case_start_date": "2024-11-01", "visit_month": "12"},
+        expect={"target_date": "2025-11-01", "due_date": "2025-11-15"},
     ),
     scenario(
         "due-date-across-february",
-        {**BASE, "case_start_date": "2026-01-31", "visit_month": "1"},
-        expect={"target_date": "2026-03-02", "due_date": "2026-03-16"},
+        {**BASE, "case_start_date": "2025-01-31", "visit_month": "1"},
+        expect={"target_date": "2025-03-02", "due_date": "2025-03-16"},
     ),
     scenario(
         "no-due-date-without-month",
@@ -68,12 +68,12 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "visit-on-the-due-date-is-on-time",
-        visit(visit_date="2026-04-30"),
+        visit(visit_date="2025-04-30"),
         expect={"overdue": "no"},
     ),
     scenario(
         "visit-after-the-due-date-is-overdue",
-        visit(visit_date="2026-05-01"),
+        visit(visit_date="2025-05-01"),
         expect={"overdue": "yes"},
     ),
     # A missed visit is overdue; nothing about the person is asked.
@@ -151,7 +151,7 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "visit-before-case-opened",
-        visit(visit_date="2025-12-01"),
+        visit(visit_date="2024-12-01"),
         invalid=("visit_date",),
     ),
 ]

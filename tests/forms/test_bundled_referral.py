@@ -17,13 +17,13 @@ FORM = "referral"
 BASE = {
     **HEADER,
     **PERSON,
-    "referral_date": "2026-11-20",
+    "referral_date": "2025-11-20",
     "service_types": "shelter medical",
     "receiving_agency": "ngo_shelter",
     "urgency": "urgent",
     "shared_data": "screening_result service_needs",
 }
-CONTACT = {"safe_contact_method": "through_worker", "due_date": "2026-11-27"}
+CONTACT = {"safe_contact_method": "through_worker", "due_date": "2025-11-27"}
 
 
 def sending(**more: str) -> dict[str, str]:
@@ -130,7 +130,7 @@ SCENARIOS: list[Scenario] = [
     ),
     scenario(
         "due-date-before-referral",
-        {**sending(share_consent="yes"), "due_date": "2026-11-01"},
+        {**sending(share_consent="yes"), "due_date": "2025-11-01"},
         invalid=("due_date",),
     ),
     scenario(
@@ -170,10 +170,10 @@ SCENARIOS: list[Scenario] = [
             **sending(share_consent="yes", send_now="yes"),
             **CONTACT,
             "referral_status": "done",
-            "service_start_date": "2026-11-22",
+            "service_start_date": "2025-11-22",
             "case_outcome": "investigation",
         },
-        expect={"service_start_date": "2026-11-22", "case_outcome": "investigation"},
+        expect={"service_start_date": "2025-11-22", "case_outcome": "investigation"},
         complete=True,
     ),
     scenario(
@@ -181,7 +181,7 @@ SCENARIOS: list[Scenario] = [
         {
             **sending(share_consent="yes"),
             "referral_status": "in_progress",
-            "service_start_date": "2026-11-02",
+            "service_start_date": "2025-11-02",
         },
         invalid=("service_start_date",),
     ),
@@ -190,7 +190,7 @@ SCENARIOS: list[Scenario] = [
         {
             **sending(share_consent="yes"),
             "referral_status": "in_progress",
-            "service_start_date": "2026-11-22",
+            "service_start_date": "2025-11-22",
         },
         then={"referral_status": "pending"},
         expect={"service_start_date": ""},

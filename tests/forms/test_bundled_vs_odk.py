@@ -25,7 +25,7 @@ def _value(node: Any, rng: random.Random) -> str | None:
         # Choice order, as ODK Collect stores a ticked list.
         return " ".join(c.name for c in node.choices if rng.random() < 0.3)
     if node.type == "date":
-        return f"202{rng.choice([5, 6])}-{rng.randint(1, 11):02d}-{rng.randint(1, 28):02d}"
+        return f"202{rng.choice([4, 5])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
     if node.type == "integer":
         return str(rng.choice([0, 3, 40, -2, 20000]))
     if node.type == "text":
