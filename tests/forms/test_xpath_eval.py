@@ -7,6 +7,8 @@ import timeit
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fieldkit.errors import ExpressionError
 from fieldkit.forms.xpath import (
@@ -251,3 +253,45 @@ def test_simple_relevance_evaluates_in_microseconds() -> None:
     best = min(timeit.repeat(lambda: expr.evaluate(ctx), number=runs, repeat=5)) / runs
     # A few microseconds on a shared CI machine; generous bound against noise.
     assert best < 25e-6, f"{best * 1e6:.2f} µs per evaluation"
+
+
+_WEIRD = [
+    "''",
+    "'x'",
+    "-1",
+    "0",
+    "1 div 0",
+    "-1 div 0",
+    "0 div 0",
+    "99999999999999999999",
+    "/data/d",
+    "/data/e",
+    "'2020-02-30'",
+    "/data/*",
+    "/data/none",
+    "true()",
+    "'0001-01-01T00:00:00+14:00'",
+    "-99999999999999",
+    "'9999-12-31'",
+    "0.5",
+    "'%Y%3%H%a'",
+    "'[('",
+    "'1 2;3 4;5'",
+    "'a b c'",
+]
+_CALLABLE = sorted(
+    name for name in FUNCTIONS if name not in ("current", "instance", "indexed-repeat")
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(_CALLABLE), st.lists(st.sampled_from(_WEIRD), max_size=4))
+def test_functions_never_crash_on_odd_values(name: str, args: list[str]) -> None:
+    root = StaticNode.from_xml("<data><c/><d>0001-01-01</d><e>9999-12-31T23:59:59-05:00</e></data>")
+    text = f"{name}({', '.join(args)})"
+    try:
+        expr = compile_expression(text, owner="/data/c", resolve_name=PATHS.get)
+    except ExpressionError:
+        return
+    ctx = EvalContext(root.children_named("c")[0], instances={"x": root})
+    to_output_text(expr.evaluate(ctx))

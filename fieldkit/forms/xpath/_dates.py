@@ -57,24 +57,31 @@ def local_zone() -> tzinfo:
 
 
 def parse_datetime(text: str) -> datetime | None:
-    """An aware datetime for a date or dateTime string (local zone when it has no offset)."""
+    """An aware datetime for a date or dateTime string (local zone when it has no offset).
+
+    None when it is not one, or when it falls outside the years 1–9999 once in local time.
+    """
+    try:
+        return _parse_datetime(text)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _parse_datetime(text: str) -> datetime | None:
     match = _DATE_OR_DATETIME.match(text)
     if match is None:
         return None
     year, month, day, hour, minute, second, fraction, zone = match.groups()
     micro = int((fraction[1:] + "000000")[:6]) if fraction else 0
-    try:
-        moment = datetime(
-            int(year),
-            int(month),
-            int(day),
-            int(hour or 0),
-            int(minute or 0),
-            int(second or 0),
-            micro,
-        )
-    except ValueError:
-        return None
+    moment = datetime(
+        int(year),
+        int(month),
+        int(day),
+        int(hour or 0),
+        int(minute or 0),
+        int(second or 0),
+        micro,
+    )
     if zone is None:
         return moment.astimezone()  # naive → the machine's local zone
     if zone == "Z":
@@ -94,7 +101,7 @@ def days_to_datetime(days: float) -> datetime | None:
         return None
     try:
         return (_EPOCH + timedelta(milliseconds=round(days * 86_400_000))).astimezone()
-    except OverflowError:
+    except (OverflowError, ValueError):
         return None
 
 

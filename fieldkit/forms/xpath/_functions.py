@@ -179,6 +179,14 @@ def _substring_after(ctx: EvalContext, args: list[Value]) -> Value:
     return text[index + len(sep) :] if index >= 0 else ""
 
 
+def _ieee_div(a: float, b: float) -> float:
+    if b == 0 or math.isinf(b) and math.isinf(a):
+        if a == 0 or a != a or math.isinf(b):
+            return NAN
+        return math.copysign(math.inf, a) * math.copysign(1, b)
+    return a / b
+
+
 def _xpath_round(x: float) -> float:
     # XPath 1.0 §4.4 round(): ties toward positive infinity, like JavaScript's Math.round.
     if math.isnan(x) or math.isinf(x):
@@ -257,6 +265,9 @@ def _compiled_regex(source: str) -> re.Pattern[str] | None:
     return _REGEX_CACHE[source]
 
 
+_MAX_UUID_LENGTH = 10_000
+
+
 @_register("uuid", 0, 1)
 def _uuid_fn(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: uuid() is an RFC 4122 v4 UUID; uuid(n) is a random alphanumeric string of length n.
@@ -264,6 +275,8 @@ def _uuid_fn(ctx: EvalContext, args: list[Value]) -> Value:
         length = to_number(args[0])
         if math.isnan(length) or length < 0:
             return ""
+        # A form cannot make us build a string of billions of characters.
+        length = min(length, _MAX_UUID_LENGTH)
         alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
         return "".join(ctx.random.choice(alphabet) for _ in range(int(length)))
     return str(_uuid.UUID(int=ctx.random.getrandbits(128), version=4))
@@ -411,11 +424,13 @@ def _round(ctx: EvalContext, args: list[Value]) -> Value:
     if math.isnan(decimals):
         return NAN
     sign = -1.0 if x < 0 else 1.0
-    multiplier: float = 10.0**decimals
+    try:
+        multiplier: float = 10.0**decimals
+    except OverflowError:
+        multiplier = math.inf
+    # IEEE arithmetic throughout, as in JavaScript: huge or tiny multipliers give Infinity/NaN.
     shifted = abs(x) * multiplier
-    if math.isinf(shifted):
-        return x
-    return _xpath_round(shifted) / multiplier * sign
+    return _ieee_div(_xpath_round(shifted), multiplier) * sign
 
 
 @_register("floor", 1, 1)
@@ -912,7 +927,7 @@ def _compile_randomize(compiler: _Compiler, expr: Call, scope: _Scope) -> Compil
             ctx.random.shuffle(nodes)
             return nodes
         seed = to_number(seed_fn(ctx))
-        if math.isnan(seed):
+        if math.isnan(seed) or math.isinf(seed):
             return nodes
         return _park_miller_shuffle(nodes, seed)
 
