@@ -142,12 +142,13 @@ class _Lookup:
         self._cache: dict[tuple[str, str], frozenset[str] | None] = {}
 
     def __call__(self, form_id: str, version: str) -> frozenset[str] | None:
-        from fieldkit.errors import FormNotFound
+        from fieldkit.errors import FormError
 
         key = (form_id, version)
         if key not in self._cache:
             try:
                 self._cache[key] = self._ws.forms.get(form_id, version).sensitive_paths()
-            except FormNotFound:
+            except FormError:
+                # Form not here, or one the engine cannot read: mask every answer.
                 self._cache[key] = None
         return self._cache[key]

@@ -40,12 +40,19 @@ class FormVersion:
         return forms.Form.from_definition(self.definition)
 
     def sensitive_paths(self) -> frozenset[str]:
-        """Template paths (no repeat positions) of the questions marked sensitive."""
-        return sensitive_paths(self.definition)
+        """Template paths (no repeat positions) of the questions marked sensitive.
+
+        Read through the forms engine, so that lists here mask exactly what capture masks.
+        """
+        return frozenset(node.path for node in self.form().nodes() if node.sensitive)
 
 
 def sensitive_paths(definition: dict[str, Any]) -> frozenset[str]:
-    """Template paths of questions whose ``sensitive`` column is yes/true/1 (DESIGN §3)."""
+    """Template paths of questions whose ``sensitive`` column is yes/true/1 (DESIGN §3).
+
+    Reads the pyxform JSON directly, for callers that must not load the forms engine; a test
+    keeps it in step with ``Form.nodes()``.
+    """
     found: set[str] = set()
 
     def walk(node: dict[str, Any], prefix: str) -> None:

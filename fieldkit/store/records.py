@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import importlib.util
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -440,10 +439,9 @@ class Records:
         return form_id
 
     def _seal(self, record: Record) -> None:
-        # fieldkit.crypto.envelope (DESIGN §3) seals for the project key; until a project key is
-        # known it returns None and the record is sealed at the next sync (``unsealed()``).
-        if importlib.util.find_spec("fieldkit.crypto.envelope") is None:
-            return
+        # fieldkit.crypto.envelope (DESIGN §3) seals for the project key(s); until a project key
+        # is known it returns None and the record is sealed at the next sync (``unsealed()``).
+        # Imported here: sealing loads HPKE, which a draft save never needs.
         from fieldkit.crypto.envelope import seal_record
 
         envelope = seal_record(self._ws, record)

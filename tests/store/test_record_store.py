@@ -17,7 +17,7 @@ from fieldkit.errors import (
     StorageFull,
 )
 from fieldkit.store import Workspace, open_workspace
-from fieldkit.store.forms import MASK, mask_sensitive
+from fieldkit.store.forms import MASK, mask_sensitive, sensitive_paths
 
 V = "2024010101"
 
@@ -207,6 +207,7 @@ def test_forms_add_get_list(ws: Workspace) -> None:
 def test_sensitive_paths_and_masking(ws: Workspace) -> None:
     paths = ws.forms.get("household").sensitive_paths()
     assert paths == {"/data/respondent", "/data/member/phone"}
+    assert sensitive_paths(FORM) == paths  # the engine-free reader agrees with the engine
     answers = {
         "/data/site": "KE",
         "/data/respondent": "Amina",
@@ -366,3 +367,18 @@ def test_database_settings(ws: Workspace) -> None:
     assert db.scalar("PRAGMA foreign_keys") == 1
     assert db.scalar("PRAGMA temp_store") == 2  # MEMORY
     assert db.scalar("PRAGMA secure_delete") == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(
+        p for p in (Path(__file__).resolve().parents[2] / "forms").glob("*.md") if p.stem.islower()
+    ),
+    ids=lambda p: p.stem,
+)
+def test_engine_free_sensitive_reader_matches_the_engine_on_bundled_forms(path: Path) -> None:
+    from fieldkit.forms import load_form
+
+    form = load_form(path)
+    engine = {node.path for node in form.nodes() if node.sensitive}
+    assert sensitive_paths(form.definition) == engine
