@@ -150,15 +150,20 @@ def need_java() -> None:
         pytest.skip("java/javac not installed: ODK reference checks need them")
 
 
-def xform(form_name: str, out_dir: Path) -> Path:
-    """Convert a bundled form to XForm XML with pyxform, as ODK tools would."""
+@cache
+def _xform_xml(form_name: str) -> str:
     from pyxform.builder import create_survey_element_from_dict
     from pyxform.xls2json import parse_file_to_json
 
+    definition = parse_file_to_json(str(bundled_form(form_name)))
+    return str(create_survey_element_from_dict(definition).to_xml())
+
+
+def xform(form_name: str, out_dir: Path) -> Path:
+    """Convert a bundled form to XForm XML with pyxform, as ODK tools would (built once)."""
     target = out_dir / f"{form_name}.xml"
     if not target.exists():
-        definition = parse_file_to_json(str(bundled_form(form_name)))
-        target.write_text(create_survey_element_from_dict(definition).to_xml(), encoding="utf-8")
+        target.write_text(_xform_xml(form_name), encoding="utf-8")
     return target
 
 
