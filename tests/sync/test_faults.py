@@ -178,7 +178,7 @@ def test_client_killed_mid_sync(tmp_path: Path) -> None:
     try:
         coordinator, field = project(tmp_path, server.url, server.admin_token)
         field_home = tmp_path / "field"
-        captured = set(capture(field, 1500))
+        captured = set(capture(field, 1000))
         field.close()
         rng = random.Random(11)
         killed = 0
