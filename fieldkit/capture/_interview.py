@@ -3,7 +3,7 @@
 Calm, quick and forgiving: every answer is checked at once and saved as a draft before the
 next question; commands work at every prompt; a quick exit saves, clears the screen and
 hands back so the caller can lock the workspace. No SQL or crypto here: persistence goes
-through a ``DraftBook`` (``fieldkit.capture._records``).
+through a ``Recorder`` (``DraftRecorder`` in ``fieldkit.capture._records``).
 """
 
 from __future__ import annotations
@@ -86,9 +86,6 @@ class Interview:
         self.show_sensitive = False
         nodes = list(form.nodes())
         self._templates: dict[str, Node] = {node.path: node for node in nodes}
-        self._by_name: dict[str, str] = {}
-        for node in nodes:
-            self._by_name.setdefault(node.name, node.path)
         self._pos = 0
         # A draft appears at the first answer: an interview left before any leaves nothing.
         self._touched = False
@@ -114,7 +111,10 @@ class Interview:
                     "(:review shows them).[/dim]"
                 )
         if start_at_review:
-            self._pos = len(self._steps())
+            # An edit: every question was answered or skipped when the record was finalized.
+            steps = self._steps()
+            self._visited.update(s.path for s in steps if isinstance(s, Question))
+            self._pos = len(steps)
         try:
             while True:
                 steps = self._steps()
@@ -205,7 +205,12 @@ class Interview:
         answer = text.strip().lower()
         if answer in {"y", "yes", "1"}:
             name = step.template.rsplit("/", 1)[1]
-            self.session.add_repeat(f"{step.parent}/{name}")
+            try:
+                self.session.add_repeat(f"{step.parent}/{name}")
+            except AnswerError as exc:  # e.g. the engine's limit on instances
+                self._warn(str(exc))
+                self._pos += 1
+                return
             self._cached_steps = None
             self._touched = True
             self._save()
