@@ -48,11 +48,12 @@ def passphrase(
     ),
 ) -> None:
     """Change the passphrase (the data is not re-encrypted; the old passphrase stops working)."""
-    from fieldkit.store import change_passphrase, lock_workspace, workspace_id
+    from fieldkit.store import change_passphrase, check_passphrase, lock_workspace, workspace_id
 
     settings = settings_of(ctx)
     workspace_id(settings.home)  # missing, wiped or damaged: say so before asking anything
     old = get_passphrase(settings, prompt="Current passphrase")
+    check_passphrase(settings.home, passphrase=old)  # a wrong one: say so before the new one
     new = ask_new_passphrase(settings, file=new_passphrase_file)
     change_passphrase(settings.home, old=old, new=new)
     lock_workspace(settings.home)

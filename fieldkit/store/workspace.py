@@ -48,6 +48,7 @@ __all__ = [
     "State",
     "Workspace",
     "change_passphrase",
+    "check_passphrase",
     "create_workspace",
     "lock_workspace",
     "open_from_cache",
@@ -267,6 +268,11 @@ def open_workspace(home: Path, *, passphrase: str) -> Workspace:
             ws.close()
             raise
     return ws
+
+
+def check_passphrase(home: Path, *, passphrase: str) -> None:
+    """``WrongPassphrase`` unless ``passphrase`` unlocks the key file (opens nothing else)."""
+    _read_keyfile(home).unlock_with_passphrase(passphrase)
 
 
 def open_from_cache(home: Path, *, timeout_seconds: int) -> Workspace | None:

@@ -131,6 +131,7 @@ def test_change_passphrase(made: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FIELDKIT_PASSPHRASE")
     wrong = _run("passphrase", input=f"{NEW}\n{NEW}\n{NEW}\n")
     assert wrong.exit_code == 1 and wrong.stderr.endswith("Error: wrong passphrase\n")
+    assert "New passphrase" not in wrong.stderr  # told before being asked for a new one
     result = _run("passphrase", input=f"{PASS}\n{NEW}\n{NEW}\n")
     assert result.exit_code == 0, result.output
     assert "Passphrase changed." in result.stdout
