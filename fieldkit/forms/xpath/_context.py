@@ -134,7 +134,7 @@ class StaticNode:
     """A plain in-memory element: for secondary instances, tests and tools.
 
     ``StaticNode.from_xml('<root><item><name>a</name></item></root>')`` builds a tree from XML
-    text (namespaces dropped, text trimmed).
+    text (namespaces dropped; a leaf's text kept as is, whitespace between elements dropped).
     """
 
     __slots__ = ("_attributes", "_by_name", "_children", "_text", "name", "parent")
@@ -198,9 +198,12 @@ class StaticNode:
         def local(tag: str) -> str:
             return tag.rsplit("}", 1)[-1]
 
+        # A leaf keeps its text exactly (answers may start or end with spaces); text between
+        # child elements is layout and is dropped.
+        text = element.text or ""
         node = cls(
             local(element.tag),
-            (element.text or "").strip(),
+            text if len(element) == 0 else "",
             attributes={local(k): v for k, v in element.attrib.items()},
         )
         for child in element:

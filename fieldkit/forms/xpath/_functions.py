@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from fieldkit.errors import ExpressionError
 
-from ._ast import Call, Path, Ref
+from ._ast import Call, Literal, Path, Ref
 from ._context import EvalContext, Node
 from ._dates import DateValue, days_to_datetime, parse_datetime
 from ._values import (
@@ -522,7 +522,7 @@ def _numbers(values: list[Value]) -> list[float]:
     return out
 
 
-@_register("min", 1, None)
+@_register("min", 0, None)
 def _min(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: node-sets or numbers; NaN if any value is NaN or there are none.
     numbers = _numbers(args)
@@ -531,7 +531,7 @@ def _min(ctx: EvalContext, args: list[Value]) -> Value:
     return min(numbers)
 
 
-@_register("max", 1, None)
+@_register("max", 0, None)
 def _max(ctx: EvalContext, args: list[Value]) -> Value:
     numbers = _numbers(args)
     if not numbers or any(math.isnan(n) for n in numbers):
@@ -836,6 +836,13 @@ def compile_call(compiler: _Compiler, expr: Call, scope: _Scope) -> Compiled:
             f"{name}() takes {wanted} argument{plural}, not {count}, at character {expr.pos}",
             offset=expr.pos,
         )
+    if name == "regex" and isinstance(expr.args[1], Literal):
+        # A pattern written in the form is checked at load (ODK raises when it evaluates).
+        if _compiled_regex(expr.args[1].value) is None:
+            raise ExpressionError(
+                f"regex(): invalid regular expression, at character {expr.args[1].pos}",
+                offset=expr.args[1].pos,
+            )
     if fn.impl is None:
         return _SPECIAL[name](compiler, expr, scope)
     impl = fn.impl
