@@ -156,7 +156,7 @@ def test_references_are_absolute_template_paths() -> None:
         ("not()", "not() takes 1 argument, not 0"),
         ("${last-saved#a}", "last-saved"),
         ("indexed-repeat(${a}, 1, 2)", "indexed-repeat()"),
-        ("regex(${a}, '[a-')", "regex(): invalid regular expression, at character 14"),
+        ("regex(${a}, '[a-')", "regex(): invalid regular expression, at character 13"),
     ],
 )
 def test_load_errors(text: str, message: str) -> None:
