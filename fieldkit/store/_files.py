@@ -10,7 +10,7 @@ from pathlib import Path
 
 from fieldkit.errors import StorageFull, WorkspaceError
 
-__all__ = ["atomic_write", "fsync_dir", "overwrite_and_delete"]
+__all__ = ["atomic_write", "fsync_dir", "overwrite_and_delete", "stale_temps"]
 
 
 def fsync_dir(folder: Path) -> None:
@@ -22,8 +22,17 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def stale_temps(path: Path) -> list[Path]:
+    """Temp files a killed ``atomic_write`` of ``path`` may have left behind."""
+    return sorted(path.parent.glob(f".{path.name}.*.tmp"))
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` so that a crash leaves the old or the new file, never half."""
+    # A write killed half-way leaves its temp file; for a key file that is key material, so
+    # it goes before the next write.
+    for stale in stale_temps(path):
+        overwrite_and_delete(stale)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -31,7 +31,7 @@ from fieldkit.errors import (
 )
 from fieldkit.store import schema, unlock_cache
 from fieldkit.store._db import Database
-from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete
+from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete, stale_temps
 from fieldkit.store.audit import Audit
 from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
@@ -409,8 +409,11 @@ def wipe_workspace(home: Path) -> None:
     # Forget the cached key first, from the key file's id even when the file is damaged.
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError, AttributeError):
         unlock_cache.forget(str(json.loads(keyfile_path.read_text())["workspace_id"]))
-    # The key file is what makes the data readable: destroy it before anything else.
+    # The key file is what makes the data readable: destroy it (and any copy a killed write
+    # left behind) before anything else.
     overwrite_and_delete(keyfile_path)
+    for stale in stale_temps(keyfile_path):
+        overwrite_and_delete(stale)
     _remove_database_files(db_path)
     # The marker only lets later commands say plainly what happened; if the disk refuses it,
     # the data is gone all the same.

@@ -102,3 +102,63 @@ def test_kill_9_while_saving_loses_no_acknowledged_save(home: Path, tmp_path: Pa
             assert check.audit.verify().ok
     assert kills_mid_save > ROUNDS  # the kills really landed among saves
     assert finalized
+
+
+# Changes the passphrase back and forth until killed; prints each change once it has returned.
+REWRAP_CHILD = r"""
+import sys
+from pathlib import Path
+from fieldkit.store import change_passphrase
+
+home, a, b = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+print("ready", flush=True)
+while True:
+    change_passphrase(home, old=a, new=b)
+    print("now", b, flush=True)
+    a, b = b, a
+"""
+
+
+@pytest.mark.slow
+def test_kill_9_while_changing_the_passphrase_never_damages_the_key_file(
+    home: Path, tmp_path: Path
+) -> None:
+    from fieldkit.errors import WrongPassphrase
+
+    other = "violet harbour lantern 9"
+    create_workspace(home, passphrase=PASSPHRASE)[0].close()
+    script = tmp_path / "rewrap.py"
+    script.write_text(REWRAP_CHILD)
+    rng = random.Random(7)
+    current = PASSPHRASE
+    for _ in range(12):
+        following = other if current == PASSPHRASE else PASSPHRASE
+        child = subprocess.Popen(
+            [sys.executable, str(script), str(home), current, following],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith("ready")
+        time.sleep(rng.uniform(0.05, 0.9))
+        os.kill(child.pid, signal.SIGKILL)
+        rest, _ = child.communicate()
+        acknowledged = [line.split()[1] for line in rest.splitlines() if line.startswith("now")]
+        keyfile = KeyFile.read(home / KEYFILE_NAME)  # never damaged, never half-written
+        # The last acknowledged passphrase works, unless a later change committed before the kill.
+        expected = acknowledged[-1] if acknowledged else current
+        try:
+            keyfile.unlock_with_passphrase(expected)
+            current = expected
+        except WrongPassphrase:
+            current = other if expected == PASSPHRASE else PASSPHRASE
+            keyfile.unlock_with_passphrase(current)
+    # A kill in the middle of a write may leave a temp copy; it holds key material, so the
+    # next key-file write and a wipe must remove it.
+    stray = home / ".keyfile.json.deadbeef.tmp"
+    stray.write_bytes(b"half a key file")
+    from fieldkit.store import wipe_workspace
+
+    wipe_workspace(home)
+    assert sorted(p.name for p in home.iterdir()) == ["WIPED"]

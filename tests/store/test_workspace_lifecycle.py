@@ -95,6 +95,11 @@ def test_change_passphrase_rewraps_without_touching_the_database(home: Path) -> 
         assert ws.audit.verify().ok
     assert (home / DATABASE_NAME).stat().st_size == db_before
     assert [p.name for p in home.iterdir() if p.name.endswith(".tmp")] == []
+    # A temp copy left by a killed write is removed by the next key-file write.
+    stray = home / f".{KEYFILE_NAME}.0badc0de.tmp"
+    stray.write_bytes(b"left by a kill -9")
+    change_passphrase(home, old=OTHER_PASSPHRASE, new=PASSPHRASE)
+    assert not stray.exists()
 
 
 def test_recover_with_the_recovery_key(home: Path) -> None:
