@@ -56,9 +56,11 @@ def uvicorn_config(settings: ServerSettings, *, host: str, port: int, log: bool 
     import uvicorn
 
     from sync.server.app import create_app
+    from sync.server.http11 import protocol_class
 
     return uvicorn.Config(
         create_app(settings),
+        http=protocol_class(settings.header_timeout_seconds),
         host=host,
         port=port,
         # Our access log (fieldkit.server.access) leaves query strings and headers out.

@@ -21,6 +21,7 @@ class ServerSettings:
     max_body_bytes: int = 16 * 1024 * 1024  # on the wire (Content-Length or streamed)
     max_decompressed_bytes: int = 64 * 1024 * 1024  # after gzip: a bomb stops here
     body_timeout_seconds: float = 60.0  # a client that dribbles its body gets 408
+    header_timeout_seconds: float = 20.0  # request line + headers; else the connection closes
     max_batch: int = 500  # envelopes per push
     max_envelope_bytes: int = 1024 * 1024  # canonical bytes of one envelope; larger: rejected
     default_pull_limit: int = 500

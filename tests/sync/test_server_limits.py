@@ -23,6 +23,7 @@ def small_server(tmp_path: Path) -> Iterator[RunningServer]:
         max_body_bytes=200_000,
         max_decompressed_bytes=400_000,
         body_timeout_seconds=1.0,
+        header_timeout_seconds=1.0,
         max_batch=10,
         max_envelope_bytes=4_000,
     )
@@ -189,3 +190,28 @@ def test_limit_and_cursor_validation(small_server: RunningServer) -> None:
 def test_unknown_route_and_method(small_server: RunningServer) -> None:
     _error(requests.get(small_server.url + "/v1/nope", timeout=5), 404)
     _error(requests.delete(small_server.url + "/v1/health", timeout=5), 405)
+
+
+@pytest.mark.parametrize(
+    "sent", [b"", b"GET /v1/health HTTP/1.1\r\nHost: x\r\n"], ids=["silent", "slow-headers"]
+)
+def test_slow_request_head_is_cut(small_server: RunningServer, sent: bytes) -> None:
+    host, port = small_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed by the server, not by our 10 s timeout
+        assert 0.5 < time.monotonic() - started < 8
+
+
+def test_kept_alive_connection_still_works_and_is_cut_when_idle_mid_head(
+    small_server: RunningServer,
+) -> None:
+    host, port = small_server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        for _ in range(2):
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+            time.sleep(0.6)  # two requests 1.2 s apart: deadline re-armed per request
+        sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
+        assert sock.recv(100) == b""
