@@ -93,3 +93,21 @@ def test_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
     settings = ServerSettings(data_dir=tmp_path, database_url="postgresql://x@127.0.0.1:1/none")
     with pytest.raises(ServerError, match="cannot prepare the database"):
         migrate(make_engine(settings))
+
+
+def test_server_never_imports_the_field_toolkit() -> None:
+    """DESIGN §2: the server stores envelopes it cannot read; it has no use for forms,
+    the workspace or capture."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tempfile, pathlib\n"
+        "from sync.server import ServerSettings, create_app\n"
+        "create_app(ServerSettings(data_dir=pathlib.Path(tempfile.mkdtemp())))\n"
+        "bad = [m for m in sys.modules if m.split('.')[:2] in "
+        "(['fieldkit', 'forms'], ['fieldkit', 'store'], ['fieldkit', 'capture'])]\n"
+        "print(bad)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
