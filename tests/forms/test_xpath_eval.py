@@ -296,3 +296,27 @@ def test_functions_never_crash_on_odd_values(name: str, args: list[str]) -> None
         return
     ctx = EvalContext(root.children_named("c")[0], instances={"x": root})
     to_output_text(expr.evaluate(ctx))
+
+
+def test_nested_repeats_contextualise_every_level() -> None:
+    root = StaticNode.from_xml(
+        "<data><rep><y>r1</y><inner><x>a</x><z>1</z></inner><inner><x>b</x><z>2</z></inner></rep>"
+        "<rep><y>r2</y><inner><x>c</x><z>3</z></inner><inner><x>d</x><z>4</z></inner></rep></data>"
+    )
+    paths = {"y": "/data/rep/y", "x": "/data/rep/inner/x", "z": "/data/rep/inner/z"}
+    x = root.children_named("rep")[1].children_named("inner")[1].children_named("x")[0]
+
+    def value(text: str, *, owner: str = "/data/rep/inner/x", node: StaticNode = x) -> str:
+        expr = compile_expression(text, owner=owner, resolve_name=paths.get)
+        return to_output_text(expr.evaluate(EvalContext(node)))
+
+    assert value("${z}") == "4"  # sibling in the same inner instance
+    assert value("${y}") == "r2"  # up two levels, into the enclosing rep instance
+    assert value("concat(${y}, ${z})") == "r24"
+    assert value("sum(/data/rep/inner/z)") == "4"  # through rep[2]/inner[2]: contextualised
+    assert value("count(/data/rep/inner)") == "2"  # ends at inner: every inner of rep[2]
+    assert value("count(/data/rep)") == "2"
+    # An origin that does not sit at the owner's path falls back to walking its ancestors.
+    y = root.children_named("rep")[0].children_named("y")[0]
+    assert value("${z}", node=y) == "1"
+    assert value("${y}", node=y) == "r1"

@@ -337,6 +337,19 @@ class _Compiler:
                     return nodes
             return _walk(ctx, nodes, steps) if steps else nodes
 
+        below = names[common:]
+        if up == 1 and len(below) == 1 and not steps:
+            # The commonest shape: a sibling in the same group or repeat instance.
+            group, sibling_name = route[-1], below[0]
+
+            def sibling(ctx: EvalContext) -> Value:
+                origin = ctx.current if ctx.current is not None else ctx.node
+                parent = origin.parent
+                if parent is not None and parent.name == group:
+                    return parent.children_named(sibling_name)
+                return contextual(ctx)
+
+            return sibling
         return contextual
 
     def steps(self, steps: Sequence[Step], scope: _Scope) -> list[_StepFn]:
