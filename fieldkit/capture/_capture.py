@@ -93,8 +93,19 @@ def resume_interview(
 def edit_record(
     ws: Workspace, record_id: str, *, terminal: Terminal, lang: str | None = None
 ) -> Outcome:
-    """Reopen a finalized record as a new draft that replaces it, starting at the review."""
-    draft = ws.records.replace(record_id)
+    """Reopen a finalized record as a new draft that replaces it, starting at the review.
+
+    An unfinished edit of the same record is reopened rather than started twice; a record
+    that a finalized edit already replaced is refused (edit the newer version instead).
+    """
+    original = ws.records.get(record_id)
+    newer = [r for r in ws.records.list(form_id=original.form_id) if r.replaces == record_id]
+    done = [r for r in newer if r.status != "draft"]
+    if done:
+        raise RecordError(
+            f"record {record_id} was replaced by {done[-1].id}: edit that version instead"
+        )
+    draft = newer[-1] if newer else ws.records.replace(record_id)
     version = ws.forms.get(draft.form_id, version=draft.form_version)
     form = version.form()
     session = _session(form, answers=draft.answers, lang=lang)

@@ -12,6 +12,7 @@ from rich.console import Console, RenderableType
 
 from fieldkit.capture import Interview, QuickExit, edit_record, start_interview
 from fieldkit.capture._records import DraftRecorder
+from fieldkit.errors import RecordError
 from fieldkit.forms import FormSession, load_form
 from fieldkit.store import Workspace, create_workspace
 
@@ -251,3 +252,19 @@ def test_any_typing_is_forgiven_and_nothing_invalid_is_saved(
     assert record.answers.get("/data/site", "") in {"", "north", "south"}
     if outcome.status == "finalized":
         assert record.answers["/data/site"] and record.answers["/data/people"]
+
+
+def test_edit_twice_reopens_the_same_draft_and_old_versions_are_refused(
+    ws: Workspace, terminal_factory: type[ScriptedTerminal]
+) -> None:
+    first = start_interview(
+        ws, "household", terminal=terminal_factory("2", "5", "", "", "", "", "", "f")
+    )
+    original = str(first.record_id)
+    left = edit_record(ws, original, terminal=terminal_factory("2", "6", ":save"))
+    assert left.status == "saved"
+    again = edit_record(ws, original, terminal=terminal_factory("f"))
+    assert again.record_id == left.record_id  # the same unfinished edit, not a second one
+    assert ws.records.get(str(again.record_id)).answers["/data/people"] == "6"
+    with pytest.raises(RecordError, match="was replaced by"):
+        edit_record(ws, original, terminal=terminal_factory())
