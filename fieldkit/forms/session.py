@@ -379,7 +379,9 @@ class FormSession:
         if item.prop == "relevant":
             before = inst.self_relevant
             inst.self_relevant = self._boolean(item.expression, inst)
-            return before != inst.self_relevant
+            # Dependents re-run only when a text they read changes (ODK Web Forms is
+            # value-reactive): a node with nothing in it reads "" relevant or not.
+            return before != inst.self_relevant and _holds_text(inst)
         if item.prop == "value":
             text = self._coerce(template, self._output(item.expression, inst))
             if template.is_select:
@@ -451,11 +453,15 @@ class FormSession:
             number = to_number(item.expression.evaluate(self._context(holder)))
         except (FormError, AnswerError):
             number = 0.0
-        if number != number or number < 0:
+        existing = list(holder.children_named(template.name))
+        if number != number:
+            # ODK Web Forms leaves a counted repeat as it is while its count is not a number
+            # (an empty answer, text): instances are not thrown away on a cleared count.
+            return False
+        if number < 0:
             wanted = 0
         else:
             wanted = min(int(number), MAX_REPEAT_COUNT)
-        existing = list(holder.children_named(template.name))
         if len(existing) == wanted:
             return False
         while len(existing) > wanted:
@@ -591,7 +597,11 @@ class FormSession:
                     any_change = self._compute(item, inst) or any_change
             if any_change:
                 for dependent in item.dependents:
-                    at = self.root if dependent.global_scope else _lift(scope, item.node, dependent.node)
+                    at = (
+                        self.root
+                        if dependent.global_scope
+                        else _lift(scope, item.node, dependent.node)
+                    )
                     schedule(dependent, at)
 
     # ------------------------------------------------------------------ public API
@@ -600,7 +610,17 @@ class FormSession:
         """Switch the language of labels, hints, messages and jr:choice-name."""
         if lang is not None and self.form.languages and lang not in self.form.languages:
             raise AnswerError(f"the form has no language '{lang}'")
+        changed = lang != self.lang
         self.lang = lang
+        if changed and getattr(self, "root", None) is not None:
+            # jr:choice-name() reads labels in the current language: its calculations rerun.
+            seeds = [
+                (item, self.root)
+                for item in self.form.graph.items
+                if any(name.endswith("choice-name") for name in item.expression.functions)
+            ]
+            if seeds:
+                self._run(seeds)
 
     def _find(self, name_or_path: str) -> _Instance:
         if name_or_path.startswith("/"):
@@ -627,7 +647,9 @@ class FormSession:
         template = inst.template
         if not template.is_leaf:
             raise AnswerError(f"'{template.name}' is a {template.kind}, not a question")
-        if template.kind == "calculate" or template.calculation is not None:
+        if template.kind == "calculate":
+            # A question with a calculation stays answerable, as in ODK: the person's value
+            # holds until something the calculation reads changes.
             raise AnswerError(f"'{template.name}' is calculated, not answered")
         if template.kind == "metadata":
             raise AnswerError(f"'{template.name}' is filled in automatically")
@@ -661,6 +683,8 @@ class FormSession:
         if inst.value == stored and inst.shown == stored:
             return
         inst.value = inst.shown = stored
+        if not inst.relevant:
+            return  # it reads "" either way: nothing that depends on it can change
         if not self.form.graph.triggered.get(inst.template.path):
             self._propagate(inst, inst.template)
             return
@@ -780,15 +804,17 @@ class FormSession:
         template = inst.template
         relevant = inst.relevant
         value = inst.shown if relevant else ""
+        # ODK Web Forms reports ``required`` as its expression says, relevant or not; only
+        # "required but empty" needs the node to be relevant (XForms 1.0 §6.1.5).
         required = False
         required_expr = template.compiled.get("required")
-        if relevant and required_expr is not None:
+        if required_expr is not None:
             required = self._boolean(required_expr, inst)
         constraint_valid = True
         constraint = template.compiled.get("constraint")
         if constraint is not None and relevant and value != "":
             constraint_valid = self._boolean(constraint, inst)
-        required_empty = required and value == ""
+        required_empty = relevant and required and value == ""
         lang = self.lang
         return NodeState(
             path=inst.path,
@@ -870,6 +896,13 @@ class FormSession:
                 text = end
             out[inst.path] = text
         return out
+
+
+def _holds_text(inst: _Instance) -> bool:
+    """True when the node (or a descendant its own relevance lets through) has a value."""
+    if inst.template.is_leaf:
+        return inst.shown != ""
+    return any(child.self_relevant and _holds_text(child) for child in inst.children())
 
 
 def _affected_paths(changed: Node) -> list[str]:

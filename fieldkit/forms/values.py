@@ -45,8 +45,13 @@ def parse_number(text: str) -> float:
 
 
 def _format_decimal(value: float) -> str:
+    """A decimal node's text as ODK writes it: whole numbers keep one decimal ("10.0"), as
+    JavaRosa's DecimalData (Java's Double.toString) and the Web Forms decimal codec do."""
     from fieldkit.forms.xpath import format_number
 
+    if value == int(value):
+        whole = f"{int(value)}.0"
+        return "-" + whole if math.copysign(1.0, value) < 0 and int(value) == 0 else whole
     return format_number(value)
 
 
