@@ -117,3 +117,10 @@ def test_report_html_and_json(home: Path, tmp_path: Path) -> None:
     assert {i["key"] for i in figures["indicators"]} >= {"people_screened", "referrals_made"}
     code, _, stderr = run(home, "report")
     assert code == 2 and "--out is required" in stderr
+
+
+@pytest.mark.parametrize("command", ["export", "report"])
+def test_help(command: str) -> None:
+    result = CliRunner().invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert "--out" in result.stdout

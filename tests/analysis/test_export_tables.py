@@ -54,6 +54,7 @@ def household(ws: Workspace) -> dict[str, str]:
             "/data/full_name": "Alice Canary",
             "/data/age": "34",
             "/data/code": "7",
+            "/data/old_q": "only in v1",
             "/data/signs": "debt papers",
             "/data/home": "1.5 -2.25 10 5",
             "/data/household/member[1]/m_age": "40",
@@ -114,6 +115,7 @@ def test_form_table_by_hand(ws: Workspace, household: dict[str, str]) -> None:
         "signs/threats",
         "remarks",
         "instanceID",
+        "old_q",  # only version 1 has it: after the latest version's columns
         *META,
         "_possible_duplicate",
         "_duplicate_group",
@@ -135,6 +137,7 @@ def test_form_table_by_hand(ws: Workspace, household: dict[str, str]) -> None:
         {"signs/debt": None, "signs/papers": None, "signs/threats": None},
         {"signs/debt": 0, "signs/papers": 0, "signs/threats": 1},
     ]
+    assert list(form["old_q"].fillna("-")) == ["only in v1", "-", "-"]
     assert rows(form, ["remarks", "_id", "_form_version", "_capture_day", "_index"]) == [
         {"remarks": None, "_id": r1, "_form_version": "1", "_capture_day": "2026-03-01",
          "_index": 1},
