@@ -358,3 +358,17 @@ def test_chart_labels_are_never_interpreted() -> None:
     cells = [Figure(r"$\frac{$", 20), Figure("<script>", 15), Figure("x", "<11", suppressed=True)]
     png = base64.b64decode(_bar_chart(ind, "site", cells))
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_forms_without_records(tmp_path: Path) -> None:
+    ws, _ = create_workspace(tmp_path / "h", passphrase=PASSPHRASE)
+    with ws:
+        for form_id in FORM_IDS:
+            ws.forms.add(definition(BUNDLED / f"{form_id}.md"))
+        report = build_report(ws)
+    got = figures(report)
+    assert got["people_screened"]["all"] == 0
+    assert got["screen_positive_rate"]["all"] is None  # no denominator: no rate, not 0 %
+    assert got["days_to_first_service"]["all"] is None
+    assert all(i.available for i in report.indicators)
+    assert "—" in render_html(report)
