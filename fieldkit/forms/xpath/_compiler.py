@@ -18,6 +18,7 @@ from fieldkit.errors import ExpressionError
 
 from ._ast import Binary, Call, Expr, Filter, Literal, Negate, Number, Path, Ref, Step
 from ._context import EvalContext, Node
+from ._functions import compile_call
 from ._nodes import document_of, document_order, step_nodes
 from ._parser import parse
 from ._values import SCALAR, Value, string_to_number, to_boolean, to_number, to_string
@@ -115,8 +116,6 @@ def compile_expression(text: str, *, owner: str | None, resolve_name: Resolver) 
     path or None. Raises ExpressionError (with ``offset``, the 1-based character column) for a
     syntax error, an unknown function, a wrong number of arguments or an unknown ``${name}``.
     """
-    from ._functions import FUNCTIONS  # noqa: F401 - imported for its registrations
-
     tree = parse(text)
     owner_names = _split(owner) if owner else None
     scope = _Scope(owner_names, resolve_name, False)
@@ -191,8 +190,6 @@ class _Compiler:
         if isinstance(expr, Filter):
             return self.filter(expr, scope)
         if isinstance(expr, Call):
-            from ._functions import compile_call
-
             return compile_call(self, expr, scope)
         if isinstance(expr, Negate):
             operand = self.compile(expr.operand, scope)
