@@ -339,6 +339,32 @@ string(-1 div 0)
 /data/household/member/mage > /data/household/member/mage
 string(/data/geo)
 "it's"
+string(date(/data/dob + 10))
+/data/dob + 10
+date(/data/dob + 10.5)
+/data/visit > /data/dob
+/data/visit < '2025-01-01'
+date('2024-02-29T10:30:00.000Z') = /data/visit
+format-date-time(/data/visit, '%Y-%m-%dT%H:%M')
+format-date(/data/visit, '%d/%m/%Y %H:%M')
+decimal-date-time(/data/visit) - decimal-date-time(/data/dob)
+int(decimal-date-time(/data/visit))
+not(selected(/data/services, 'water'))
+count-selected(/data/services) >= 2 and selected(/data/services, 'health')
+string-length(/data/name) > 3 and regex(/data/name, '^[A-Za-z ]+$')
+. >= 0 and . <= 120
+. != ''
+concat(/data/name, ' (', /data/age, ')')
+coalesce(/data/blank, concat('n/a', ''))
+if(/data/age >= 18, 'adult', if(/data/age >= 13, 'teen', 'child'))
+round(/data/income * 1.16, 2)
+/data/income div 3
+format-date(/data/dob, '%b %e, %Y')
+position(../..)
+../../member[position() = position(current()/..) - 1]/mname
+count(../../member[mage > current()/../mage])
+sum(../../member/mage) - ../mage
+max(../../member/mage) = ../mage
 boolean(/data/blank)
 boolean(/data/spaced)
 if(/data/blank, 'y', 'n')
