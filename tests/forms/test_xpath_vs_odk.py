@@ -668,3 +668,35 @@ def test_generated_expressions_match_odk() -> None:
     expressions = _generated(400, seed=20261128)
     problems = _compare(expressions)
     assert not problems, "\n".join(problems[:40])
+
+
+# XLSForm text as we compile it (owner: the member's age question) → the XPath pyxform writes
+# for ODK (references inside the same repeat instance become relative paths).
+CONTEXTUALISED = [
+    ("${mname}", "../mname"),
+    ("${mage} > 10 and ${sex} = 'f'", "../mage > 10 and ../sex = 'f'"),
+    ("concat(${mname}, ':', ${age})", "concat(../mname, ':', /data/age)"),
+    ("${age} - ${mage}", "/data/age - ../mage"),
+    ("count(${member})", "count(/data/household/member)"),
+    ("position(..) = 2 and ${mname} = 'Bia'", "position(..) = 2 and ../mname = 'Bia'"),
+    ("if(${mage} < 18, 'minor', ${mname})", "if(../mage < 18, 'minor', ../mname)"),
+]
+
+
+def test_references_inside_a_repeat_read_like_pyxforms_relative_paths() -> None:
+    paths = {
+        "mname": "/data/household/member/mname",
+        "mage": "/data/household/member/mage",
+        "sex": "/data/household/member/sex",
+        "member": "/data/household/member",
+        "age": "/data/age",
+    }
+    theirs = _run_odk([odk for _, odk in CONTEXTUALISED])
+    root = StaticNode.from_xml(INSTANCE)
+    node = root.children_named("household")[0].children_named("member")[1]
+    node = node.children_named("mage")[0]
+    for (ours_text, odk_text), ref in zip(CONTEXTUALISED, theirs, strict=True):
+        expr = compile_expression(
+            ours_text, owner="/data/household/member/mage", resolve_name=paths.get
+        )
+        assert to_string(expr.evaluate(EvalContext(node))) == ref["value"], odk_text
