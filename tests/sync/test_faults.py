@@ -178,12 +178,14 @@ def test_client_killed_mid_sync(tmp_path: Path) -> None:
     try:
         coordinator, field = project(tmp_path, server.url, server.admin_token)
         field_home = tmp_path / "field"
-        captured = set(capture(field, 1000))
         field.close()
+        captured: set[str] = set()
         rng = random.Random(11)
         killed = 0
         token = coordinator.state.get("sync.token")
         for _ in range(4):
+            with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
+                captured.update(capture(ws, 600))  # fresh work (3 batches) for every run
             before = sum(server_envelopes(server.url, token).values())
             proc = _fieldkit(field_home, "sync")
             # Wait until this run's first batch reaches the server, then kill -9 at a random
@@ -193,7 +195,7 @@ def test_client_killed_mid_sync(tmp_path: Path) -> None:
                 if sum(server_envelopes(server.url, token).values()) > before:
                     break
                 time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.3))
+            time.sleep(rng.uniform(0.0, 0.1))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 killed += 1
@@ -202,7 +204,7 @@ def test_client_killed_mid_sync(tmp_path: Path) -> None:
             with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
                 sent = {r for r, s in status_of(ws).items() if s == "sent"}
             assert sent <= set(server_envelopes(server.url, token))
-        assert killed >= 2, "the client must have died mid-sync at least twice"
+        assert killed >= 2, f"the client died mid-sync only {killed} times of 4"
         done = _fieldkit(field_home, "sync")
         out, err = done.communicate(timeout=120)
         assert done.returncode == 0, err.decode()
