@@ -125,9 +125,11 @@ def audit_verify(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Check that no audit entry was edited, inserted or deleted."""
+    """Check that no audit entry was edited, inserted or deleted, and every database page."""
     with open_workspace_for(ctx) as ws:
         report = ws.audit.verify()
+        if report.ok:
+            ws.check()  # SQLCipher's page HMACs and SQLite's b-trees: WorkspaceDamaged if not
     if as_json:
         typer.echo(
             json.dumps(
@@ -144,4 +146,4 @@ def audit_verify(
         return
     if not report.ok:
         raise WorkspaceDamaged(f"audit log broken: {report.problem}")
-    typer.echo(f"Audit log intact: {report.entries} entries.")
+    typer.echo(f"Audit log intact: {report.entries} entries; every database page checks out.")

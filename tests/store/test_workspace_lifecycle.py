@@ -265,3 +265,19 @@ def test_stronger_defaults_upgrade_the_key_file_on_the_next_unlock(
     assert new["iterations"] == old["iterations"] + 1 and new["salt"] != old["salt"]
     open_workspace(home, passphrase=PASSPHRASE).close()
     assert json.loads((home / KEYFILE_NAME).read_text())["wraps"]["passphrase"]["kdf"] == new
+
+
+def test_key_file_from_a_newer_fieldkit(home: Path) -> None:
+    import hashlib
+
+    from fieldkit.errors import MigrationError
+
+    create_workspace(home, passphrase=PASSPHRASE)[0].close()
+    data = json.loads((home / KEYFILE_NAME).read_text())
+    data.pop("checksum")
+    data["version"] = 2
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    data["checksum"] = hashlib.sha256(canonical).hexdigest()
+    (home / KEYFILE_NAME).write_text(json.dumps(data))
+    with pytest.raises(MigrationError, match="upgrade fieldkit"):
+        open_workspace(home, passphrase=PASSPHRASE)
