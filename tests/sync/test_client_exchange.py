@@ -238,3 +238,34 @@ def test_a_project_key_announced_later_is_not_used_for_sealing(tmp_path: Path, s
 
     recipients = {r["key_id"] for r in json.loads(stored.envelope)["header"]["recipients"]}
     assert key_id(rogue) not in recipients and len(recipients) == 2
+
+
+def test_a_record_sealed_for_another_project_is_rejected_not_sent(
+    tmp_path: Path, sync_server
+) -> None:  # type: ignore[no-untyped-def]
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
+
+    _, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    (rid,) = capture(field, 1)
+    record = field.records.get(rid)
+    project_key = X25519PublicKey.from_public_bytes(
+        base64.b64decode(field.state.get("sync.project_keys")[0]["public_key"])
+    )
+    rerouted = seal(
+        record_id=rid,
+        project_id="another-project",
+        form_id=record.form_id,
+        form_version=record.form_version,
+        device_id=field.state.get("sync.device_id"),
+        capture_day=record.capture_day,
+        hlc=record.hlc,
+        body={"answers": record.answers, "finalized_at": record.finalized_at},
+        recipients=[project_key],
+        signing_key=field.device.ed25519,
+    )
+    field.records.set_envelope(rid, rerouted)
+    summary = exchange.sync(field)
+    assert summary.sent == 0 and summary.waiting == 1
+    assert summary.rejected == [(rid, "project_id is not the project of this device")]
+    assert "1 rejected" in summary.line()
+    assert status_of(field)[rid] == "finalized"
