@@ -339,6 +339,14 @@ string(-1 div 0)
 /data/household/member/mage > /data/household/member/mage
 string(/data/geo)
 "it's"
+string-length('a👍b')
+string-length('é')
+geofence('0.5 0.5', '0 0;0 1;1 1;1 0;0 0')
+geofence('1.5 0.5', '0 0;0 1;1 1;1 0;0 0')
+geofence('0.5 0.5', '0 0;0 1;1 1;1 0')
+geofence('x', '0 0;0 1;1 1;1 0;0 0')
+geofence(/data/geo, '10 -4;10 -3;13 -3;13 -4;10 -4')
+geofence(/data/geo, '0 0;0 1;1 1;1 0;0 0')
 string(date(/data/dob + 10))
 /data/dob + 10
 date(/data/dob + 10.5)

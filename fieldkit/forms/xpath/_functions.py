@@ -138,9 +138,10 @@ def _join(ctx: EvalContext, args: list[Value]) -> Value:
 
 @_register("string-length", 0, 1)
 def _string_length(ctx: EvalContext, args: list[Value]) -> Value:
-    # Characters, not UTF-16 units: ODK counts code points (JavaRosa's String.length differs
-    # only outside the BMP).
-    return float(len(to_string(_context_or(ctx, args))))
+    # UTF-16 code units, as both ODK engines count (Java's and JavaScript's String length):
+    # an emoji counts 2.
+    text = to_string(_context_or(ctx, args))
+    return float(len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF))
 
 
 @_register("normalize-space", 0, 1)
@@ -776,6 +777,30 @@ def _area(ctx: EvalContext, args: list[Value]) -> Value:
     return _two_decimals(abs(total * _EARTH_RADIUS * _EARTH_RADIUS / 2.0))
 
 
+def _geo_text(value: Value) -> str:
+    if not isinstance(value, SCALAR):
+        return value[0].text() if value else ""
+    return to_string(value)
+
+
+@_register("geofence", 2, 2)
+def _geofence(ctx: EvalContext, args: list[Value]) -> Value:
+    # ODK: true when the geopoint lies inside the closed geoshape (even-odd ray casting on
+    # longitude/latitude, as Web Forms and JavaRosa do); false for malformed input.
+    point = _points([_geo_text(args[0])])
+    shape = _points([_geo_text(args[1])])
+    if not point or len(point) != 1 or shape is None or len(shape) < 2 or shape[0] != shape[-1]:
+        return False
+    lat, lon = point[0]
+    inside = False
+    for (lat1, lon1), (lat2, lon2) in zip(shape, shape[1:], strict=False):
+        if (lat2 > lat) != (lat1 > lat) and lon < (lon1 - lon2) * (lat - lat2) / (
+            lat1 - lat2
+        ) + lon2:
+            inside = not inside
+    return inside
+
+
 # -- secondary instances ----------------------------------------------------------------------
 
 
@@ -811,7 +836,6 @@ for _special_name, _low, _high in (
 
 _UNSUPPORTED = {
     "jr:itext": "jr:itext() is not supported in calculations",
-    "geofence": "geofence() is not supported",
     "extract-signed": "extract-signed() is not supported",
 }
 
