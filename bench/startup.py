@@ -94,10 +94,16 @@ def main() -> None:
             "COLUMNS": "100",
         }
         fk = _fieldkit()
-        baseline = [_time([sys.executable, "-c", "import typer"], env) for _ in range(runs)]
-        helps = [_time([*fk, "--help"], env) for _ in range(runs)]
-        firsts = [_first_question([*fk, "capture", "bench_startup"], env) for _ in range(runs)]
-        kdfs = [_kdf_seconds() for _ in range(max(3, runs // 2))]
+        baseline: list[float] = []
+        helps: list[float] = []
+        firsts: list[float] = []
+        kdfs: list[float] = []
+        # Interleaved, so that every figure sees the same (shared, noisy) machine.
+        for _ in range(runs):
+            baseline.append(_time([sys.executable, "-c", "import typer"], env))
+            helps.append(_time([*fk, "--help"], env))
+            firsts.append(_first_question([*fk, "capture", "bench_startup"], env))
+            kdfs.append(_kdf_seconds())
 
     import_typer = statistics.median(baseline)
     help_s = statistics.median(helps)
