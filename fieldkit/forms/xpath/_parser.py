@@ -51,6 +51,8 @@ _AXES = frozenset(
 )
 _UNSUPPORTED_AXES = frozenset({"following", "preceding", "namespace"})
 _DESCENDANT_OR_SELF = Step("descendant-or-self", "node()")
+_LEAVES = frozenset({STRING, NUMBER, REF})
+_EXTENDERS = frozenset({"[", "/", "//", "|"})
 
 
 class _Parser:
@@ -118,6 +120,18 @@ class _Parser:
                 left = Binary((tok.text,), (left, right), _pos(left))
 
     def unary(self) -> Expr:
+        tok = self.tokens[self.i]
+        if tok.kind in _LEAVES:
+            # Fast path for a lone literal or ${ref} (most operands): skip the union, path and
+            # filter levels when nothing that would extend it follows.
+            follow = self.tokens[self.i + 1]
+            if follow.text not in _EXTENDERS or follow.kind not in (OP, PUNCT):
+                self.i += 1
+                if tok.kind == STRING:
+                    return Literal(tok.text, tok.pos)
+                if tok.kind == NUMBER:
+                    return Number(float(tok.text), tok.pos)
+                return Ref(tok.text, tok.pos)
         if self.at(OP, "-"):
             tok = self.advance()
             self.enter()
