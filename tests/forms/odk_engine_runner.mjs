@@ -1,7 +1,7 @@
 // Runs DESIGN §8 `forms eval` steps with ODK Web Forms' own engine (@getodk/xforms-engine) for
 // tests/forms/test_session_vs_odk.py. Usage: node odk_engine_runner.mjs ENGINE_DIR < input.json
 // ENGINE_DIR holds node_modules with @getodk/xforms-engine and jsdom.
-// Input: {"xform": XForm XML, "steps": [...], "attachments": {"file.csv": text}}
+// Input: {"xform": XForm XML, "steps": [...] or "runs": [[...], ...], "attachments": {"file.csv": text}}
 // Output: {"nodes": [{path, nodeType, value, relevant, required, readonly, constraint_valid,
 //          required_empty, constraint_message}], "errors": [{step, message}]}
 import fs from 'fs';
@@ -21,8 +21,17 @@ for (const k of ['DOMParser', 'XMLSerializer', 'Node', 'Element', 'Attr', 'Text'
   'CDATASection', 'DocumentFragment', 'XPathResult']) if (w[k]) globalThis[k] = w[k];
 const { createInstance } = await import(pathToFileURL(req.resolve('@getodk/xforms-engine')).href);
 const input = JSON.parse(fs.readFileSync(0, 'utf8'));
+const fetchFormAttachment = async (url) => {
+  const name = String(url).split('/').pop();
+  const text = (input.attachments ?? {})[name];
+  if (text == null) throw new Error('no attachment ' + name);
+  const type = name.endsWith('.csv') ? 'text/csv' : 'text/xml';
+  return new Response(text, { headers: { 'content-type': type } });
+};
+
+async function run(steps) {
 const inst = await createInstance(input.xform, {
-  form: { fetchFormAttachment: async (url) => { const n = String(url).split('/').pop(); const t = (input.attachments ?? {})[n]; if (t == null) throw new Error('no attachment ' + n); return new Response(t, { headers: { 'content-type': n.endsWith('.csv') ? 'text/csv' : 'text/xml' } }); } },
+  form: { fetchFormAttachment },
   instance: { stateFactory: (x) => x },
 });
 const root = inst.root;
@@ -49,7 +58,7 @@ function find(nameOrPath) {
   if (hits.length !== 1) throw new Error('not found/unique: ' + nameOrPath);
   return hits[0];
 }
-input.steps.forEach((step, i) => {
+steps.forEach((step, i) => {
   try {
     if ('set' in step) {
       const n = find(step.set);
@@ -82,4 +91,14 @@ const nodes = leaves(root, []).map((n) => {
     constraint_message: v && v.constraint.message ? v.constraint.message.asString : null,
   };
 });
-process.stdout.write(JSON.stringify({ nodes, errors }));
+return { nodes, errors };
+}
+
+// One run per list of steps: {"steps": [...]} → one result, {"runs": [[...], ...]} → a list.
+if (input.runs) {
+  const out = [];
+  for (const steps of input.runs) out.push(await run(steps));
+  process.stdout.write(JSON.stringify(out));
+} else {
+  process.stdout.write(JSON.stringify(await run(input.steps)));
+}

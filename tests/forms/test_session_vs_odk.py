@@ -1,0 +1,129 @@
+"""Differential test: ``forms eval`` against ODK Web Forms' own engine, node by node.
+
+Each form in diff_forms/ is converted to an XForm by pyxform and run by @getodk/xforms-engine
+(ODK Web Forms) with seeded random answer sequences; fieldkit runs the same steps. Every node's
+value, relevant, required, readonly, constraint_valid and required_empty must agree.
+
+Runs only where `node` and the engine exist (skips cleanly otherwise). Install the engine
+OUTSIDE the repo, in $FIELDKIT_ODK_ENGINE_DIR (default /tmp/odkengine):
+
+    mkdir -p /tmp/odkengine && cd /tmp/odkengine && npm init -y
+    npm install @getodk/xforms-engine@0.22.0 jsdom
+
+Known, deliberate differences (not generated here; see docs/forms.md):
+- a value that is not a choice of the list, or not a whole number for an integer, is refused
+  with an error (ODK stores "" or truncates);
+- a ``trigger`` calculation reading calculations that depend on the trigger question itself:
+  Web Forms sometimes evaluates it with stale values; fieldkit always reads fresh ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fieldkit.forms import Form, load_form
+from fieldkit.forms.steps import evaluate_steps
+
+ENGINE = Path(os.environ.get("FIELDKIT_ODK_ENGINE_DIR", "/tmp/odkengine"))
+RUNNER = Path(__file__).with_name("odk_engine_runner.mjs")
+FORMS = sorted(Path(__file__).with_name("diff_forms").glob("*.md"))
+FIELDS = ("value", "relevant", "required", "readonly", "constraint_valid", "required_empty")
+META = {"start", "end", "today", "deviceid", "username", "audit"}
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("node") is None or not (ENGINE / "node_modules/@getodk/xforms-engine").is_dir(),
+    reason="node or the @getodk/xforms-engine reference engine is not installed",
+)
+
+
+def _odk(xform: str, runs: list[list[dict[str, object]]]) -> list[dict[str, list[Any]]]:
+    """Every run of steps in one engine process (starting node is the slow part)."""
+    out = subprocess.run(
+        ["node", str(RUNNER), str(ENGINE)],
+        input=json.dumps({"xform": xform, "runs": runs}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    result: list[dict[str, list[Any]]] = json.loads(out.stdout)
+    return result
+
+
+def _value(node_type: str, choices: list[str], name: str, rng: random.Random) -> str | None:
+    if rng.random() < 0.08:
+        return ""
+    if node_type == "integer":
+        return str(rng.choice([rng.randint(-3, 30), rng.randint(0, 200)]))
+    if node_type == "decimal":
+        return rng.choice(["1.5", "0", "-2.25", "10", "3.75", "100.125", ".5"])
+    if node_type == "select_one":
+        return rng.choice(choices) if choices else None
+    if node_type == "select_multiple":
+        return " ".join(rng.sample(choices, rng.randint(1, len(choices)))) if choices else None
+    if node_type == "date":
+        return rng.choice(["2024-02-29", "2000-01-01", "2026-11-28"])
+    if node_type == "text":
+        return rng.choice(["yes", "no", "a b", "12", "hello", ""])
+    return None
+
+
+def _steps(form: Form, rng: random.Random, count: int = 25) -> list[dict[str, object]]:
+    questions = [n for n in form.nodes() if n.kind == "question"]
+    repeats = [n for n in form.nodes() if n.kind == "repeat" and n.repeat_count is None]
+    steps: list[dict[str, object]] = []
+    for _ in range(count):
+        if repeats and rng.random() < 0.1:
+            steps.append({"add_repeat": rng.choice(repeats).name, "count": rng.randint(1, 2)})
+            continue
+        node = rng.choice(questions)
+        value = _value(node.type, [c.name for c in node.choices], node.name, rng)
+        if value is None:
+            continue
+        target = node.name
+        if node.repeat is not None:
+            target = node.path.replace(node.repeat, f"{node.repeat}[{rng.randint(1, 3)}]")
+        steps.append({"set": target, "value": value})
+    if form.languages and rng.random() < 0.5:
+        steps.append({"set_language": rng.choice(form.languages)})
+    return steps
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", FORMS, ids=lambda p: p.stem)
+def test_same_state_as_odk(path: Path) -> None:
+    from pyxform.xls2xform import convert
+
+    form = load_form(path)
+    xform = convert(str(path)).xform
+    differences: list[tuple[object, ...]] = []
+    runs = [_steps(form, random.Random(seed)) for seed in range(8)]
+    results = _odk(xform, runs)
+    for seed, steps in enumerate(runs):
+        mine = evaluate_steps(form, steps, now=datetime.now(UTC))
+        theirs = {n["path"]: n for n in results[seed]["nodes"]}
+        seen = set()
+        for node in mine["nodes"]:
+            seen.add(node["path"])
+            other = theirs.get(node["path"])
+            if other is None:
+                differences.append((seed, node["path"], "missing in ODK"))
+                continue
+            for field in FIELDS:
+                if node[field] != other[field]:
+                    differences.append((seed, node["path"], field, node[field], other[field]))
+        for other_path, other in theirs.items():
+            leaf = str(other_path).rsplit("/", 1)[-1]
+            if other_path not in seen and "/meta/" not in str(other_path) and leaf not in META:
+                differences.append((seed, other_path, "missing in fieldkit"))
+    assert differences == []
