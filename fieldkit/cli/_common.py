@@ -11,7 +11,7 @@ Other command modules open the workspace like this (inside the command body, so 
             ...
 
 ``open_workspace_for`` tries, in order: the unlock cache in the kernel keyring, then
-``FIELDKIT_PASSPHRASE``, then ``--passphrase-file`` / ``FIELDKIT_PASSPHRASE_FILE`` /
+``--passphrase-file``, ``FIELDKIT_PASSPHRASE``, ``FIELDKIT_PASSPHRASE_FILE`` or
 ``passphrase_file`` in config.toml, then a hidden prompt. A passphrase typed at the prompt is
 cached for ``lock_timeout_seconds`` (default 15 minutes idle) where the keyring exists; one
 from the environment or a file is not (scripts have it already). With no passphrase and no
@@ -71,10 +71,15 @@ def read_secret_file(path: Path) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def get_passphrase(settings: Settings, *, prompt: str = "Passphrase") -> Passphrase:
-    """The passphrase from FIELDKIT_PASSPHRASE, the passphrase file, or a hidden prompt."""
+def get_passphrase(
+    settings: Settings, *, prompt: str = "Passphrase", ctx: typer.Context | None = None
+) -> Passphrase:
+    """The passphrase: ``--passphrase-file``, FIELDKIT_PASSPHRASE, the configured passphrase
+    file (FIELDKIT_PASSPHRASE_FILE, config.toml), else a hidden prompt."""
     # Read here, not into Settings: the passphrase must not live in a long-lived object that
     # --debug tracebacks or reprs could show.
+    if settings.passphrase_file is not None and _file_option_given(ctx):
+        return Passphrase(read_secret_file(settings.passphrase_file))  # the option beats env
     from_env = os.environ.get(PASSPHRASE_ENV)
     if from_env:
         return Passphrase(from_env)
@@ -85,8 +90,18 @@ def get_passphrase(settings: Settings, *, prompt: str = "Passphrase") -> Passphr
     return typed
 
 
+def _file_option_given(ctx: typer.Context | None) -> bool:
+    if ctx is None:
+        return False
+    return ctx.find_root().params.get("passphrase_file") is not None
+
+
 def ask_new_passphrase(
-    settings: Settings, *, file: Path | None = None, prompt: str = "New passphrase"
+    settings: Settings,
+    *,
+    file: Path | None = None,
+    prompt: str = "New passphrase",
+    ctx: typer.Context | None = None,
 ) -> Passphrase:
     """A new passphrase: from ``file``, the environment or passphrase file, else asked twice."""
     if file is not None:
@@ -94,7 +109,7 @@ def ask_new_passphrase(
     from fieldkit.store import passphrase_problem
 
     if os.environ.get(PASSPHRASE_ENV) or settings.passphrase_file is not None:
-        return get_passphrase(settings)
+        return get_passphrase(settings, ctx=ctx)
     while True:
         first = _prompt(prompt)
         problem = passphrase_problem(first)
@@ -127,7 +142,7 @@ def open_workspace_for(ctx: typer.Context) -> Workspace:
     cached = open_from_cache(settings.home, timeout_seconds=settings.lock_timeout_seconds)
     if cached is not None:
         return cached
-    passphrase = get_passphrase(settings)
+    passphrase = get_passphrase(settings, ctx=ctx)
     ws = open_workspace(settings.home, passphrase=passphrase)
     if passphrase.typed:
         ws.remember_unlock(timeout_seconds=settings.lock_timeout_seconds)

@@ -26,7 +26,7 @@ def init(ctx: typer.Context) -> None:
 
     settings = settings_of(ctx)
     require_no_workspace(settings.home)
-    passphrase = ask_new_passphrase(settings, prompt="Choose a passphrase")
+    passphrase = ask_new_passphrase(settings, prompt="Choose a passphrase", ctx=ctx)
     ws, recovery_key = create_workspace(settings.home, passphrase=passphrase)
     with ws:
         if passphrase.typed:
@@ -52,9 +52,9 @@ def passphrase(
 
     settings = settings_of(ctx)
     workspace_id(settings.home)  # missing, wiped or damaged: say so before asking anything
-    old = get_passphrase(settings, prompt="Current passphrase")
+    old = get_passphrase(settings, prompt="Current passphrase", ctx=ctx)
     check_passphrase(settings.home, passphrase=old)  # a wrong one: say so before the new one
-    new = ask_new_passphrase(settings, file=new_passphrase_file)
+    new = ask_new_passphrase(settings, file=new_passphrase_file, ctx=ctx)
     change_passphrase(settings.home, old=old, new=new)
     lock_workspace(settings.home)
     typer.echo("Passphrase changed.")
@@ -82,7 +82,7 @@ def recover(
             recovery_key = str(typer.prompt("Recovery key", hide_input=True, err=True))
         except typer.Abort:
             raise UsageError("no recovery key: type it, or use --recovery-key-file") from None
-    new = ask_new_passphrase(settings, file=new_passphrase_file)
+    new = ask_new_passphrase(settings, file=new_passphrase_file, ctx=ctx)
     recover_workspace(settings.home, recovery_key=recovery_key, new_passphrase=new)
     typer.echo("New passphrase set. The recovery key still works; keep it safe.")
 

@@ -266,3 +266,19 @@ def test_init_on_a_full_disk_is_one_line_and_leaves_nothing(
         assert not home.exists() or list(home.iterdir()) == []
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_passphrase_file_option_beats_the_environment(
+    made: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "pass.txt"
+    secret.write_text(PASS + "\n")
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", NEW)  # stale and wrong
+    assert _run("records", "list").stderr == "Error: wrong passphrase\n"
+    result = _run("--passphrase-file", str(secret), "records", "list", "--json")
+    assert result.exit_code == 0, result.output
+    # From the environment variable (FIELDKIT_PASSPHRASE_FILE), the file ranks below it.
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE_FILE", str(secret))
+    assert _run("records", "list").stderr == "Error: wrong passphrase\n"
+    monkeypatch.delenv("FIELDKIT_PASSPHRASE")
+    assert _run("records", "list", "--json").exit_code == 0
