@@ -10,11 +10,11 @@ from fieldkit.capture._consent import check_consent_for_answers, check_consent_t
 from fieldkit.capture._interview import Interview, Outcome, _match_language
 from fieldkit.capture._records import DraftRecorder
 from fieldkit.capture._terminal import Terminal
-from fieldkit.errors import RecordError, UsageError
+from fieldkit.errors import FormNotFound, RecordError, UsageError
 
 if TYPE_CHECKING:
     from fieldkit.forms import Form, FormSession
-    from fieldkit.store import Record, Workspace
+    from fieldkit.store import FormVersion, Record, Workspace
 
 __all__ = ["capture_answers", "edit_record", "resume_interview", "start_interview"]
 
@@ -59,7 +59,7 @@ def start_interview(
 ) -> Outcome:
     """A new interview of the latest version of ``form_id``; the draft appears at the first
     answer. Refuses a consent-gated form while no consent is on file."""
-    version = ws.forms.get(form_id)
+    version = _latest(ws, form_id)
     form = version.form()
     check_consent_to_start(ws, form)
     session = _session(form, answers=None, lang=lang)
@@ -128,7 +128,7 @@ def capture_answers(
     """Fill, validate and finalize one record from ``data`` (an answers file) in one
     transaction: either a finalized record is returned, or an error names every problem and
     nothing is saved."""
-    version = ws.forms.get(form_id)
+    version = _latest(ws, form_id)
     form = version.form()
     check_consent_to_start(ws, form)
     session = _session(form, answers=None, lang=lang)
@@ -139,6 +139,17 @@ def capture_answers(
             form_id=version.form_id, form_version=version.version, answers=session.answers()
         )
         return ws.records.finalize(draft.id, answers=session.submission())
+
+
+def _latest(ws: Workspace, form_id: str) -> FormVersion:
+    """The latest version of a form, or an error that says how to add it."""
+    try:
+        return ws.forms.get(form_id)
+    except FormNotFound:
+        raise FormNotFound(
+            f"form {form_id} is not in this workspace: add it with `fieldkit forms add "
+            f"{form_id}` (a bundled form) or `fieldkit forms add FILE`"
+        ) from None
 
 
 def _greet(

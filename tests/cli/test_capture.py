@@ -333,6 +333,7 @@ def test_edit_makes_a_new_version_that_replaces_the_old(ws_home: Path) -> None:
 def test_unknown_form_or_record(ws_home: Path) -> None:
     result = run("capture", "nope", input="")
     assert result.exit_code == 1 and result.output.startswith("Error:")
+    assert "fieldkit forms add nope" in result.output
     result = run("capture", "household", "--resume", "0000", input="")
     assert result.exit_code == 1 and result.output.startswith("Error:")
     assert run("records", "edit", "0000", input="").exit_code == 1
