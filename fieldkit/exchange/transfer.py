@@ -293,10 +293,17 @@ def _pull_from(
     if opener is not None and not opener.can_open:
         opener = None
     pool = ThreadPoolExecutor(max_workers=max(1, workers)) if opener else None
+    # The next page is fetched while this one is verified and stored: the server reads and
+    # encodes it meanwhile. Pages are still applied strictly in order, each with its cursor.
+    fetcher = ThreadPoolExecutor(max_workers=1)
     try:
+        upcoming = fetcher.submit(client.pull, cursor=cursor, limit=limit)
         while True:
-            page = client.pull(cursor=cursor, limit=limit)
+            page = upcoming.result()
             changes = page["changes"]
+            more = bool(page["has_more"] and changes)
+            if more:
+                upcoming = fetcher.submit(client.pull, cursor=page["next_cursor"], limit=limit)
             opened: dict[int, OpenedEnvelope | CryptoError] = {}
             if opener is not None and pool is not None:
                 # Verifying and decrypting is the costly part; cryptography releases the GIL in
@@ -311,12 +318,12 @@ def _pull_from(
                 for i, change in enumerate(changes):
                     _apply(ws, change, info, summary, opened.get(i))
                 ws.state.set(STATE_CURSOR, page["next_cursor"])
-            cursor = page["next_cursor"]
             summary.changes += len(changes)
             report("pull", summary.changes, None)
-            if not page["has_more"] or not changes:
+            if not more:
                 break
     finally:
+        fetcher.shutdown(cancel_futures=True)
         if pool is not None:
             pool.shutdown()
 
