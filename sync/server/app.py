@@ -7,14 +7,17 @@ below turns them into {"error": {"code", "message"}} with the class's status.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import pydantic_core
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -60,6 +63,36 @@ class _App(FastAPI):
             await super().__call__(scope, receive, send)
         except Exception as exc:  # noqa: BLE001 - the 500 reply has already been sent
             log.error("internal error: %s", exc.__class__.__name__)
+
+
+class _StrictJSONRequest(Request):
+    """A request whose JSON body is parsed by pydantic-core, not the json module.
+
+    The json module accepts lone UTF-16 surrogates (``"\\ud800"``) that no UTF-8 encoder can
+    write back: they would fail deep in storage as a 500. pydantic-core rejects them, and NaN
+    and Infinity too, which are not JSON (RFC 8259 §6, §8.2).
+    """
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = pydantic_core.from_json(body, allow_inf_nan=False)
+            except ValueError:
+                raise json.JSONDecodeError("invalid JSON", "", 0) from None
+        return self._json
+
+
+class _StrictJSONRoute(APIRoute):
+    """Every route reads its body through _StrictJSONRequest."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def strict(request: Request) -> Response:
+            return await handler(_StrictJSONRequest(request.scope, request.receive))
+
+        return strict
 
 
 def _engine(request: Request) -> Engine:
@@ -146,6 +179,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
         responses=_ERRORS,
     )
+    app.router.route_class = _StrictJSONRoute
     app.state.engine = engine
     app.state.settings = settings
     app.state.verifier = verifier

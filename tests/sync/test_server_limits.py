@@ -215,3 +215,28 @@ def test_kept_alive_connection_still_works_and_is_cut_when_idle_mid_head(
             time.sleep(0.6)  # two requests 1.2 s apart: deadline re-armed per request
         sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
         assert sock.recv(100) == b""
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"form_id": "\\ud800", "version": "1", "definition": {}}',
+        b'{"form_id": "f", "version": "1", "definition": {"\\udc00": 1}}',
+        b'{"form_id": "f", "version": "1", "definition": {"x": NaN}}',
+        b'{"form_id": "f", "version": "1", "definition": {"x": Infinity}}',
+    ],
+    ids=["lone-high-surrogate", "lone-low-surrogate-key", "nan", "infinity"],
+)
+def test_json_that_cannot_be_stored_is_a_400(small_server: RunningServer, raw: bytes) -> None:
+    project = create_project(small_server.url, small_server.admin_token)
+    headers = {**project.coordinator.auth, "Content-Type": "application/json"}
+    r = requests.post(small_server.url + "/v1/forms", data=raw, headers=headers, timeout=5)
+    assert "JSON" in _error(r, 400)
+
+
+def test_escaped_surrogate_pairs_are_fine(small_server: RunningServer) -> None:
+    project = create_project(small_server.url, small_server.admin_token)
+    headers = {**project.coordinator.auth, "Content-Type": "application/json"}
+    raw = b'{"form_id": "f", "version": "1", "title": "\\ud83d\\ude00", "definition": {}}'
+    r = requests.post(small_server.url + "/v1/forms", data=raw, headers=headers, timeout=5)
+    assert r.status_code == 200, r.text
