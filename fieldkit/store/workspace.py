@@ -312,6 +312,10 @@ def create_workspace(home: Path, *, passphrase: str) -> tuple[Workspace, str]:
         if exc.errno == errno.ENOSPC:
             raise StorageFull(f"the disk is full: no workspace was created at {home}") from None
         raise WorkspaceError(f"cannot create {home}: {exc.strerror or exc}") from None
+    # Private to its owner even when the folder already existed (other users on a shared
+    # laptop must not even list it); the files below are made 0600 as well.
+    with contextlib.suppress(OSError):
+        home.chmod(0o700)
     if wiped.exists():
         _remove_database_files(db_path)
     dmk = keys.new_master_key()
@@ -352,6 +356,9 @@ def _build_database(path: Path, dmk: bytes) -> None:
     ed25519 = Ed25519PrivateKey.generate().private_bytes(*raw)
     # A random pseudonym: nothing about the person or the laptop (DESIGN §3, minimisation).
     device_id = secrets.token_hex(8)
+    # Create the file ourselves, 0600: SQLite would follow the umask (often 0644), and its
+    # -wal and -shm files copy the main file's permissions.
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     db = Database(path, keys.sqlcipher_key(dmk), create=True)
     try:
         schema.migrate(db)

@@ -245,8 +245,16 @@ def test_database_is_encrypted_and_raw_access_needs_the_derived_key(home: Path) 
     conn.close()
 
 
-def test_workspace_folder_is_private(home: Path) -> None:
-    create_workspace(home, passphrase=PASSPHRASE)[0].close()
+def test_workspace_folder_and_files_are_private(home: Path) -> None:
+    home.mkdir(mode=0o755)
+    (home / "config.toml").write_text("")
+    ws, _ = create_workspace(home, passphrase=PASSPHRASE)
+    with ws:
+        ws.state.set("x", 1)
+        assert (home / "workspace.db-wal").exists()
+        for path in home.iterdir():
+            if path.name != "config.toml":
+                assert path.stat().st_mode & 0o077 == 0, path.name
     assert os.stat(home).st_mode & 0o077 == 0
 
 
