@@ -39,18 +39,14 @@ def run(
     bench_endpoints: bool = typer.Option(False, "--bench-endpoints", hidden=True),
 ) -> None:
     """Run the sync server in the foreground (migrations are applied first)."""
-    import os
-
     from sync.server import ServerSettings, serve
+    from sync.server.verify import default_processes
 
-    cores = os.cpu_count() or 1
     settings = ServerSettings(
         data_dir=_data_dir(ctx, data_dir),
         database_url=database_url,
         bench_endpoints=bench_endpoints,
-        verify_processes=(min(cores, 4) if cores > 1 else 0)
-        if verify_processes is None
-        else verify_processes,
+        verify_processes=default_processes() if verify_processes is None else verify_processes,
     )
     serve(settings, host=host, port=port)
 

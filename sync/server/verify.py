@@ -18,7 +18,7 @@ from multiprocessing import get_context
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-__all__ = ["Verifier", "verify_many"]
+__all__ = ["Verifier", "default_processes", "verify_many"]
 
 _MIN_PARALLEL = 128  # items; below this the batch is verified in-process
 
@@ -34,6 +34,12 @@ def verify_many(public_key: bytes, items: list[tuple[bytes, bytes]]) -> list[boo
         except InvalidSignature:
             out.append(False)
     return out
+
+
+def default_processes() -> int:
+    """One verifying process per core (at most 4); none on a single core."""
+    cores = os.cpu_count() or 1
+    return min(cores, 4) if cores > 1 else 0
 
 
 def _worker_init(parent: int) -> None:
