@@ -79,14 +79,25 @@ def _settle(ws: Workspace, url: str) -> None:
 
 @pytest.mark.slow
 def test_connections_cut_at_random_bytes_both_ways(tmp_path: Path) -> None:
-    server = start_server_process(tmp_path / "server")
+    _cut_runs(tmp_path, database_url=None, runs=200, seed=20261128)
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_connections_cut_at_random_bytes_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    _cut_runs(tmp_path, database_url=pg_url, runs=60, seed=4242)
+
+
+def _cut_runs(tmp_path: Path, *, database_url: str | None, runs: int, seed: int) -> None:
+    (tmp_path / "server").mkdir()  # its log lives there, also when the data is in PostgreSQL
+    server = start_server_process(tmp_path / "server", database_url=database_url)
     try:
         coordinator, field = project(tmp_path, server.url, server.admin_token)
         captured: set[str] = set()
         failures = 0
-        plan = random_plan(seed=20261128, probability=0.6, max_up=2600, max_down=3000)
+        plan = random_plan(seed=seed, probability=0.6, max_up=2600, max_down=3000)
         with CuttingProxy(server.port, plan) as proxy:
-            for run in range(200):
+            for run in range(runs):
                 captured.update(capture(field, 2))
                 try:
                     exchange.sync(
@@ -114,11 +125,11 @@ def test_connections_cut_at_random_bytes_both_ways(tmp_path: Path) -> None:
                     on_server = server_envelopes(server.url, coordinator.state.get("sync.token"))
                     sent = {r for r, s in status_of(field).items() if s == "sent"}
                     assert sent <= set(on_server)
-            assert proxy.cuts > 100, "the proxy must actually have cut connections"
+            assert proxy.cuts > runs // 2, "the proxy must actually have cut connections"
         _settle(field, server.url)
         exchange.pull(coordinator, server=server.url)
         assert_exactly_once(server.url, coordinator, [field], captured)
-        assert len(captured) == 400
+        assert len(captured) == 2 * runs
     finally:
         server.stop()
 
