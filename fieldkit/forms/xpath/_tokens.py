@@ -50,23 +50,28 @@ def _operator_context(tokens: list[Token]) -> bool:
     return not (last.kind == PUNCT and last.text in ("@", "::", "(", "[", ","))
 
 
-# One pattern for every token (XPath 1.0 §3.7 ExprToken), tried at each position; group names
-# say the kind. Names: NCName, optionally "prefix:local" or "prefix:*".
+# One pattern for every token (XPath 1.0 §3.7 ExprToken) with the whitespace before it, tried
+# at each position; group names say the kind. Names: NCName, optionally "prefix:local" or
+# "prefix:*".
 _TOKEN = re.compile(
     r"""
-    (?P<space>[ \t\r\n]+)
-  | \$\{(?P<ref>[^}]*)\}
-  | '(?P<sq>[^']*)'
-  | "(?P<dq>[^"]*)"
-  | (?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)
-  | (?P<punct>\.\.|::|[.()\[\]@,])
-  | (?P<op>//|/|!=|<=|>=|[<>=|+\-])
-  | (?P<star>\*)
-  | (?P<name>[^\W\d][\w.\-]*(?::(?:[^\W\d][\w.\-]*|\*))?)
+    [ \t\r\n]*
+    (?:
+        \$\{(?P<ref>[^}]*)\}
+      | '(?P<sq>[^']*)'
+      | "(?P<dq>[^"]*)"
+      | (?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)
+      | (?P<punct>\.\.|::|[.()\[\]@,])
+      | (?P<op>//|/|!=|<=|>=|[<>=|+\-])
+      | (?P<star>\*)
+      | (?P<name>[^\W\d][\w.\-]*(?::(?:[^\W\d][\w.\-]*|\*))?)
+    )
     """,
     re.VERBOSE,
 )
-_FOLLOWING = re.compile(r"[ \t\r\n]*(\(|::)?")
+_SPACE = " \t\r\n"
+# Where a token's text starts relative to its group: after "${" or the opening quote.
+_GROUP_OFFSET = {"ref": 2, "sq": 1, "dq": 1}
 
 
 def tokenize(text: str) -> list[Token]:
@@ -79,52 +84,54 @@ def tokenize(text: str) -> list[Token]:
     append = tokens.append
     pos = 0
     n = len(text)
+    last = len(text.rstrip(_SPACE))
     match_token = _TOKEN.match
-    while pos < n:
+    while pos < last:
         m = match_token(text, pos)
-        start = pos + 1
         if m is None:
+            while text[pos] in _SPACE:
+                pos += 1
             _unexpected(text, pos)
         kind = m.lastgroup or ""
+        value = m.group(kind)
+        start = m.start(kind) - _GROUP_OFFSET.get(kind, 0) + 1
         pos = m.end()
-        if kind == "space":
-            continue
         if kind == "name":
-            name = m.group("name")
             if _operator_context(tokens):
-                if name in _OPERATOR_NAMES:
-                    append(Token(OP, name, start))
+                if value in _OPERATOR_NAMES:
+                    append(Token(OP, value, start))
                     continue
                 raise ExpressionError(
-                    f"expected an operator at character {start}, found '{name}'", offset=start
+                    f"expected an operator at character {start}, found '{value}'", offset=start
                 )
-            if name.endswith(":*"):
-                append(Token(STAR, name, start))
+            if value.endswith(":*"):
+                append(Token(STAR, value, start))
                 continue
-            follow = _FOLLOWING.match(text, pos).group(1)  # type: ignore[union-attr]
-            # (the pattern always matches: everything in it is optional)
-            if follow == "(":
-                append(Token(NODETYPE if name in _NODE_TYPES else FUNC, name, start))
-            elif follow == "::":
-                append(Token(AXIS, name, start))
+            k = pos
+            while k < n and text[k] in _SPACE:
+                k += 1
+            if k < n and text[k] == "(":
+                append(Token(NODETYPE if value in _NODE_TYPES else FUNC, value, start))
+            elif text.startswith("::", k):
+                append(Token(AXIS, value, start))
             else:
-                append(Token(NAME, name, start))
+                append(Token(NAME, value, start))
         elif kind == "op":
-            append(Token(OP, m.group("op"), start))
+            append(Token(OP, value, start))
         elif kind == "punct":
-            append(Token(PUNCT, m.group("punct"), start))
+            append(Token(PUNCT, value, start))
         elif kind == "ref":
-            name = m.group("ref").strip()
+            name = value.strip()
             if not name:
                 raise ExpressionError(f"empty ${{}} reference at character {start}", offset=start)
             append(Token(REF, name, start))
         elif kind == "number":
-            append(Token(NUMBER, m.group("number"), start))
+            append(Token(NUMBER, value, start))
         elif kind == "star":
             # "*" is multiplication after an operand, a name test elsewhere (§3.7).
             append(Token(OP if _operator_context(tokens) else STAR, "*", start))
         else:
-            append(Token(STRING, m.group(kind), start))  # sq or dq
+            append(Token(STRING, value, start))  # sq or dq: the column of the quote
     append(Token(END, "", n + 1))
     return tokens
 
