@@ -117,7 +117,8 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 def _clean_answers(answers: Mapping[str, str]) -> str:
     if not isinstance(answers, Mapping):
         raise TypeError("answers must be a mapping of instance path to text")
-    if not all(type(k) is str and type(v) is str for k, v in answers.items()):
+    # Type sets built in C: this runs once per record in bulk imports.
+    if {*map(type, answers), *map(type, answers.values())} - {str}:
         if not all(isinstance(k, str) and isinstance(v, str) for k, v in answers.items()):
             raise TypeError("answers must map instance paths (str) to text (str)")
     return _ENCODER.encode(dict(answers))
