@@ -35,6 +35,8 @@ if TYPE_CHECKING:
     )
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
+    from fieldkit.store import Workspace
+
 __all__ = [
     "ENVELOPE_VERSION",
     "KINDS",
@@ -365,7 +367,7 @@ def _hlc(record: Any, device_id: str) -> str:
     return f"{millis:015d}-{0:05d}-{device_id}"  # the text form of fieldkit.clock
 
 
-def device_private_keys(ws: Any) -> tuple[X25519PrivateKey, Ed25519PrivateKey]:
+def device_private_keys(ws: Workspace) -> tuple[X25519PrivateKey, Ed25519PrivateKey]:
     """The device's X25519 (receive) and Ed25519 (sign) private keys from ``ws.device``."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -390,13 +392,13 @@ def _first_attr(obj: Any, names: Sequence[str]) -> Any:
     return None
 
 
-def project_keys(ws: Any) -> list[dict[str, str]]:
+def project_keys(ws: Workspace) -> list[dict[str, str]]:
     """The project keys known here: ``key_id``, ``public_key`` and maybe ``private_key`` (b64)."""
     raw = ws.state.get(STATE_PROJECT_KEYS)
     return [dict(k) for k in raw] if isinstance(raw, list) else []
 
 
-def seal_record(ws: Any, record: Any) -> bytes | None:
+def seal_record(ws: Workspace, record: Any) -> bytes | None:
     """Seal a finalized record for the project key(s) and this device; None if no project key."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 

@@ -13,6 +13,7 @@ from fieldkit.errors import NotEnrolled, ProtocolError, SyncError
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
+    from fieldkit.store import Workspace
     from sync.client import SyncClient
 
 STATE_SERVER_URL = "sync.server_url"
@@ -50,7 +51,7 @@ class Enrolment:
         return self.role == "coordinator"
 
 
-def enrolment(ws: Any) -> Enrolment:
+def enrolment(ws: Workspace) -> Enrolment:
     """The stored enrolment; NotEnrolled when this workspace has none."""
     token = ws.state.get(STATE_TOKEN)
     if not token:
@@ -71,7 +72,7 @@ def enrolment(ws: Any) -> Enrolment:
 
 
 def save_enrolment(
-    ws: Any,
+    ws: Workspace,
     *,
     server_url: str,
     token: str,
@@ -97,7 +98,7 @@ def save_enrolment(
         ws.state.set(STATE_CURSOR, "0")
 
 
-def project_private_keys(ws: Any) -> list[X25519PrivateKey]:
+def project_private_keys(ws: Workspace) -> list[X25519PrivateKey]:
     """The project private keys this workspace holds (a coordinator's; none on a field device)."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
@@ -114,7 +115,7 @@ def b64(raw: bytes) -> str:
 
 
 def open_client(
-    ws: Any,
+    ws: Workspace,
     *,
     server: str | None = None,
     insecure_http: bool = False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.crypto.hpke import key_id, public_raw, wrap
 from fieldkit.errors import AuthError, CryptoError, FormError, ProtocolError, UsageError
@@ -19,6 +19,9 @@ from fieldkit.exchange._state import (
     save_enrolment,
 )
 from fieldkit.exchange.transfer import KEY_GRANT_INFO, seal_pending
+
+if TYPE_CHECKING:
+    from fieldkit.store import Workspace
 
 __all__ = [
     "Enrolled",
@@ -49,7 +52,7 @@ class Enrolled:
         )
 
 
-def _refuse_second_enrolment(ws: Any) -> None:
+def _refuse_second_enrolment(ws: Workspace) -> None:
     if ws.state.get(STATE_TOKEN):
         raise UsageError(
             "this workspace is already enrolled; a workspace belongs to one project "
@@ -57,7 +60,7 @@ def _refuse_second_enrolment(ws: Any) -> None:
         )
 
 
-def _device_keys(ws: Any, name: str | None) -> dict[str, Any]:
+def _device_keys(ws: Workspace, name: str | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "x25519": b64(ws.device.x25519_public),
         "ed25519": b64(ws.device.ed25519_public),
@@ -68,7 +71,7 @@ def _device_keys(ws: Any, name: str | None) -> dict[str, Any]:
 
 
 def enroll(
-    ws: Any,
+    ws: Workspace,
     url: str,
     code: str,
     *,
@@ -134,7 +137,7 @@ def enroll(
 
 
 def create_project(
-    ws: Any,
+    ws: Workspace,
     name: str,
     *,
     server: str,
@@ -198,7 +201,7 @@ def create_project(
 
 
 def approve_coordinator(
-    ws: Any, device_id: str, *, server: str | None = None, **client_options: Any
+    ws: Workspace, device_id: str, *, server: str | None = None, **client_options: Any
 ) -> int:
     """Hand the project private key(s) to another coordinator device, HPKE-wrapped to its
     X25519 key, through the server (which only relays ciphertext). Returns keys granted."""
@@ -237,7 +240,11 @@ def approve_coordinator(
 
 
 def publish_form(
-    ws: Any, source: Path | dict[str, Any], *, server: str | None = None, **client_options: Any
+    ws: Workspace,
+    source: Path | dict[str, Any],
+    *,
+    server: str | None = None,
+    **client_options: Any,
 ) -> dict[str, str]:
     """Coordinator: send a form (or a new version) to the project; devices get it on sync."""
     if isinstance(source, Path):

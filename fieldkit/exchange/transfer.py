@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
     from fieldkit.crypto.envelope import OpenedEnvelope
+    from fieldkit.store import Workspace
     from sync.client import SyncClient
 
 __all__ = ["Progress", "PullSummary", "SyncSummary", "pull", "sync"]
@@ -114,7 +115,7 @@ class SyncSummary:
         return text
 
 
-def seal_pending(ws: Any) -> int:
+def seal_pending(ws: Workspace) -> int:
     """Seal finalized records that could not be sealed at finalize (no project key then)."""
     count = 0
     pending = ws.records.unsealed()
@@ -131,7 +132,7 @@ def seal_pending(ws: Any) -> int:
 
 
 def sync(
-    ws: Any,
+    ws: Workspace,
     *,
     server: str | None = None,
     insecure_http: bool = False,
@@ -143,7 +144,7 @@ def sync(
     """Push every sealed, unsent record, then pull forms, keys, grants (and, for a coordinator,
     records) — the whole of ``fieldkit sync``."""
     report = progress or _no_progress
-    info = enrolment(ws)
+    enrolment(ws)  # NotEnrolled before anything else happens
     sealed = seal_pending(ws)
     unsent = ws.records.unsent(limit=10**9)
     info, client = open_client(
@@ -163,7 +164,7 @@ def sync(
 
 
 def _push(
-    ws: Any,
+    ws: Workspace,
     client: SyncClient,
     unsent: Sequence[Any],
     *,
@@ -196,7 +197,7 @@ def _push(
 
 
 def _settle_batch(
-    ws: Any,
+    ws: Workspace,
     client: SyncClient,
     batch: Sequence[Any],
     future: Future[list[dict[str, Any]]],
@@ -227,7 +228,7 @@ def _settle_batch(
 
 
 def pull(
-    ws: Any,
+    ws: Workspace,
     *,
     server: str | None = None,
     insecure_http: bool = False,
@@ -252,7 +253,7 @@ def pull(
 
 
 def _pull(
-    ws: Any,
+    ws: Workspace,
     client: SyncClient,
     info: Enrolment,
     *,
@@ -277,7 +278,7 @@ def _pull(
 
 
 def _pull_from(
-    ws: Any,
+    ws: Workspace,
     client: SyncClient,
     info: Enrolment,
     cursor: str,
@@ -329,7 +330,7 @@ def _pull_from(
 
 
 def _apply(
-    ws: Any,
+    ws: Workspace,
     change: dict[str, Any],
     info: Enrolment,
     summary: PullSummary,
@@ -389,7 +390,7 @@ def _apply(
     # Unknown change types from a newer server are skipped: the cursor still moves past them.
 
 
-def _note_project_key(ws: Any, change: dict[str, Any]) -> None:
+def _note_project_key(ws: Workspace, change: dict[str, Any]) -> None:
     known = {k["key_id"] for k in project_keys(ws)}
     if change["key_id"] in known:
         return
@@ -401,7 +402,7 @@ def _note_project_key(ws: Any, change: dict[str, Any]) -> None:
     ws.state.set(STATE_PENDING_KEYS, pending)
 
 
-def _accept_key_grant(ws: Any, change: dict[str, Any]) -> int:
+def _accept_key_grant(ws: Workspace, change: dict[str, Any]) -> int:
     from fieldkit.crypto.hpke import key_id, public_raw, unwrap
 
     keys = project_keys(ws)
@@ -430,7 +431,7 @@ def _accept_key_grant(ws: Any, change: dict[str, Any]) -> int:
 class _Opener:
     """Verifies and decrypts envelopes for a coordinator, learning device keys as needed."""
 
-    def __init__(self, ws: Any, client: SyncClient, info: Enrolment) -> None:
+    def __init__(self, ws: Workspace, client: SyncClient, info: Enrolment) -> None:
         self._ws = ws
         self._client = client
         self._project_id = info.project_id
