@@ -8,8 +8,6 @@ function implementation to call) is decided here, at load.
 
 from __future__ import annotations
 
-import math
-import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,13 +18,14 @@ from ._ast import Binary, Call, Expr, Filter, Literal, Negate, Number, Path, Ref
 from ._context import EvalContext, Node
 from ._functions import compile_call
 from ._nodes import document_of, document_order, step_nodes
+from ._operators import _OPERATORS, _RELATIONAL, _equal
 from ._parser import parse
+from ._references import Resolver, _collect, _split, resolve_ref
 from ._values import SCALAR, Value, string_to_number, to_boolean, to_number, to_string
 
 __all__ = ["Compiled", "Expression", "compile_expression"]
 
 Compiled = Callable[[EvalContext], Value]
-Resolver = Callable[[str], "str | None"]
 
 _EMPTY: tuple[Node, ...] = ()
 
@@ -134,25 +133,6 @@ def compile_expression(text: str, *, owner: str | None, resolve_name: Resolver) 
         instances=frozenset(instances),
         functions=frozenset(functions),
     )
-
-
-def _split(path: str) -> tuple[str, ...]:
-    return tuple(part for part in path.split("/") if part)
-
-
-def resolve_ref(ref: Ref, resolve_name: Resolver) -> tuple[str, ...]:
-    """The absolute template path of ``${name}`` as names; ExpressionError when unknown."""
-    if ref.name.startswith("last-saved#"):
-        raise ExpressionError(
-            f"${{{ref.name}}} (last-saved) is not supported, at character {ref.pos}",
-            offset=ref.pos,
-        )
-    path = resolve_name(ref.name)
-    if path is None:
-        raise ExpressionError(
-            f"${{{ref.name}}} refers to no question, at character {ref.pos}", offset=ref.pos
-        )
-    return _split(path)
 
 
 _REF_IN_TEXT = re.compile(r"\$\{([^}]*)\}")
@@ -458,13 +438,6 @@ def _compare_with_constant(op: str, left: Compiled, right: Expr, scope: _Scope) 
     return None
 
 
-_RELATIONAL: dict[str, Callable[[float, float], bool]] = {
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
 _StepFn = Callable[[EvalContext, Sequence[Node]], Sequence[Node]]
 _REVERSE_AXES = frozenset({"parent", "ancestor", "ancestor-or-self", "preceding-sibling"})
 
@@ -556,187 +529,3 @@ def _union(operands: list[Compiled]) -> Compiled:
         return document_order(list(out.values()))
 
     return union
-
-
-# -- comparisons and arithmetic (XPath 1.0 §3.4, §3.5) ----------------------------------------
-
-
-def _numeric(fn: Callable[[float, float], float]) -> Callable[[Value, Value], Value]:
-    def op(a: Value, b: Value) -> Value:
-        return fn(to_number(a), to_number(b))
-
-    return op
-
-
-def _div(a: float, b: float) -> float:
-    # IEEE 754 as XPath 1.0 §3.5 requires: 1 div 0 = Infinity, 0 div 0 = NaN.
-    if b == 0:
-        if a == 0 or a != a:
-            return math.nan
-        return math.copysign(math.inf, a) * math.copysign(1, b)
-    return a / b
-
-
-def _mod(a: float, b: float) -> float:
-    # XPath 1.0 §3.5: the remainder truncates toward zero, like Java's % (math.fmod).
-    if b == 0 or a != a or b != b or a in (math.inf, -math.inf):
-        return math.nan
-    if b in (math.inf, -math.inf):
-        return a
-    return math.fmod(a, b)
-
-
-def _equal(a: Value, b: Value, negate: bool) -> bool:
-    """``=`` / ``!=`` (XPath 1.0 §3.4; ODK Web Forms' ValueEvaluation.eq/ne)."""
-    if not isinstance(a, SCALAR):
-        if not isinstance(b, SCALAR):
-            right = {n.text() for n in b}
-            if negate:
-                return any(n.text() != r for n in a for r in right)
-            return any(n.text() in right for n in a)
-        return _equal_nodes(a, b, negate)
-    if not isinstance(b, SCALAR):
-        return _equal_nodes(b, a, negate)
-    if isinstance(a, bool) or isinstance(b, bool):
-        result = to_boolean(a) == to_boolean(b)
-    elif isinstance(a, float) or isinstance(b, float):
-        result = to_number(a) == to_number(b)
-    else:
-        result = a == b
-    return not result if negate else result
-
-
-def _equal_nodes(nodes: Sequence[Node], other: str | float | bool, negate: bool) -> bool:
-    if isinstance(other, bool):
-        return (to_boolean(nodes) != other) if negate else (to_boolean(nodes) == other)
-    if isinstance(other, float):
-        for node in nodes:
-            x = string_to_number(node.text())
-            if (x != other) if negate else (x == other):
-                return True
-        return False
-    for node in nodes:
-        if (node.text() != other) if negate else (node.text() == other):
-            return True
-    return False
-
-
-def _relational(cmp: Callable[[float, float], bool]) -> Callable[[Value, Value], Value]:
-    """``< <= > >=``: on numbers, existentially over node-sets (XPath 1.0 §3.4)."""
-
-    def op(a: Value, b: Value) -> Value:
-        if not isinstance(a, SCALAR):
-            if not isinstance(b, SCALAR):
-                right = [string_to_number(n.text()) for n in b]
-                for n in a:
-                    x = string_to_number(n.text())
-                    for y in right:
-                        if cmp(x, y):
-                            return True
-                return False
-            if isinstance(b, bool):
-                return cmp(to_number(to_boolean(a)), to_number(b))
-            y = to_number(b)
-            for n in a:
-                if cmp(string_to_number(n.text()), y):
-                    return True
-            return False
-        if not isinstance(b, SCALAR):
-            if isinstance(a, bool):
-                return cmp(to_number(a), to_number(to_boolean(b)))
-            x = to_number(a)
-            for n in b:
-                if cmp(x, string_to_number(n.text())):
-                    return True
-            return False
-        return cmp(to_number(a), to_number(b))
-
-    return op
-
-
-_OPERATORS: dict[str, Callable[[Value, Value], Value]] = {
-    "=": lambda a, b: _equal(a, b, False),
-    "!=": lambda a, b: _equal(a, b, True),
-    "<": _relational(operator.lt),
-    "<=": _relational(operator.le),
-    ">": _relational(operator.gt),
-    ">=": _relational(operator.ge),
-    "+": _numeric(operator.add),
-    "-": _numeric(operator.sub),
-    "*": _numeric(operator.mul),
-    "div": _numeric(_div),
-    "mod": _numeric(_mod),
-}
-
-
-# -- references ------------------------------------------------------------------------------
-
-
-def _collect(
-    expr: Expr,
-    context: tuple[str, ...] | None,
-    resolve_name: Resolver,
-    refs: set[str],
-    instances: set[str],
-    functions: set[str],
-) -> None:
-    """Gather the main-instance template paths ``expr`` reads, relative to ``context``."""
-    owner_context = context
-
-    def visit(e: Expr, here: tuple[str, ...] | None) -> tuple[str, ...] | None:
-        """Record what ``e`` reads; return the template path it selects, if it is a path."""
-        if isinstance(e, Literal | Number):
-            return None
-        if isinstance(e, Ref):
-            names = resolve_ref(e, resolve_name)
-            refs.add("/" + "/".join(names))
-            return names
-        if isinstance(e, Negate):
-            visit(e.operand, here)
-            return None
-        if isinstance(e, Binary):
-            for operand in e.operands:
-                visit(operand, here)
-            return None
-        if isinstance(e, Call):
-            functions.add(e.name)
-            for arg in e.args:
-                visit(arg, here)
-            if e.name == "current" and not e.args:
-                return owner_context
-            if e.name == "instance" and e.args and isinstance(e.args[0], Literal):
-                instances.add(e.args[0].value)
-            return None
-        if isinstance(e, Filter):
-            selected = visit(e.base, here)
-            for pred in e.predicates:
-                visit(pred, selected)
-            return selected
-        # Path
-        if e.base is not None:
-            start = visit(e.base, here)
-        elif e.absolute:
-            start = ()
-        else:
-            start = here
-        current = start
-        for step in e.steps:
-            if current is None:
-                pass
-            elif step.axis == "self" and step.test == "node()":
-                pass
-            elif step.axis == "parent" and step.test == "node()":
-                current = current[:-1] if current else None
-            elif step.axis == "child" and step.test not in ("*", "node()"):
-                current = current + (step.test,)
-            else:
-                if current:
-                    refs.add("/" + "/".join(current))
-                current = None
-            for pred in step.predicates:
-                visit(pred, current)
-        if current:
-            refs.add("/" + "/".join(current))
-        return current
-
-    visit(expr, context)

@@ -19,6 +19,7 @@ from . import _fn_dates, _fn_numbers  # noqa: F401 - importing them registers th
 from ._ast import Call, Literal, Path, Ref
 from ._context import EvalContext, Node
 from ._fn_text import _compiled_regex
+from ._references import resolve_ref
 from ._registry import FUNCTIONS, NAN, _nodes, _special
 from ._values import (
     Value,
@@ -239,8 +240,6 @@ def _compile_indexed_repeat(compiler: _Compiler, expr: Call, scope: _Scope) -> C
 
 
 def _template_of(arg: object, scope: _Scope, pos: int) -> tuple[str, ...]:
-    from ._compiler import resolve_ref
-
     if isinstance(arg, Ref):
         return resolve_ref(arg, scope.resolve_name)
     if (
