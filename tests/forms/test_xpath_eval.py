@@ -320,3 +320,23 @@ def test_nested_repeats_contextualise_every_level() -> None:
     y = root.children_named("rep")[0].children_named("y")[0]
     assert value("${z}", node=y) == "1"
     assert value("${y}", node=y) == "r1"
+
+
+def test_single_references_leave_out_node_set_uses() -> None:
+    expr = compile_expression(
+        "${b} + count(${age}) + sum(${age}) + string-length(${mname}) "
+        "+ count(${member}[age > ${b}]) + string-length(join(' ', ${sex}))",
+        owner="/data/a",
+        resolve_name=PATHS.get,
+    )
+    assert expr.single_references == {"/data/b", "/data/household/member/mname"}
+    assert {"/data/household/member/age", "/data/household/member/sex"} <= expr.references
+    inside = compile_expression(
+        "../age > 3 and ${sex} = 'f'",
+        owner="/data/household/member/mname",
+        resolve_name=PATHS.get,
+    )
+    assert inside.single_references == {
+        "/data/household/member/age",
+        "/data/household/member/sex",
+    }

@@ -48,9 +48,23 @@ class Expression:
     ``*``, ``//`` or another non-name step contributes its name prefix (the nearest node it is
     certain to read under). Paths into secondary instances (``instance('id')/…``) are not main
     instance nodes: their ids are listed in ``instances`` instead.
+
+    ``single_references`` is the subset read as ONE value (an operand or a plain function
+    argument, outside predicates and node-set functions such as ``count()``, ``sum()``,
+    ``join()``): one that runs through a repeat not enclosing the owner is "a repeat used where
+    a single value is needed" (ODK reads only the first instance), which the loader reports.
     """
 
-    __slots__ = ("_fn", "functions", "instances", "owner", "references", "text", "tree")
+    __slots__ = (
+        "_fn",
+        "functions",
+        "instances",
+        "owner",
+        "references",
+        "single_references",
+        "text",
+        "tree",
+    )
 
     def __init__(
         self,
@@ -60,6 +74,7 @@ class Expression:
         owner: str | None,
         fn: Compiled,
         references: frozenset[str],
+        single_references: frozenset[str],
         instances: frozenset[str],
         functions: frozenset[str],
     ) -> None:
@@ -68,6 +83,7 @@ class Expression:
         self.owner = owner
         self._fn = fn
         self.references = references
+        self.single_references = single_references
         self.instances = instances
         self.functions = functions
 
@@ -121,15 +137,25 @@ def compile_expression(text: str, *, owner: str | None, resolve_name: Resolver) 
     compiler = _Compiler()
     fn = compiler.compile(tree, scope)
     refs: set[str] = set()
+    single: set[str] = set()
     instances: set[str] = set()
     functions: set[str] = set()
-    _collect(tree, owner_names, resolve_name, refs, instances, functions)
+    _collect(
+        tree,
+        owner_names,
+        resolve_name,
+        refs=refs,
+        single=single,
+        instances=instances,
+        functions=functions,
+    )
     return Expression(
         text=text,
         tree=tree,
         owner=owner,
         fn=fn,
         references=frozenset(refs),
+        single_references=frozenset(single),
         instances=frozenset(instances),
         functions=frozenset(functions),
     )

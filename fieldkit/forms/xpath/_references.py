@@ -33,49 +33,86 @@ def resolve_ref(ref: Ref, resolve_name: Resolver) -> tuple[str, ...]:
 # -- references ------------------------------------------------------------------------------
 
 
+# Functions whose arguments are node-sets read whole: a repeated field is at home there.
+_NODESET_FUNCTIONS = frozenset(
+    {
+        "count",
+        "sum",
+        "min",
+        "max",
+        "join",
+        "concat",
+        "count-non-empty",
+        "indexed-repeat",
+        "randomize",
+        "checklist",
+        "weighted-checklist",
+        "distance",
+        "position",
+        "name",
+        "local-name",
+    }
+)
+
+
 def _collect(
     expr: Expr,
     context: tuple[str, ...] | None,
     resolve_name: Resolver,
+    *,
     refs: set[str],
+    single: set[str],
     instances: set[str],
     functions: set[str],
 ) -> None:
-    """Gather the main-instance template paths ``expr`` reads, relative to ``context``."""
+    """Gather the main-instance template paths ``expr`` reads, relative to ``context``.
+
+    ``single`` receives the paths whose value is used as ONE value (an operand, a function
+    argument that is not a node-set argument), outside predicates: where such a path runs
+    through a repeat that does not enclose the owner, the form reads "a repeat where a single
+    value is needed".
+    """
     owner_context = context
 
-    def visit(e: Expr, here: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    def path_text(names: tuple[str, ...]) -> str:
+        return "/" + "/".join(names)
+
+    def visit(e: Expr, here: tuple[str, ...] | None, as_value: bool) -> tuple[str, ...] | None:
         """Record what ``e`` reads; return the template path it selects, if it is a path."""
         if isinstance(e, Literal | Number):
             return None
         if isinstance(e, Ref):
             names = resolve_ref(e, resolve_name)
-            refs.add("/" + "/".join(names))
+            refs.add(path_text(names))
+            if as_value:
+                single.add(path_text(names))
             return names
         if isinstance(e, Negate):
-            visit(e.operand, here)
+            visit(e.operand, here, as_value)
             return None
         if isinstance(e, Binary):
+            union = e.ops[0] == "|"
             for operand in e.operands:
-                visit(operand, here)
+                visit(operand, here, as_value and not union)
             return None
         if isinstance(e, Call):
             functions.add(e.name)
+            args_as_value = as_value and e.name not in _NODESET_FUNCTIONS
             for arg in e.args:
-                visit(arg, here)
+                visit(arg, here, args_as_value)
             if e.name == "current" and not e.args:
                 return owner_context
             if e.name == "instance" and e.args and isinstance(e.args[0], Literal):
                 instances.add(e.args[0].value)
             return None
         if isinstance(e, Filter):
-            selected = visit(e.base, here)
+            selected = visit(e.base, here, False)
             for pred in e.predicates:
-                visit(pred, selected)
+                visit(pred, selected, False)
             return selected
         # Path
         if e.base is not None:
-            start = visit(e.base, here)
+            start = visit(e.base, here, False)
         elif e.absolute:
             start = ()
         else:
@@ -92,12 +129,14 @@ def _collect(
                 current = current + (step.test,)
             else:
                 if current:
-                    refs.add("/" + "/".join(current))
+                    refs.add(path_text(current))
                 current = None
             for pred in step.predicates:
-                visit(pred, current)
+                visit(pred, current, False)
         if current:
-            refs.add("/" + "/".join(current))
+            refs.add(path_text(current))
+            if as_value and e.base is None:
+                single.add(path_text(current))
         return current
 
-    visit(expr, context)
+    visit(expr, context, True)
