@@ -5,6 +5,7 @@
     DMK ──HKDF("sqlcipher")──► raw SQLCipher key
     DMK ──HKDF("audit")──────► audit-log anchor MAC key
     DMK ──HKDF("keyfile")────► key-file MAC key
+    (the three derived keys together are the ``SessionKeys`` the unlock cache may hold)
 
 The DMK (device master key) is 256 random bits made once at ``init``; changing the passphrase
 re-wraps it (O(1), nothing re-encrypted). Argon2id parameters travel with each wrap so they can
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_MEMORY_KIB",
     "DMK_BYTES",
     "KdfParams",
+    "SessionKeys",
     "UnwrapFailed",
     "audit_key",
     "derive_passphrase_kek",
@@ -155,6 +157,32 @@ def audit_key(dmk: bytes) -> bytes:
 def keyfile_mac_key(dmk: bytes) -> bytes:
     """The MAC key that seals the whole key file once the DMK is known."""
     return _hkdf(dmk, info=b"keyfile")
+
+
+@dataclass(frozen=True)
+class SessionKeys:
+    """The DMK-derived keys an open workspace uses; what the unlock cache holds (never the DMK,
+    so a cached unlock can read and write the database but cannot re-wrap the master key)."""
+
+    database: bytes
+    audit: bytes
+    keyfile_mac: bytes
+
+    @classmethod
+    def derive(cls, dmk: bytes) -> SessionKeys:
+        """The session keys of a master key."""
+        return cls(sqlcipher_key(dmk), audit_key(dmk), keyfile_mac_key(dmk))
+
+    def pack(self) -> bytes:
+        """96 bytes, for the kernel keyring."""
+        return self.database + self.audit + self.keyfile_mac
+
+    @classmethod
+    def unpack(cls, data: bytes) -> SessionKeys:
+        """Inverse of ``pack``; ``ValueError`` for anything but 96 bytes."""
+        if len(data) != 96:
+            raise ValueError("session keys are 96 bytes")
+        return cls(data[:32], data[32:64], data[64:])
 
 
 def mac(key: bytes, data: bytes) -> bytes:

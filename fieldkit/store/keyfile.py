@@ -145,9 +145,9 @@ class KeyFile:
         today = keys.KdfParams.fresh()
         return stored.memory_kib < today.memory_kib or stored.iterations < today.iterations
 
-    def matches(self, dmk: bytes) -> bool:
-        """Whether ``dmk`` is this workspace's master key (checks the key file's MAC)."""
-        return hmac.compare_digest(self._compute_mac(dmk), self.mac)
+    def matches(self, mac_key: bytes) -> bool:
+        """Whether ``mac_key`` (``SessionKeys.keyfile_mac``) is this workspace's: checks the MAC."""
+        return hmac.compare_digest(self._compute_mac(mac_key), self.mac)
 
     def rewrap_passphrase(self, dmk: bytes, new_passphrase: str) -> None:
         """Wrap the DMK under a new passphrase (fresh salt, today's KDF defaults); atomic."""
@@ -190,15 +190,15 @@ class KeyFile:
             "wraps": self.wraps,
         }
 
-    def _compute_mac(self, dmk: bytes) -> str:
-        return keys.mac(keys.keyfile_mac_key(dmk), _canonical(self._body())).hex()
+    def _compute_mac(self, mac_key: bytes) -> str:
+        return keys.mac(mac_key, _canonical(self._body())).hex()
 
     def _require_mac(self, dmk: bytes) -> None:
-        if not self.matches(dmk):
+        if not self.matches(keys.keyfile_mac_key(dmk)):
             raise WorkspaceDamaged(f"key file {self.path} is damaged")
 
     def _seal_and_write(self, dmk: bytes) -> None:
-        self.mac = self._compute_mac(dmk)
+        self.mac = self._compute_mac(keys.keyfile_mac_key(dmk))
         data = {**self._body(), "mac": self.mac}
         data["checksum"] = hashlib.sha256(_canonical(data)).hexdigest()
         atomic_write(self.path, json.dumps(data, indent=2, sort_keys=True).encode() + b"\n")

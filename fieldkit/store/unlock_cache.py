@@ -1,4 +1,7 @@
-"""The unlock cache: the DMK held in the Linux kernel keyring with an idle timeout, never on disk.
+"""The unlock cache: keys held in the Linux kernel keyring with an idle timeout, never on disk.
+
+What is held is the workspace's ``SessionKeys`` (database, audit and key-file MAC keys derived
+from the DMK), not the DMK: a stolen cache entry cannot set a new passphrase.
 
 Uses the keyctl(2) system calls through ctypes on libc's ``syscall`` (no extra package). The
 key lives in the session keyring (the login session's; the kernel falls back to the per-user
@@ -139,13 +142,13 @@ def available() -> bool:
     return True
 
 
-def remember(workspace_id: str, dmk: bytes, *, timeout_seconds: int) -> bool:
-    """Cache the DMK for ``timeout_seconds`` of idleness; False when the keyring is unavailable."""
+def remember(workspace_id: str, secret: bytes, *, timeout_seconds: int) -> bool:
+    """Cache ``secret`` for ``timeout_seconds`` of idleness; False when there is no keyring."""
     ctl = _keyctl()
     if ctl is None or timeout_seconds <= 0:
         return False
     try:
-        serial = ctl.add_key(_description(workspace_id), dmk)
+        serial = ctl.add_key(_description(workspace_id), secret)
         # Timeout first: a key must never sit in the keyring without one, even briefly.
         ctl.set_timeout(serial, timeout_seconds)
         ctl.set_perm(serial, _PERM_POSSESSOR_ALL)
@@ -155,7 +158,7 @@ def remember(workspace_id: str, dmk: bytes, *, timeout_seconds: int) -> bool:
 
 
 def recall(workspace_id: str, *, timeout_seconds: int, size: int = 32) -> bytes | None:
-    """The cached DMK (and push its timeout back), or None when nothing usable is cached."""
+    """The cached secret (and push its timeout back), or None when nothing usable is cached."""
     ctl = _keyctl()
     if ctl is None or timeout_seconds <= 0:
         return None

@@ -144,10 +144,12 @@ class WorkspaceClock:
 class Workspace:
     """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``."""
 
-    def __init__(self, home: Path, keyfile: KeyFile, dmk: bytes, db: Database) -> None:
+    def __init__(
+        self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
+    ) -> None:
         self.home = home
         self.keyfile = keyfile
-        self._dmk = dmk
+        self._session = session
         self._db = db
         row = db.one("SELECT device_id FROM device WHERE one = 1")
         if row is None:
@@ -155,7 +157,7 @@ class Workspace:
         self.device_id: str = row[0]
         self._device: Device | None = None
         self.state = State(db)
-        self.audit = Audit(db, key=keys.audit_key(dmk), device=self.device_id)
+        self.audit = Audit(db, key=session.audit, device=self.device_id)
         self.forms = Forms(db, self.audit)
         self.records = Records(self, db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
@@ -197,7 +199,7 @@ class Workspace:
 
     def remember_unlock(self, *, timeout_seconds: int) -> bool:
         """Cache the key in the kernel keyring for ``timeout_seconds`` of idleness (if possible)."""
-        return unlock_cache.remember(self.id, self._dmk, timeout_seconds=timeout_seconds)
+        return unlock_cache.remember(self.id, self._session.pack(), timeout_seconds=timeout_seconds)
 
     def close(self) -> None:
         """Release the database."""
@@ -235,11 +237,11 @@ def _read_keyfile(home: Path) -> KeyFile:
     return KeyFile.read(keyfile_path)
 
 
-def _open(home: Path, keyfile: KeyFile, dmk: bytes) -> Workspace:
-    db = Database(home / DATABASE_NAME, keys.sqlcipher_key(dmk), create=False)
+def _open(home: Path, keyfile: KeyFile, session: keys.SessionKeys) -> Workspace:
+    db = Database(home / DATABASE_NAME, session.database, create=False)
     try:
         schema.migrate(db)
-        return Workspace(home, keyfile, dmk, db)
+        return Workspace(home, keyfile, session, db)
     except BaseException:
         db.close()
         raise
@@ -254,7 +256,7 @@ def open_workspace(home: Path, *, passphrase: str) -> Workspace:
     """Unlock and open the workspace; ``WrongPassphrase`` changes nothing on disk."""
     keyfile = _read_keyfile(home)
     dmk = keyfile.unlock_with_passphrase(passphrase)
-    ws = _open(home, keyfile, dmk)
+    ws = _open(home, keyfile, keys.SessionKeys.derive(dmk))
     if keyfile.kdf_outdated():
         # Made by an older fieldkit with cheaper Argon2id parameters: re-wrap under today's
         # (the parameters live in the key file for this).
@@ -278,13 +280,14 @@ def check_passphrase(home: Path, *, passphrase: str) -> None:
 def open_from_cache(home: Path, *, timeout_seconds: int) -> Workspace | None:
     """Open with the key cached in the kernel keyring, or None when nothing usable is cached."""
     keyfile = _read_keyfile(home)
-    dmk = unlock_cache.recall(keyfile.workspace_id, timeout_seconds=timeout_seconds)
-    if dmk is None:
+    packed = unlock_cache.recall(keyfile.workspace_id, timeout_seconds=timeout_seconds, size=96)
+    if packed is None:
         return None
-    if not keyfile.matches(dmk):
+    session = keys.SessionKeys.unpack(packed)
+    if not keyfile.matches(session.keyfile_mac):
         unlock_cache.forget(keyfile.workspace_id)
         return None
-    return _open(home, keyfile, dmk)
+    return _open(home, keyfile, session)
 
 
 def lock_workspace(home: Path) -> bool:
@@ -343,7 +346,7 @@ def create_workspace(home: Path, *, passphrase: str) -> tuple[Workspace, str]:
         if isinstance(exc, StorageFull):
             raise StorageFull(f"the disk is full: no workspace was created at {home}") from None
         raise
-    return _open(home, keyfile, dmk), recovery_text
+    return _open(home, keyfile, keys.SessionKeys.derive(dmk)), recovery_text
 
 
 def _build_database(path: Path, dmk: bytes) -> None:
@@ -380,7 +383,7 @@ def change_passphrase(home: Path, *, old: str, new: str) -> None:
         raise WeakPassphrase(problem)
     keyfile = _read_keyfile(home)
     dmk = keyfile.unlock_with_passphrase(old)
-    with _open(home, keyfile, dmk) as ws:
+    with _open(home, keyfile, keys.SessionKeys.derive(dmk)) as ws:
         keyfile.rewrap_passphrase(dmk, new)
         ws.audit.append("passphrase_change")
 
@@ -400,7 +403,7 @@ def recover_workspace(home: Path, *, recovery_key: str, new_passphrase: str) -> 
         ) from None
     keyfile = _read_keyfile(home)
     dmk = keyfile.unlock_with_recovery(raw)
-    with _open(home, keyfile, dmk) as ws:
+    with _open(home, keyfile, keys.SessionKeys.derive(dmk)) as ws:
         keyfile.rewrap_passphrase(dmk, new_passphrase)
         ws.audit.append("recover")
     unlock_cache.forget(keyfile.workspace_id)

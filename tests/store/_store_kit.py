@@ -51,7 +51,7 @@ def master_key(home: Path, passphrase: str = PASSPHRASE) -> bytes:
 
 def reopen(home: Path) -> Workspace:
     """Open the workspace with its (cached) master key: for tests whose subject is not unlock."""
-    return _open(home, KeyFile.read(home / KEYFILE_NAME), master_key(home))
+    return _open(home, KeyFile.read(home / KEYFILE_NAME), keys.SessionKeys.derive(master_key(home)))
 
 
 def raw_connection(home: Path, passphrase: str = PASSPHRASE) -> sqlcipher3.Connection:

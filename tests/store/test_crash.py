@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from _store_kit import FORM, PASSPHRASE
 
+from fieldkit.crypto.keys import SessionKeys
 from fieldkit.store import create_workspace
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.workspace import _open
@@ -31,11 +32,13 @@ import os, sys
 from pathlib import Path
 from fieldkit.store.keyfile import KeyFile
 from fieldkit.store.workspace import _open
+from fieldkit.crypto.keys import SessionKeys
 
 # The master key comes from the parent so each round skips Argon2id: the unlock is not what
 # this test is about, and 50 rounds of it would dominate the run time.
 home = Path(sys.argv[1])
-ws = _open(home, KeyFile.read(home / "keyfile.json"), bytes.fromhex(os.environ["CRASH_DMK"]))
+dmk = bytes.fromhex(os.environ["CRASH_DMK"])
+ws = _open(home, KeyFile.read(home / "keyfile.json"), SessionKeys.derive(dmk))
 record = ws.records.create_draft(form_id="household", form_version="2024010101")
 print("ready", record.id, flush=True)
 i = 0
@@ -88,7 +91,7 @@ def test_kill_9_while_saving_loses_no_acknowledged_save(home: Path, tmp_path: Pa
             elif parts[0] == "final":
                 finalized.add(parts[1])
                 acknowledged[parts[1]] = int(parts[2])
-        with _open(home, KeyFile.read(home / KEYFILE_NAME), dmk) as check:
+        with _open(home, KeyFile.read(home / KEYFILE_NAME), SessionKeys.derive(dmk)) as check:
             check.check()  # cipher_integrity_check + integrity_check
             for record_id, number in acknowledged.items():
                 record = check.records.get(record_id)

@@ -12,7 +12,7 @@ import pytest
 from _store_kit import PASSPHRASE
 
 from fieldkit.store import create_workspace, lock_workspace, open_from_cache, unlock_cache
-from fieldkit.store.keyfile import KEYFILE_NAME
+from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 
 pytestmark = pytest.mark.skipif(
     not unlock_cache.available(), reason="the kernel keyring is not available here"
@@ -67,6 +67,24 @@ def test_another_process_can_use_the_cached_unlock_until_lock(home: Path) -> Non
 def test_a_stale_cached_key_is_ignored_and_dropped(home: Path) -> None:
     ws, _ = create_workspace(home, passphrase=PASSPHRASE)
     ws.close()
-    unlock_cache.remember(ws.id, secrets.token_bytes(32), timeout_seconds=60)
+    unlock_cache.remember(ws.id, secrets.token_bytes(96), timeout_seconds=60)
     assert open_from_cache(home, timeout_seconds=60) is None
-    assert unlock_cache.recall(ws.id, timeout_seconds=60) is None
+    assert unlock_cache.recall(ws.id, timeout_seconds=60, size=96) is None
+
+
+def test_the_cache_holds_derived_keys_never_the_master_key(home: Path) -> None:
+    from fieldkit.crypto import keys
+
+    ws, _ = create_workspace(home, passphrase=PASSPHRASE)
+    with ws:
+        assert ws.remember_unlock(timeout_seconds=60)
+    try:
+        cached = unlock_cache.recall(ws.id, timeout_seconds=60, size=96)
+        assert cached is not None
+        dmk = KeyFile.read(home / KEYFILE_NAME).unlock_with_passphrase(PASSPHRASE)
+        assert dmk not in cached
+        assert keys.SessionKeys.unpack(cached) == keys.SessionKeys.derive(dmk)
+        with open_from_cache(home, timeout_seconds=60) as opened:  # type: ignore[union-attr]
+            assert opened.audit.verify().ok
+    finally:
+        lock_workspace(home)
