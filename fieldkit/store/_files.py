@@ -15,6 +15,9 @@ __all__ = ["atomic_write", "fsync_dir", "overwrite_and_delete", "stale_temps"]
 
 def fsync_dir(folder: Path) -> None:
     """Make a rename or unlink in ``folder`` durable (its entry lives in the folder's inode)."""
+    if os.name == "nt":
+        # Windows cannot open a folder for fsync; NTFS journals the rename itself.
+        return
     fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
         os.fsync(fd)
