@@ -50,7 +50,9 @@ def _interview(
         session=session,
         terminal=terminal,
         recorder=recorder,
-        check_finalize=lambda s: check_consent_for_answers(ws, form, s.answers()),
+        # The submission, not the raw answers: a legal basis left behind by a later change
+        # (no longer relevant) must not stand in for consent.
+        check_finalize=lambda s: check_consent_for_answers(ws, form, s.submission()),
     )
 
 
@@ -61,10 +63,10 @@ def start_interview(
     answer. Refuses a consent-gated form while no consent is on file."""
     version = _latest(ws, form_id)
     form = version.form()
-    check_consent_to_start(ws, form)
+    notice = check_consent_to_start(ws, form)
     session = _session(form, answers=None, lang=lang)
     recorder = DraftRecorder(ws, form_id=version.form_id, form_version=version.version)
-    _greet(terminal, form, session)
+    _greet(terminal, form, session, notice=notice)
     return _interview(ws, form=form, session=session, recorder=recorder, terminal=terminal).run()
 
 
@@ -80,12 +82,12 @@ def resume_interview(
         )
     version = ws.forms.get(record.form_id, version=record.form_version)
     form = version.form()
-    check_consent_to_start(ws, form)
+    notice = check_consent_to_start(ws, form)
     session = _session(form, answers=record.answers, lang=lang)
     recorder = DraftRecorder(
         ws, form_id=record.form_id, form_version=record.form_version, record_id=record.id
     )
-    _greet(terminal, form, session, record_id=record.id)
+    _greet(terminal, form, session, record_id=record.id, notice=notice)
     interview = _interview(ws, form=form, session=session, recorder=recorder, terminal=terminal)
     return interview.run(resume=True)
 
@@ -133,7 +135,7 @@ def capture_answers(
     check_consent_to_start(ws, form)
     session = _session(form, answers=None, lang=lang)
     fill_session(form, session, data, source=source)
-    check_consent_for_answers(ws, form, session.answers())
+    check_consent_for_answers(ws, form, session.submission())
     with ws.records.batch():
         draft = ws.records.create_draft(
             form_id=version.form_id, form_version=version.version, answers=session.answers()
@@ -159,6 +161,7 @@ def _greet(
     *,
     record_id: str | None = None,
     replaces: str | None = None,
+    notice: str | None = None,
 ) -> None:
     from rich.markup import escape
 
@@ -174,3 +177,6 @@ def _greet(
         current = session.lang or form.default_language or form.languages[0]
         others = ", ".join(lang for lang in form.languages if lang != current)
         terminal.show(f"[dim]Language: {escape(current)} (also {escape(others)}: :lang CODE)[/dim]")
+    if notice:
+        # Calm, not an alarm: starting without consent is allowed here (DOMAIN §3).
+        terminal.show(f"[yellow]{escape(notice)}[/yellow]")
