@@ -82,7 +82,9 @@ def test_kill_9_while_saving_loses_no_acknowledged_save(home: Path, tmp_path: Pa
         assert line.startswith("ready"), child.stderr.read() if child.stderr else ""
         time.sleep(rng.uniform(0.0, 0.25))
         os.kill(child.pid, signal.SIGKILL)
-        rest, _ = child.communicate()
+        rest, errors = child.communicate()
+        # It must have died of our kill, not of an error of its own (which would hide a bug).
+        assert child.returncode == -signal.SIGKILL, errors
         for entry in (line + rest).splitlines():
             parts = entry.split()
             if parts[0] == "saved":
@@ -146,8 +148,9 @@ def test_kill_9_while_changing_the_passphrase_never_damages_the_key_file(
         assert child.stdout.readline().startswith("ready")
         time.sleep(rng.uniform(0.05, 0.9))
         os.kill(child.pid, signal.SIGKILL)
-        rest, _ = child.communicate()
-        acknowledged = [line.split()[1] for line in rest.splitlines() if line.startswith("now")]
+        rest, errors = child.communicate()
+        assert child.returncode == -signal.SIGKILL, errors
+        acknowledged = [line[4:] for line in rest.splitlines() if line.startswith("now ")]
         keyfile = KeyFile.read(home / KEYFILE_NAME)  # never damaged, never half-written
         # The last acknowledged passphrase works, unless a later change committed before the kill.
         expected = acknowledged[-1] if acknowledged else current
