@@ -76,6 +76,15 @@ class Database:
         except sqlcipher3.Error as exc:
             raise self._translate(exc) from None
 
+    def iterate(self, sql: str, params: Sequence[Any] = (), *, size: int = 1000) -> Iterator[Row]:
+        """The rows of a query, fetched ``size`` at a time (for logs too big to hold at once)."""
+        try:
+            cursor = self._conn.execute(sql, params)
+            while rows := cursor.fetchmany(size):
+                yield from rows
+        except sqlcipher3.Error as exc:
+            raise self._translate(exc) from None
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         """The first row of a query, or None."""
         try:

@@ -112,7 +112,7 @@ class Audit:
     def verify(self) -> AuditReport:
         """Recompute the chain and check its anchor; reports the first entry that fails."""
         head, count = _GENESIS, 0
-        rows = self._db.all(
+        rows = self._db.iterate(
             "SELECT seq, at, action, record_id, form_id, device, prev, hash FROM audit ORDER BY seq"
         )
         for row in rows:
