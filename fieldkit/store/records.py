@@ -14,7 +14,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.clock import utc_day, utc_text
 from fieldkit.errors import FormNotFound, RecordError, RecordImmutable, RecordNotFound
@@ -25,14 +25,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Record", "Records", "StoredEnvelope"]
 
-Status = Literal["draft", "finalized", "sent"]
 # A constant list of our own column names: the f-strings below splice in no outside text.
 _COLUMNS = (
     "id, form_id, form_version, status, replaces, case_id, created_at, updated_at, "
     "finalized_at, answers, origin, device, capture_day, hlc"
 )
-
-
 _SELECT = f"SELECT {_COLUMNS} FROM records"  # noqa: S608
 _INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
 _INSERT_IF_NEW = _INSERT + " ON CONFLICT (id) DO NOTHING"
