@@ -21,13 +21,14 @@ terminal the command fails with ``WorkspaceLocked``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from fieldkit.config import Settings
-from fieldkit.errors import UsageError, WorkspaceLocked
+from fieldkit.errors import FieldkitError, UsageError, WorkspaceLocked
 
 if TYPE_CHECKING:
     from fieldkit.store import Workspace
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Passphrase",
     "ask_new_passphrase",
+    "ask_secret",
     "get_passphrase",
     "open_workspace_for",
     "read_secret_file",
@@ -124,14 +126,28 @@ def ask_new_passphrase(
         typer.echo("The two passphrases differ; try again.", err=True)
 
 
-def _prompt(text: str) -> str:
+def ask_secret(text: str, *, missing: FieldkitError | None = None) -> str:
+    """Ask for a secret without echoing it; ``missing`` (default ``WorkspaceLocked``) at EOF."""
+    error = missing or WorkspaceLocked(
+        f"no passphrase: type it at a terminal, or set {PASSPHRASE_ENV} or --passphrase-file"
+    )
+    if not sys.stdin.isatty():
+        # Piped in (a script, a test): read a line. getpass would warn that it cannot hide
+        # what is typed, which is noise when nothing is being typed.
+        typer.echo(f"{text}: ", err=True, nl=False)
+        line = sys.stdin.readline()
+        typer.echo("", err=True)
+        if not line:
+            raise error
+        return line.rstrip("\r\n")
     try:
         value = typer.prompt(text, hide_input=True, err=True)
     except typer.Abort:
-        raise WorkspaceLocked(
-            f"no passphrase: type it at a terminal, or set {PASSPHRASE_ENV} or --passphrase-file"
-        ) from None
+        raise error from None
     return str(value)
+
+
+_prompt = ask_secret
 
 
 def open_workspace_for(ctx: typer.Context) -> Workspace:

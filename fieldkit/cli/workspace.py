@@ -9,6 +9,7 @@ import typer
 
 from fieldkit.cli._common import (
     ask_new_passphrase,
+    ask_secret,
     get_passphrase,
     open_workspace_for,
     read_secret_file,
@@ -78,10 +79,10 @@ def recover(
     if recovery_key_file is not None:
         recovery_key = read_secret_file(recovery_key_file)
     else:
-        try:
-            recovery_key = str(typer.prompt("Recovery key", hide_input=True, err=True))
-        except typer.Abort:
-            raise UsageError("no recovery key: type it, or use --recovery-key-file") from None
+        recovery_key = ask_secret(
+            "Recovery key",
+            missing=UsageError("no recovery key: type it, or use --recovery-key-file"),
+        )
     new = ask_new_passphrase(settings, file=new_passphrase_file, ctx=ctx)
     recover_workspace(settings.home, recovery_key=recovery_key, new_passphrase=new)
     typer.echo("New passphrase set. The recovery key still works; keep it safe.")

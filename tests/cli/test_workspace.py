@@ -282,3 +282,14 @@ def test_passphrase_file_option_beats_the_environment(
     assert _run("records", "list").stderr == "Error: wrong passphrase\n"
     monkeypatch.delenv("FIELDKIT_PASSPHRASE")
     assert _run("records", "list", "--json").exit_code == 0
+
+
+def test_recover_by_typing_the_key(home: Path, no_cache: None) -> None:
+    ws, recovery = create_workspace(home, passphrase=PASS)
+    ws.close()
+    result = _run("recover", input=f"{recovery.lower()}\n{NEW}\n{NEW}\n")
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr  # piped input: no getpass echo warnings
+    open_workspace(home, passphrase=NEW).close()
+    nothing = _run("recover", input="")
+    assert nothing.exit_code == 2 and "no recovery key" in nothing.stderr
