@@ -44,8 +44,24 @@ CATALOGUE: dict[str, Meaning] = {
     "people_screened": Meaning(
         "protection",
         "People screened",
-        "Distinct people with an adult or youth screening record in the period.",
+        (
+            "Distinct people with an adult or youth screening result (positive, negative or "
+            "inconclusive) in the period. A young person who declined the screening has no "
+            "result and is not counted here (see the next indicator)."
+        ),
         "people screened",
+        "—",
+        "count",
+    ),
+    "youth_screening_declined": Meaning(
+        "protection",
+        "Young people who declined the screening",
+        (
+            "Distinct young people who declined the youth screening (youth_refused = yes) and "
+            'have no screening result in the period. "Youth refused" is a valid outcome; they '
+            "are in neither the people screened nor the screen-positive rate."
+        ),
+        "young people who declined",
         "—",
         "count",
     ),

@@ -7,9 +7,12 @@ nothing here. An indicator whose forms or fields are absent is reported as not a
 the reason, never computed from half the data.
 
 People are counted once: a person is their ``client_pseudonym`` (else the record's case id,
-else the record itself). Every figure leaves through ``_cells`` (suppression below k, rounding
-down to the resolution); categories with fewer than k people are pooled as "other" before
-that, so a one-off site code or a rare citizenship never appears as its own row.
+else the record itself). A person whose consent record refuses use in anonymous statistics
+(``consent_stats`` = no on their latest consent record) is left out of every figure, linked
+by ``client_pseudonym``; records without one (the anonymous needs assessment) are unaffected.
+Every figure leaves through ``_cells`` (suppression below k, rounding down to the resolution);
+categories with fewer than k people are pooled as "other" before that, so a one-off site code
+or a rare citizenship never appears as its own row.
 """
 
 from __future__ import annotations
@@ -75,6 +78,9 @@ _ACCEPTED = ("accepted", "in_progress", "done")
 _SERVED = ("in_progress", "done")
 _EMERGENCY = ("shelter", "emergency_extraction", "emergency_transport")
 _NOT_A_SIGN = {"none", "dont_know", "prefer_not"}
+# A screening with one of these results screened the person; an empty result (a young person
+# who declined, youth_refused = yes) did not (forms/README.md, youth_screening).
+_RESULTS = ("positive", "negative", "inconclusive")
 _STAGES = ("none", "investigation", "prosecution", "conviction")
 
 
@@ -157,6 +163,31 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
             day = day.fillna(parsed)
     out["_date"] = day
     return out
+
+
+def _refused_statistics(consent: pd.DataFrame | None) -> set[str]:
+    """Case codes whose latest consent record answers ``consent_stats`` = no.
+
+    Latest by interview day, then finalization time: a person may change their mind either
+    way, and their most recent answer is the one that holds.
+    """
+    if consent is None or not {"client_pseudonym", "consent_stats"} <= set(consent.columns):
+        return set()
+    work = consent.assign(
+        _code=_text(consent, "client_pseudonym"), _stats=_text(consent, "consent_stats")
+    ).dropna(subset=["_code", "_stats"])
+    order = [c for c in ("_date", "_finalized_at") if c in work.columns]
+    if order:
+        work = work.sort_values(order, kind="stable", na_position="first")
+    latest = work.groupby("_code", sort=False)["_stats"].last()
+    return {str(code) for code in latest[latest == "no"].index}
+
+
+def _without(frame: pd.DataFrame, codes: set[str]) -> pd.DataFrame:
+    """``frame`` without the records of the case codes in ``codes``."""
+    if not codes or "client_pseudonym" not in frame.columns:
+        return frame
+    return frame[~_text(frame, "client_pseudonym").isin(codes)]
 
 
 def _in_period(frame: pd.DataFrame, date_from: date | None, date_to: date | None) -> pd.DataFrame:
@@ -319,6 +350,10 @@ def compute_indicators(
     """Every DOMAIN §7 indicator the tables support, with published (protected) figures."""
     rules = rules or Protection()
     prepared = {form: _prepare(frame) for form, frame in frames.items()}
+    # Refusals are read from every consent record, not only the period's: a refusal recorded
+    # before the period still holds for the person's later records (DOMAIN §4, limit use).
+    refused = _refused_statistics(prepared.get("consent"))
+    prepared = {form: _without(frame, refused) for form, frame in prepared.items()}
     period = {form: _in_period(f, date_from, date_to) for form, f in prepared.items()}
     out: list[Indicator] = []
     out += _prevention(period, rules)
@@ -398,10 +433,12 @@ def _protection(
     if screens is None:
         for ind in out:
             _unavailable(ind, "no adult_screening or youth_screening form with screen_result")
+        out.insert(1, _declined(period, set(), rules))
     else:
         result = _text(screens, "screen_result")
-        _counted(screened, screens, rules=rules, size=_people, dims=("form", *_BASIC_DIMS))
-        with_result = screens[result.isin(["positive", "negative", "inconclusive"])].copy()
+        with_result = screens[result.isin(_RESULTS)].copy()
+        _counted(screened, with_result, rules=rules, size=_people, dims=("form", *_BASIC_DIMS))
+        out.insert(1, _declined(period, set(with_result["_person"]), rules))
         with_result["_flag"] = _text(with_result, "screen_result") == "positive"
         _rated(
             positive_rate,
@@ -426,6 +463,19 @@ def _protection(
     out += _referrals(period, rules)
     out += _services(period, everything, rules)
     return out
+
+
+def _declined(
+    period: Mapping[str, pd.DataFrame], screened: set[str], rules: Protection
+) -> Indicator:
+    """Young people who declined the youth screening and were not screened in the period."""
+    ind = _new("youth_screening_declined")
+    why = _has(period, "youth_screening", "youth_refused")
+    if why:
+        return _unavailable(ind, why)
+    youth = period["youth_screening"]
+    declined = youth[(_text(youth, "youth_refused") == "yes") & ~youth["_person"].isin(screened)]
+    return _counted(ind, declined, rules=rules, size=_people)
 
 
 def _referrals_made(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame:

@@ -134,6 +134,11 @@ def render_html(report: IndicatorSet) -> str:
         f"{_e(report.rules.resolution)}; categories with fewer than {_e(k)} people are pooled "
         "as “other”. Percentages are computed from exact counts and withheld when they would "
         "reveal a small group.</p>",
+        "<p>People whose latest consent record refuses use in anonymous statistics "
+        "(consent_stats = no) are left out of every figure on this page, the record counts "
+        "included; their records are found by their case code (client_pseudonym). Records "
+        "without a case code, such as the anonymous community needs assessment, are counted "
+        "as they are. How many people refused is not shown.</p>",
         "<h2>Records in the period</h2><table><tr><th>Form</th><th>Records</th></tr>",
     ]
     for form, n in report.records.items():
