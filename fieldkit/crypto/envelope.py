@@ -10,6 +10,9 @@ A record is sealed once, on the device that captured it::
 The header travels in the clear so the server can route and deduplicate; binding it as AAD and
 signing it means the server can neither read, re-route nor forge a record. Everything here is
 a pure function of keys and bytes except ``seal_record``, which reads the keys from a workspace.
+
+This module imports ``cryptography`` at the top (a coordinator opens thousands of envelopes a
+second, so per-call imports show); import it lazily from anything on the CLI's start-up path.
 """
 
 from __future__ import annotations
@@ -25,8 +28,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from fieldkit.crypto.hpke import key_id, unwrap, wrap
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from fieldkit.crypto.hpke import key_id, public_raw, unwrap, wrap
 from fieldkit.errors import CryptoError
+from sync.protocol import canonical_json as _encode
+from sync.protocol import hpke_info as _hpke_info
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -48,6 +56,7 @@ __all__ = [
     "canonical_json",
     "data_key_info",
     "device_private_keys",
+    "keys_by_id",
     "open_envelope",
     "project_keys",
     "read_envelope",
@@ -93,9 +102,7 @@ class OpenedEnvelope:
 
 def canonical_json(value: Any) -> bytes:
     """The one JSON encoding of the wire (``sync.protocol.canonical_json``)."""
-    from sync.protocol import canonical_json as encode
-
-    return encode(value)
+    return _encode(value)
 
 
 def canonical_header_bytes(header: Mapping[str, Any]) -> bytes:
@@ -110,9 +117,7 @@ def signed_bytes(header: Mapping[str, Any], ciphertext: bytes) -> bytes:
 
 def data_key_info(recipient_key_id: str) -> bytes:
     """HPKE ``info`` for wrapping a data key: binds the wrap to the recipient's key id."""
-    from sync.protocol import hpke_info
-
-    return hpke_info(recipient_key_id)
+    return _hpke_info(recipient_key_id)
 
 
 def _b64(raw: bytes) -> str:
@@ -145,8 +150,6 @@ def seal(
     replaces: str | None = None,
 ) -> bytes:
     """Seal ``body`` for every recipient key; returns the envelope's canonical JSON bytes."""
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
     if kind not in KINDS:
         raise CryptoError(f"unknown envelope kind {kind!r}")
     if not recipients:
@@ -211,8 +214,10 @@ def _check_header(header: Any) -> dict[str, Any]:
 
 def read_envelope(blob: bytes | str | Mapping[str, Any]) -> tuple[dict[str, Any], bytes, bytes]:
     """Parse an envelope without checking it: (header, raw ciphertext, raw signature)."""
-    if isinstance(blob, Mapping):
-        data: Any = dict(blob)
+    if isinstance(blob, dict):
+        data: Any = blob
+    elif isinstance(blob, Mapping):
+        data = dict(blob)
     else:
         try:
             data = json.loads(blob)
@@ -250,8 +255,6 @@ def _verified(
     device_id: str | None,
 ) -> tuple[dict[str, Any], bytes, bytes]:
     """(header, raw ciphertext, canonical header bytes) of an envelope whose signature holds."""
-    from cryptography.exceptions import InvalidSignature
-
     header, ciphertext, signature = read_envelope(blob)
     aad = canonical_header_bytes(header)
     try:
@@ -267,6 +270,11 @@ def _verified(
     return header, ciphertext, aad
 
 
+def keys_by_id(private_keys: Iterable[X25519PrivateKey]) -> dict[str, X25519PrivateKey]:
+    """Private keys by the key id of their public half (what envelope recipients name)."""
+    return {key_id(public_raw(k.public_key())): k for k in private_keys}
+
+
 def _safe_id(header: Mapping[str, Any]) -> str:
     # Record ids are UUIDs made on the device; anything else is not echoed into an error line.
     rid = str(header.get("record_id", ""))
@@ -276,21 +284,17 @@ def _safe_id(header: Mapping[str, Any]) -> str:
 def open_envelope(
     blob: bytes | str | Mapping[str, Any],
     *,
-    private_keys: Iterable[X25519PrivateKey],
+    private_keys: Iterable[X25519PrivateKey] | Mapping[str, X25519PrivateKey],
     verify_key: Ed25519PublicKey,
     project_id: str | None = None,
     device_id: str | None = None,
 ) -> OpenedEnvelope:
-    """Verify and decrypt an envelope with whichever of ``private_keys`` it was sealed to."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    from fieldkit.crypto.hpke import public_raw
-
+    """Verify and decrypt an envelope with whichever of ``private_keys`` it was sealed to
+    (a list of keys, or a mapping key id → key from ``keys_by_id`` to skip recomputing ids)."""
     header, ciphertext, aad = _verified(
         blob, verify_key=verify_key, project_id=project_id, device_id=device_id
     )
-    by_id = {key_id(public_raw(k.public_key())): k for k in private_keys}
+    by_id = private_keys if isinstance(private_keys, Mapping) else keys_by_id(private_keys)
     data_key: bytes | None = None
     for item in header["recipients"]:
         private_key = by_id.get(item["key_id"])

@@ -7,6 +7,7 @@ is ``enc || ct``: the 32-byte encapsulated ephemeral key followed by the AEAD ci
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.errors import CryptoError
@@ -31,6 +32,7 @@ def key_id(public_key: X25519PublicKey | bytes) -> str:
     return raw_key_id(public_key if isinstance(public_key, bytes) else public_raw(public_key))
 
 
+@functools.cache
 def _suite() -> Any:
     from cryptography.hazmat.primitives import hpke
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldkit.crypto.envelope import (
     STATE_PROJECT_KEYS,
+    keys_by_id,
     open_envelope,
     project_keys,
     seal_record,
@@ -435,7 +436,7 @@ class _Opener:
         self._ws = ws
         self._client = client
         self._project_id = info.project_id
-        self._private: list[X25519PrivateKey] = project_private_keys(ws)
+        self._private: dict[str, X25519PrivateKey] = keys_by_id(project_private_keys(ws))
         self._device_keys: dict[str, str] = dict(ws.state.get(STATE_DEVICE_KEYS) or {})
         self._verify: dict[str, Ed25519PublicKey] = {}
 
