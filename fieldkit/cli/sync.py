@@ -70,7 +70,9 @@ def _progress_bar() -> Iterator[Progress]:
 def enroll(
     ctx: typer.Context,
     url: str = typer.Argument(..., help="The sync server, e.g. https://sync.example.org"),
-    code: str = typer.Argument(..., help="The one-time enrolment code from the admin."),
+    code: str = typer.Argument(
+        ..., help="The one-time enrolment code from the admin; '-' asks for it (kept off history)."
+    ),
     name: str | None = typer.Option(
         None, "--name", help="A name for this device (no person's name)."
     ),
@@ -80,6 +82,8 @@ def enroll(
     """Enrol this workspace with a project's server using a one-time code."""
     from fieldkit.exchange import enroll as enroll_workspace
 
+    if code == "-":
+        code = str(typer.prompt("Enrolment code", hide_input=True, err=True))
     with open_workspace_for(ctx) as ws:
         result = enroll_workspace(
             ws, url, code, insecure_http=insecure_http, name=name, ca_bundle=_ca(ca_bundle)

@@ -59,7 +59,12 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     )
 
     _run(runner, field, "init")
-    out = _run(runner, field, "enroll", url, enroll_code(url, admin))
+    # The code may be typed at a hidden prompt rather than left in the shell's history.
+    result = runner.invoke(
+        app, ["--home", str(field), "enroll", url, "-"], input=enroll_code(url, admin) + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    out = result.output
     assert "Enrolled as field device" in out and "1 form version(s) received" in out
     with open_workspace(field, passphrase=PASSPHRASE) as ws:
         for site in ("KE-0101", "KE-0102"):
