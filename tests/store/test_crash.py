@@ -168,3 +168,61 @@ def test_kill_9_while_changing_the_passphrase_never_damages_the_key_file(
 
     wipe_workspace(home)
     assert sorted(p.name for p in home.iterdir()) == ["WIPED"]
+
+
+# A capture-like writer and a sync-like writer on one workspace at the same time.
+WRITER = r"""
+import os, sys
+from pathlib import Path
+from fieldkit.crypto.keys import SessionKeys
+from fieldkit.store.keyfile import KeyFile
+from fieldkit.store.workspace import _open
+
+home, kind = Path(sys.argv[1]), sys.argv[2]
+dmk = bytes.fromhex(os.environ["CRASH_DMK"])
+with _open(home, KeyFile.read(home / "keyfile.json"), SessionKeys.derive(dmk)) as ws:
+    if kind == "capture":
+        record = ws.records.create_draft(form_id="household", form_version="2024010101")
+        for i in range(150):
+            ws.records.save_answers(record.id, {"/data/site": str(i)})
+    else:
+        for start in range(0, 300, 30):
+            ws.records.import_many(
+                {"record_id": f"r{n}", "form_id": "household", "form_version": "2024010101",
+                 "answers": {"/data/site": str(n)}, "device": "other", "capture_day": "2024-01-01",
+                 "finalized_at": "2024-01-01T00:00:00.000Z"}
+                for n in range(start, start + 30)
+            )
+print("done", flush=True)
+"""
+
+
+@pytest.mark.slow
+def test_two_processes_writing_at_once_keep_one_sound_chain(home: Path, tmp_path: Path) -> None:
+    ws, _ = create_workspace(home, passphrase=PASSPHRASE)
+    with ws:
+        ws.forms.add(FORM)
+    dmk = KeyFile.read(home / KEYFILE_NAME).unlock_with_passphrase(PASSPHRASE)
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    env = {**os.environ, "CRASH_DMK": dmk.hex()}
+    children = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(home), kind],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for kind in ("capture", "sync")
+    ]
+    for child in children:
+        out, errors = child.communicate(timeout=300)
+        assert child.returncode == 0 and out.strip() == "done", errors
+    with _open(home, KeyFile.read(home / KEYFILE_NAME), SessionKeys.derive(dmk)) as check:
+        check.check()
+        assert len(check.records.list(status="finalized")) == 300
+        [draft] = check.records.list(status="draft")
+        assert draft.answers == {"/data/site": "149"}
+        report = check.audit.verify()
+        assert report.ok and report.entries == 2 + 1 + 150 + 300  # init, form, create, saves
