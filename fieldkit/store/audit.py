@@ -93,11 +93,14 @@ class Audit:
                 digest = _entry_hash(head, entry)
                 rows.append((count, at, action, record_id, form_id, self._device, head, digest))
                 head = digest
-            self._db.executemany(
+            sql = (
                 "INSERT INTO audit (seq, at, action, record_id, form_id, device, prev, hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             )
+            if len(rows) == 1:
+                self._db.execute(sql, rows[0])  # the common case: one change, one entry
+            else:
+                self._db.executemany(sql, rows)
             self._head = (count, head)
 
     def entries(self, *, record_id: str | None = None) -> list[AuditEntry]:
