@@ -38,7 +38,7 @@ _SELECT_UNSEALED = (
     + ", ".join(f"r.{name.strip()}" for name in _COLUMNS.split(","))
     + " FROM records r LEFT JOIN envelopes e ON e.record_id = r.id "
     "WHERE r.status = 'finalized' AND r.origin = 'local' AND e.record_id IS NULL "
-    "ORDER BY r.finalized_at, r.id"
+    "ORDER BY r.finalized_at, r.rowid"
 )
 
 
@@ -279,7 +279,7 @@ class Records:
         """Envelopes not yet acknowledged by the server, oldest first (all when no limit)."""
         rows = self._db.all(
             "SELECT record_id, envelope, sealed_at, sent_at FROM envelopes WHERE sent_at IS NULL "
-            "ORDER BY sealed_at, record_id LIMIT ?",
+            "ORDER BY sealed_at, rowid LIMIT ?",
             (-1 if limit is None else int(limit),),
         )
         return [StoredEnvelope(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
