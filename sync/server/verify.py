@@ -8,17 +8,21 @@ batches are verified in-process: for them the round trip to a worker costs more 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 __all__ = ["Verifier", "default_processes", "verify_many"]
+
+log = logging.getLogger("fieldkit.server")
 
 _MIN_PARALLEL = 128  # items; below this the batch is verified in-process
 
@@ -81,15 +85,26 @@ class Verifier:
         """One bool per item, in order."""
         if self.processes <= 0 or len(items) < _MIN_PARALLEL:
             return verify_many(public_key, items)
-        pool = self._get_pool()
         size = -(-len(items) // self.processes)
         chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        futures = [pool.submit(verify_many, public_key, chunk) for chunk in chunks]
-        return [ok for future in futures for ok in future.result()]
+        try:
+            pool = self._get_pool()
+            futures = [pool.submit(verify_many, public_key, chunk) for chunk in chunks]
+            return [ok for future in futures for ok in future.result()]
+        except (BrokenProcessPool, OSError, RuntimeError) as exc:
+            # A worker died or could not start (killed, out of memory, or a host program
+            # whose __main__ cannot be re-imported under spawn): never fail the push for
+            # it; carry on in this process from now on.
+            log.warning(
+                "signature workers unavailable (%s); verifying in-process", exc.__class__.__name__
+            )
+            self.close()
+            self.processes = 0
+            return verify_many(public_key, items)
 
     def close(self) -> None:
         """Stop the worker processes (at server shutdown)."""
         with self._lock:
             if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool.shutdown(wait=False, cancel_futures=True)
                 self._pool = None

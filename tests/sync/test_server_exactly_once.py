@@ -97,3 +97,29 @@ def test_verification_in_worker_processes(tmp_path) -> None:  # type: ignore[no-
         assert "signature" in results[3]["reason"]
     finally:
         server.stop()
+
+
+def test_verifier_falls_back_when_its_workers_die() -> None:
+    import os
+    import signal
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from sync.server.verify import Verifier
+
+    key = Ed25519PrivateKey.generate()
+    raw = key.public_key().public_bytes_raw()
+    items = [(key.sign(b"m%d" % i), b"m%d" % i) for i in range(200)]
+    items[7] = (items[7][0], b"tampered")
+    verifier = Verifier(2)
+    try:
+        first = verifier.verify(raw, items)
+        assert first == [i != 7 for i in range(200)]
+        pool = verifier._pool
+        assert pool is not None
+        for pid in list(pool._processes):  # the workers this test started
+            os.kill(pid, signal.SIGKILL)
+        assert verifier.verify(raw, items) == first  # no exception: verified in-process
+        assert verifier.processes == 0
+    finally:
+        verifier.close()
