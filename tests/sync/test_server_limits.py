@@ -204,39 +204,31 @@ def test_slow_request_head_is_cut(small_server: RunningServer, sent: bytes) -> N
         assert 0.5 < time.monotonic() - started < 8
 
 
+def _read_response(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(4096)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        body += sock.recv(4096)
+    return head
+
+
 def test_kept_alive_connection_still_works_and_is_cut_when_idle_mid_head(
     small_server: RunningServer,
 ) -> None:
     host, port = small_server.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
-        for _ in range(2):
+        for _ in range(3):
             sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
-            time.sleep(0.6)  # two requests 1.2 s apart: deadline re-armed per request
+            assert _read_response(sock).startswith(b"HTTP/1.1 200")
+            time.sleep(0.4)  # 3 requests over > 1 s: the deadline is re-armed per request
         sock.sendall(b"GET /v1/health HTTP/1.1\r\n")
         assert sock.recv(100) == b""
-
-
-@pytest.mark.parametrize(
-    "raw",
-    [
-        b'{"form_id": "\\ud800", "version": "1", "definition": {}}',
-        b'{"form_id": "f", "version": "1", "definition": {"\\udc00": 1}}',
-        b'{"form_id": "f", "version": "1", "definition": {"x": NaN}}',
-        b'{"form_id": "f", "version": "1", "definition": {"x": Infinity}}',
-    ],
-    ids=["lone-high-surrogate", "lone-low-surrogate-key", "nan", "infinity"],
-)
-def test_json_that_cannot_be_stored_is_a_400(small_server: RunningServer, raw: bytes) -> None:
-    project = create_project(small_server.url, small_server.admin_token)
-    headers = {**project.coordinator.auth, "Content-Type": "application/json"}
-    r = requests.post(small_server.url + "/v1/forms", data=raw, headers=headers, timeout=5)
-    assert "JSON" in _error(r, 400)
-
-
-def test_escaped_surrogate_pairs_are_fine(small_server: RunningServer) -> None:
-    project = create_project(small_server.url, small_server.admin_token)
-    headers = {**project.coordinator.auth, "Content-Type": "application/json"}
-    raw = b'{"form_id": "f", "version": "1", "title": "\\ud83d\\ude00", "definition": {}}'
-    r = requests.post(small_server.url + "/v1/forms", data=raw, headers=headers, timeout=5)
-    assert r.status_code == 200, r.text
