@@ -296,6 +296,13 @@ class Form:
             return
         raw_type = str(element.get("type", ""))
         name = str(element.get("name", ""))
+        if element.get("flat") and element.get("children"):
+            # A "flat" group (settings style "flat", pyxform add_flat_annotations) has no
+            # element of its own: its questions sit in the parent and already carry its
+            # relevance.
+            for child in element["children"]:
+                self._build(child, parent)
+            return
         if not name:
             return
         kind_type, data_type = _TYPES.get(raw_type, (raw_type, "string"))
@@ -357,7 +364,10 @@ class Form:
         self._nodes.append(node)
         self._by_path[path] = node
         self._by_name.setdefault(name, []).append(node)
-        for child in element.get("children") or []:
+        children = element.get("children") or []
+        if raw_type == "loop":
+            children = _loop_groups(element)
+        for child in children:
             self._build(child, node)
 
     def _attach_choices(self, node: Node, element: dict[str, Any]) -> None:
@@ -503,6 +513,46 @@ def _with_problems(first: ExpressionError, problems: list[ExpressionError]) -> E
     )
     error.problems = list(problems)
     return error
+
+
+def _substitute(text: str, values: Mapping[str, Any]) -> str:
+    try:
+        return text % values
+    except (KeyError, ValueError, TypeError):
+        return text
+
+
+def _loop_groups(loop: dict[str, Any]) -> list[dict[str, Any]]:
+    """A ``begin loop over LIST`` as pyxform builds it: one group per choice of the list, each
+    holding a copy of the loop's questions with ``%(name)s``/``%(label)s`` filled in
+    (pyxform builder._create_loop_from_dict)."""
+    groups = []
+    for column in loop.get("columns") or []:
+        if not isinstance(column, dict) or column.get("name") in {None, "none"}:
+            continue
+        label = column.get("label", "")
+        children = []
+        for child in loop.get("children") or []:
+            copy: dict[str, Any] = {}
+            for key, value in child.items():
+                if isinstance(value, str):
+                    value = _substitute(value, column)
+                elif isinstance(value, dict) and key in {"label", "hint"}:
+                    value = {
+                        lang: _substitute(
+                            str(text),
+                            {"name": column["name"], "label": label.get(lang, "")}
+                            if isinstance(label, dict)
+                            else column,
+                        )
+                        for lang, text in value.items()
+                    }
+                copy[key] = value
+            children.append(copy)
+        groups.append(
+            {"type": "group", "name": column["name"], "label": label, "children": children}
+        )
+    return groups
 
 
 def _default_text(value: Any) -> str | None:

@@ -96,7 +96,8 @@ def _geo_point(text: str) -> str:
         raise AnswerError("not a location (latitude -90..90, longitude -180..180)")
     if len(numbers) == 4 and numbers[3] < 0:
         raise AnswerError("not a location (accuracy cannot be negative)")
-    return " ".join(parts)
+    # Each part written as a decimal, as ODK Web Forms' geopoint codec writes it ("12.0 36.0").
+    return " ".join(_format_decimal(n) for n in numbers)
 
 
 def order_choices(values: Sequence[str], choices: Sequence[str]) -> list[str]:
