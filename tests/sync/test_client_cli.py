@@ -78,6 +78,17 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
         sites = sorted(r.answers["/data/site"] for r in ws.records.list() if r.origin == "received")
     assert sites == ["KE-0101", "KE-0102"]
 
+    # A second coordinator enrols, is approved by the first, and can then pull and read.
+    second = tmp_path / "c2"
+    _run(runner, second, "init")
+    out = _run(runner, second, "enroll", url, enroll_code(url, admin, role="coordinator"))
+    device_id = out.split("coordinator device ", 1)[1].split()[0]
+    assert "Error: only a coordinator" in _run(runner, second, "pull", code=4)
+    assert f"Approved {device_id}: 1 project key(s)" in _run(
+        runner, coordinator, "project", "approve", device_id
+    )
+    assert "2 record(s) received" in _run(runner, second, "sync")
+
     # A field device may not pull; errors are one line with the class's exit code.
     out = _run(runner, field, "pull", code=4)
     assert "Error: only a coordinator" in out
