@@ -36,7 +36,18 @@ from fieldkit.forms.steps import evaluate_steps
 
 ENGINE = Path(os.environ.get("FIELDKIT_ODK_ENGINE_DIR", "/tmp/odkengine"))
 RUNNER = Path(__file__).with_name("odk_engine_runner.mjs")
-FORMS = sorted(Path(__file__).with_name("diff_forms").glob("*.md"))
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pyxform" / "tests"
+CORPUS_FORMS = [
+    "example_xls/widgets.xls",
+    "example_xls/xlsform_spec_test.xlsx",
+    "example_xls/simple_loop.csv",
+    "example_xls/cascading_select_test_equivalent.xls",
+    "example_xls/repeat_date_test.xls",
+    "example_xls/specify_other.xls",
+]
+FORMS = sorted(Path(__file__).with_name("diff_forms").glob("*.md")) + [
+    CORPUS / name for name in CORPUS_FORMS if (CORPUS / name).is_file()
+]
 FIELDS = ("value", "relevant", "required", "readonly", "constraint_valid", "required_empty")
 
 pytestmark = pytest.mark.skipif(
@@ -75,6 +86,14 @@ def _value(node_type: str, choices: list[str], name: str, rng: random.Random) ->
         return rng.choice(["2024-02-29", "2000-01-01", "2026-11-28"])
     if node_type == "text":
         return rng.choice(["yes", "no", "a b", "12", "hello", ""])
+    if node_type == "time":
+        return rng.choice(["10:30:00.000+00:00", "23:59:00.000+00:00"])
+    if node_type == "dateTime":
+        return rng.choice(["2024-02-29T10:30:00.000+00:00", "2026-01-01T00:00:00.000+00:00"])
+    if node_type == "geopoint":
+        return rng.choice(["12.5 -3.25 100 5", "-1.28 36.82 0 10", "12 36"])
+    if node_type == "barcode":
+        return "abc123"
     return None
 
 
@@ -100,7 +119,7 @@ def _steps(form: Form, rng: random.Random, count: int = 25) -> list[dict[str, ob
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", FORMS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", FORMS, ids=lambda p: p.name)
 def test_same_state_as_odk(path: Path) -> None:
     from pyxform.xls2xform import convert
 
