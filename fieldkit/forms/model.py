@@ -426,9 +426,11 @@ class Form:
                 if text is None:
                     continue
                 try:
-                    node.compiled[attr] = compile_expression(
+                    expression = compile_expression(
                         str(text), owner=node.path, resolve_name=self.resolve_name
                     )
+                    self._check_single_values(expression, node)
+                    node.compiled[attr] = expression
                 except ExpressionError as exc:
                     problems.append(
                         ExpressionError(
@@ -469,6 +471,20 @@ class Form:
                             )
         if problems:
             raise _with_problems(problems[0], problems)
+
+    def _check_single_values(self, expression: Expression, owner: Node) -> None:
+        """Refuse a reference read as one value that runs through a repeat not enclosing the
+        expression's own node (ODK would silently read the first instance only)."""
+        for ref in sorted(getattr(expression, "single_references", ())):
+            target = self._by_path.get(ref)
+            while target is not None:
+                if target.kind == "repeat" and not owner.path.startswith(target.path + "/"):
+                    raise ExpressionError(
+                        f"'{ref.rsplit('/', 1)[-1]}' is inside repeat '{target.name}': use "
+                        "a function over all its answers (count, sum, max, join, "
+                        "indexed-repeat…) — a single value is needed here"
+                    )
+                target = target.parent
 
     # ------------------------------------------------------------------ queries
 

@@ -174,6 +174,18 @@ def test_expression_errors_name_sheet_row_column(
     assert fragment in str(error)
 
 
+def test_repeat_used_where_one_value_is_needed(tmp_path: Path) -> None:
+    text = (
+        "| survey |\n| | type | name | label | relevant | calculation |\n"
+        "| | begin_repeat | member | M | | |\n| | integer | age | Age | | |\n"
+        "| | calculate | inside | | | ${age} + 1 |\n| | end_repeat | | | | |\n"
+        "| | calculate | total | | | sum(${age}) |\n| | text | x | X | ${age} > 18 | |\n"
+    )
+    report = check_form(_write(tmp_path, "f.md", text))
+    assert [(e.row, e.column) for e in report.errors] == [(7, "relevant")]
+    assert "inside repeat 'member'" in str(report.errors[0])
+
+
 def test_all_expression_errors_are_reported(tmp_path: Path) -> None:
     text = (
         "| survey |\n| | type | name | label | relevant | constraint |\n"
