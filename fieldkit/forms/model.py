@@ -451,7 +451,12 @@ class Form:
                             column="trigger",
                         )
                     )
-            for texts in (node.labels, node.hints):
+            for texts in (
+                node.labels,
+                node.hints,
+                node.constraint_messages,
+                node.required_messages,
+            ):
                 for text in texts.values():
                     for ref in _REF.findall(text):
                         if ref in node.label_refs:

@@ -800,6 +800,14 @@ class FormSession:
 
         return re.sub(r"\$\{([^}]*)\}", replace, text)
 
+    def _message(self, inst: _Instance, text: str) -> str:
+        """A constraint/required message as ODK shows it: pyxform writes a message holding
+        ``${name}`` as itext with <output> values and a space at each end, which ODK Web Forms
+        keeps (" Too big 7 here ")."""
+        if "${" not in text:
+            return text
+        return f" {self._render(inst, text)} "
+
     def _state(self, inst: _Instance) -> NodeState:
         template = inst.template
         relevant = inst.relevant
@@ -826,8 +834,8 @@ class FormSession:
             readonly=self._readonly(inst),
             constraint_valid=constraint_valid,
             required_empty=required_empty,
-            constraint_message=template.constraint_message(lang),
-            required_message=template.required_message(lang),
+            constraint_message=self._message(inst, template.constraint_message(lang)),
+            required_message=self._message(inst, template.required_message(lang)),
             label=self._render(inst, template.label(lang)),
             hint=self._render(inst, template.hint(lang)),
             guidance_hint=template.guidance_hint(lang),
