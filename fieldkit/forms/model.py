@@ -256,7 +256,9 @@ class Form:
         )
         self._rows: dict[str, int] = dict((definition.get("fieldkit") or {}).get("rows") or {})
         self._choice_lists: dict[str, Any] = definition.get("choices") or {}
-        self._languages: set[str] = set()
+        # In order of first appearance, as pyxform writes the itext translations (ODK starts
+        # in the form's default_language, else in the first of them).
+        self._languages: dict[str, None] = {}
         self._nodes: list[Node] = []
         self._by_path: dict[str, Node] = {}
         self._by_name: dict[str, list[Node]] = {}
@@ -273,7 +275,7 @@ class Form:
         self._by_path[self.top.path] = self.top
         for child in definition.get("children") or []:
             self._build(child, self.top)
-        languages = sorted(self._languages - {DEFAULT_LANGUAGE})
+        languages = [lang for lang in self._languages if lang != DEFAULT_LANGUAGE]
         if self.default_language and self.default_language not in languages and languages:
             languages.insert(0, self.default_language)
         self.languages: list[str] = languages
@@ -357,7 +359,7 @@ class Form:
         if kind_type == "calculate" and node.calculation is None and element.get("calculation"):
             node.calculation = str(element["calculation"])
         for texts in (node.labels, node.hints, node.constraint_messages, node.required_messages):
-            self._languages.update(texts)
+            self._languages.update(dict.fromkeys(texts))
         if node.is_select or element.get("itemset") or element.get("choices"):
             self._attach_choices(node, element)
         parent.children.append(node)
@@ -387,7 +389,7 @@ class Form:
             if not isinstance(item, dict) or item.get("name") is None:
                 continue
             labels = _as_languages(item.get("label"))
-            self._languages.update(labels)
+            self._languages.update(dict.fromkeys(labels))
             extra = {
                 str(k): str(v)
                 for k, v in item.items()
