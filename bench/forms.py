@@ -27,8 +27,10 @@ def generate(path: Path) -> None:
     while count < QUESTIONS:
         group += 1
         kind = "repeat" if group == 50 else "group"  # questions 981-1000 form a repeat
+        # a group's relevance reads the last question before it (never one inside the repeat)
+        anchor = 980 if group == 51 else max(count, 1)
         rows.append(
-            f"| | begin_{kind} | g{group} | Group {group} | ${{q{max(count, 1)}}} != 7 | | |"
+            f"| | begin_{kind} | g{group} | Group {group} | ${{q{anchor}}} != 7 | | |"
         )
         for _ in range(20):
             count += 1
