@@ -279,6 +279,15 @@ class Form:
         if self.default_language and self.default_language not in languages and languages:
             languages.insert(0, self.default_language)
         self.languages: list[str] = languages
+        # The language ODK starts in: the settings' default_language, else pyxform's "default"
+        # translation when some columns are untranslated, else the first language.
+        self.initial_language: str | None = None
+        if self.default_language in languages:
+            self.initial_language = self.default_language
+        elif languages and DEFAULT_LANGUAGE in self._languages:
+            self.initial_language = DEFAULT_LANGUAGE
+        elif languages:
+            self.initial_language = languages[0]
         self._compile()
         from fieldkit.forms.graph import Graph
 

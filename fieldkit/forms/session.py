@@ -283,7 +283,8 @@ class FormSession:
         # actions pyxform writes as <setvalue>), after the static values are in place.
         for node in inst.walk():
             template = node.template
-            if template.dynamic_default and node.value == "":
+            # ODK Web Forms skips the first-load <setvalue> of a node that is not relevant.
+            if template.dynamic_default and node.value == "" and node.relevant:
                 expression = template.compiled.get("default")
                 if expression is not None:
                     text = self._output(expression, node)
@@ -608,7 +609,8 @@ class FormSession:
 
     def set_language(self, lang: str | None) -> None:
         """Switch the language of labels, hints, messages and jr:choice-name."""
-        if lang is not None and self.form.languages and lang not in self.form.languages:
+        known = [*self.form.languages, self.form.initial_language]
+        if lang is not None and self.form.languages and lang not in known:
             raise AnswerError(f"the form has no language '{lang}'")
         changed = lang != self.lang
         self.lang = lang
@@ -800,10 +802,21 @@ class FormSession:
 
         return re.sub(r"\$\{([^}]*)\}", replace, text)
 
-    def _message(self, inst: _Instance, text: str) -> str:
-        """A constraint/required message as ODK shows it: pyxform writes a message holding
-        ``${name}`` as itext with <output> values and a space at each end, which ODK Web Forms
-        keeps (" Too big 7 here ")."""
+    def _message(self, inst: _Instance, texts: Mapping[str, str]) -> str:
+        """A constraint/required message exactly as ODK shows it.
+
+        In a translated form pyxform writes messages as itext, filling a language the form
+        leaves blank with "-", and ODK starts in ``Form.initial_language``; a message holding
+        ``${name}`` becomes itext with <output> values and a space at each end, which ODK Web
+        Forms keeps (" Too big 7 here ").
+        """
+        if not texts:
+            return ""
+        if self.form.languages:
+            active = self.lang or self.form.initial_language or ""
+            text = texts.get(active, "-")
+        else:
+            text = next(iter(texts.values()))
         if "${" not in text:
             return text
         return f" {self._render(inst, text)} "
@@ -834,8 +847,8 @@ class FormSession:
             readonly=self._readonly(inst),
             constraint_valid=constraint_valid,
             required_empty=required_empty,
-            constraint_message=self._message(inst, template.constraint_message(lang)),
-            required_message=self._message(inst, template.required_message(lang)),
+            constraint_message=self._message(inst, template.constraint_messages),
+            required_message=self._message(inst, template.required_messages),
             label=self._render(inst, template.label(lang)),
             hint=self._render(inst, template.hint(lang)),
             guidance_hint=template.guidance_hint(lang),
