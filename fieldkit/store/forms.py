@@ -31,13 +31,23 @@ class FormVersion:
     title: str
     definition: dict[str, Any] = field(repr=False)
     added_at: str
+    # Forms built from this workspace's definitions, shared by every FormVersion its ``Forms``
+    # hands out: a (form id, version) never changes content once stored, so building it once
+    # per open workspace is enough (capture, export and the demo ask for it per record).
+    _built: dict[tuple[str, str], Any] = field(
+        default_factory=dict, repr=False, compare=False, hash=False
+    )
 
     def form(self) -> Any:
         """The ``fieldkit.forms.Form`` of this version (built without pyxform)."""
-        # Imported by name: the forms engine is a separate package that may load pyxform-free
-        # helpers lazily; the store only hands over the stored definition.
-        forms = importlib.import_module("fieldkit.forms")
-        return forms.Form.from_definition(self.definition)
+        key = (self.form_id, self.version)
+        built = self._built.get(key)
+        if built is None:
+            # Imported by name: the forms engine is a separate package that may load
+            # pyxform-free helpers lazily; the store only hands over the stored definition.
+            forms = importlib.import_module("fieldkit.forms")
+            built = self._built[key] = forms.Form.from_definition(self.definition)
+        return built
 
     def sensitive_paths(self) -> frozenset[str]:
         """Template paths (no repeat positions) of the questions marked sensitive.
@@ -88,6 +98,7 @@ class Forms:
     def __init__(self, db: Database, audit: Audit) -> None:
         self._db = db
         self._audit = audit
+        self._built: dict[tuple[str, str], Any] = {}
 
     def add(self, definition: dict[str, Any]) -> FormVersion:
         """Store a form version; adding the same definition twice is a no-op."""
@@ -127,7 +138,7 @@ class Forms:
         if row is None:
             which = f" version {version}" if version is not None else ""
             raise FormNotFound(f"form {form_id}{which} is not in this workspace")
-        return FormVersion(row[0], row[1], row[2], json.loads(row[3]), row[4])
+        return FormVersion(row[0], row[1], row[2], json.loads(row[3]), row[4], self._built)
 
     def list(self) -> builtins.list[FormVersion]:
         """Every stored version, by form id, oldest version first."""
@@ -135,4 +146,6 @@ class Forms:
             "SELECT form_id, version, title, definition, added_at FROM forms "
             "ORDER BY form_id, rowid"
         )
-        return [FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4]) for r in rows]
+        return [
+            FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4], self._built) for r in rows
+        ]
