@@ -41,6 +41,9 @@ class DemoResult:
     root: Path
     server_url: str
     captured: Counter[str] = field(default_factory=Counter)
+    # Interviews the form itself refused to finalize (e.g. a referral with neither consent to
+    # share nor a legal basis): a valid outcome, counted apart from what was captured.
+    not_saved: Counter[str] = field(default_factory=Counter)
     refused_consent: int = 0
     pushed: int = 0
     pulled: int = 0
@@ -141,7 +144,9 @@ def _pick(
     if qtype in ("integer", "decimal", "range"):
         return str(rng.randint(0, 40 if attempt < 3 else 5))
     if qtype == "date":
-        return (today - timedelta(days=rng.randint(0, 150))).isoformat()
+        # Later attempts come closer to today: "after the case opened, not in the future".
+        span = 150 if attempt < 3 else 0
+        return (today - timedelta(days=rng.randint(0, span))).isoformat()
     if qtype == "dateTime":
         return datetime.combine(today, datetime.min.time()).isoformat()
     if qtype == "time":
@@ -293,13 +298,13 @@ def _field_work(
             except FieldkitError:
                 # A referral the form refuses (e.g. no consent to share, no legal basis) is a
                 # valid outcome: the worker records it later or not at all.
-                result.captured["referral_not_sent"] += 1
+                result.not_saved["referral"] += 1
             if rng.random() < 0.6:
                 answers = synthetic_answers(forms["follow_up"], rng=rng, fixed=shared, today=today)
                 try:
                     _capture(ws, "follow_up", answers, result.captured)
                 except FieldkitError:
-                    result.captured["follow_up_not_recorded"] += 1
+                    result.not_saved["follow_up"] += 1
 
 
 def run_demo(

@@ -48,6 +48,9 @@ def demo(
     console.print(f"  captured on the field laptop: {captured}")
     if result.refused_consent:
         console.print(f"  consent refused or unsafe, stopped there: {result.refused_consent}")
+    if result.not_saved:
+        refused = ", ".join(f"{n} {form}" for form, n in sorted(result.not_saved.items()))
+        console.print(f"  refused by the form's own rules, not saved: {refused}")
     console.print(f"  sent to the server, sealed: {result.pushed}")
     console.print(f"  pulled and decrypted by the coordinator: {result.pulled}")
     console.print(f"  CSV exports: {result.export_dir}")
