@@ -643,8 +643,12 @@ class FormSession:
             raise AnswerError(f"'{name_or_path}' has no instance yet (add a repeat first)")
         return instances[0]
 
-    def set(self, name_or_path: str, text: str) -> str:
-        """Answer a question; returns its stored text. AnswerError when the value does not fit."""
+    def set(self, name_or_path: str, text: str, *, lenient: bool = False) -> str:
+        """Answer a question; returns its stored text. AnswerError when the value does not fit.
+
+        With ``lenient`` a value that does not fit is stored the way ODK stores it instead
+        (``values.coerce_answer``); unknown, read-only or calculated targets still raise.
+        """
         inst = self._find(name_or_path)
         template = inst.template
         if not template.is_leaf:
@@ -669,7 +673,15 @@ class FormSession:
                 parameters=template.parameters,
             )
         except AnswerError as exc:
-            raise AnswerError(f"'{template.name}': {exc}") from None
+            if not lenient:
+                raise AnswerError(f"'{template.name}': {exc}") from None
+            stored = _values.coerce_answer(
+                template.type,
+                text,
+                data_type=template.data_type,
+                choices=choices,
+                parameters=template.parameters,
+            )
         self._assign(inst, stored)
         return inst.value
 

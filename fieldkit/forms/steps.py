@@ -1,8 +1,9 @@
 """``forms eval``: apply a list of steps to a fresh FormSession and report every node.
 
 Input and output are DESIGN §8. A step that cannot apply (an unknown name, a value that does
-not fit its question) is reported in ``errors`` and the run goes on, as a person in ODK would
-see the value refused and carry on.
+not fit its question) is reported in ``errors`` and the run goes on; a value that does not fit
+is still stored the way ODK's engine stores it (see ``values.coerce_answer``), so the state
+matches ODK's.
 """
 
 from __future__ import annotations
@@ -38,7 +39,16 @@ def _apply(session: FormSession, step: Any) -> None:
             value = ""
         elif isinstance(value, bool):
             value = "true" if value else "false"
-        session.set(str(step["set"]), str(value))
+        try:
+            session.set(str(step["set"]), str(value))
+        except AnswerError:
+            # Reported, and also stored as ODK would store it (a number cut to a whole one,
+            # anything else that does not fit emptied), so the state stays ODK's.
+            try:
+                session.set(str(step["set"]), str(value), lenient=True)
+            except AnswerError:
+                pass
+            raise
     elif "clear" in step:
         session.clear(str(step["clear"]))
     elif "add_repeat" in step:

@@ -21,13 +21,14 @@ from datetime import date, datetime, time
 
 from fieldkit.errors import AnswerError
 
-__all__ = ["coerce_computed", "order_choices", "parse_answer", "parse_number"]
+__all__ = ["coerce_answer", "coerce_computed", "order_choices", "parse_answer", "parse_number"]
 
 _INT = re.compile(r"\s*[+-]?\d+\s*\Z")
 _DECIMAL = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*\Z")
 _DATE = re.compile(r"-?\d{4,}-\d{2}-\d{2}\Z")
-_TIME = re.compile(r"(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\Z")
-_DATETIME = re.compile(r"(-?\d{4,}-\d{2}-\d{2})[T ](.+)\Z")
+# ODK Web Forms' time and dateTime codecs want seconds ("10:30:00", offset optional) and a "T".
+_TIME = re.compile(r"(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|[+-]\d{2}:\d{2})?\Z")
+_DATETIME = re.compile(r"(-?\d{4,}-\d{2}-\d{2})T(.+)\Z")
 _ACK = frozenset({"ok", "yes", "true", "1"})
 
 #: JavaRosa stores int answers as a 32-bit Java int (IntegerData); bigger is not an integer.
@@ -67,7 +68,7 @@ def _check_date(text: str) -> None:
 def _check_time(text: str) -> None:
     match = _TIME.match(text)
     if not match:
-        raise AnswerError("not a time (use HH:MM or HH:MM:SS)")
+        raise AnswerError("not a time (use HH:MM:SS)")
     try:
         time(int(match.group(1)), int(match.group(2)), int(match.group(3) or 0))
     except ValueError:
@@ -86,7 +87,7 @@ def _check_datetime(text: str) -> None:
 
 
 def _geo_point(text: str) -> str:
-    parts = text.split()
+    parts = text.split()[:4]  # ODK keeps latitude, longitude, altitude and accuracy only
     if len(parts) not in {2, 3, 4}:
         raise AnswerError("not a location (use 'latitude longitude [altitude accuracy]')")
     numbers = [parse_number(p) for p in parts]
@@ -143,6 +144,8 @@ def parse_answer(
         return _format_decimal(number)
     if kind == "date":
         text = text.strip()
+        if _DATETIME.match(text):
+            text = text.split("T", 1)[0]  # ODK keeps the date of a date-time
         _check_date(text)
         return text
     if kind == "time":
@@ -220,3 +223,36 @@ def now_text(moment: datetime) -> str:
         + f"{moment.microsecond // 1000:03d}"
         + (offset[:3] + ":" + offset[3:])
     )
+
+
+def coerce_answer(
+    kind: str,
+    text: str,
+    *,
+    data_type: str = "string",
+    choices: Sequence[str] = (),
+    parameters: dict[str, str] | None = None,
+) -> str:
+    """What ODK Web Forms stores for a value ``parse_answer`` refuses (``forms eval`` applies
+    it after reporting the error, so the state stays comparable with ODK's): a number for an
+    integer is truncated, anything else that does not fit becomes empty, and a select keeps
+    only the values that are choices."""
+    if kind == "integer" or (kind == "range" and data_type == "int"):
+        number = parse_number(text.strip())
+        if math.isnan(number) or math.isinf(number):
+            return ""
+        value = int(number)
+        if kind == "range":
+            try:
+                _check_range(float(value), parameters or {})
+            except AnswerError:
+                return ""
+        return str(value) if abs(value) <= INT_MAX else ""
+    if kind == "select_multiple":
+        return " ".join(order_choices(text.split(), choices))
+    if kind == "rank":
+        allowed = set(choices)
+        return " ".join(dict.fromkeys(v for v in text.split() if v in allowed))
+    if kind in {"acknowledge", "trigger"}:
+        return "OK" if text.strip() else ""
+    return ""

@@ -63,13 +63,13 @@ def test_eval_json(form_file: Path, tmp_path: Path) -> None:
     steps.write_text(
         json.dumps(
             [
+                {"set": "age", "value": "many"},
                 {"set": "age", "value": "140"},
                 {"set": "colors", "value": "blue red"},
                 {"add_repeat": "member", "count": 2},
                 {"set": "/data/member[3]/mname", "value": "Z"},
                 {"set_language": "French (fr)"},
                 {"set": "nothing", "value": "1"},
-                {"set": "age", "value": "many"},
             ]
         ),
         encoding="utf-8",
@@ -120,7 +120,8 @@ def test_eval_json(form_file: Path, tmp_path: Path) -> None:
     assert nodes["/data/member[3]/mname"]["value"] == "Z"
     # ODK Web Forms reports a calculate without a readonly bind as not read-only.
     assert nodes["/data/n"]["value"] == "3" and nodes["/data/n"]["readonly"] is False
-    assert [e["step"] for e in out["errors"]] == [5, 6]
+    assert [e["step"] for e in out["errors"]] == [0, 6]
+    assert "not a whole number" in out["errors"][0]["message"]
 
 
 def test_eval_bad_steps_file(form_file: Path, tmp_path: Path) -> None:

@@ -265,7 +265,7 @@ def test_pinned_clock(md_form: Make) -> None:
     [
         ("decimal", "2.50", "2.5", "two"),
         ("date", "2026-02-28", "2026-02-28", "2026-02-30"),
-        ("time", "10:30", "10:30", "25:00"),
+        ("time", "10:30:00", "10:30:00", "10:30"),
         ("dateTime", "2026-02-28T10:30:00", "2026-02-28T10:30:00", "yesterday"),
         ("geopoint", "12.5 -3.25 100 5", "12.5 -3.25 100.0 5.0", "91 0"),
         ("acknowledge", "OK", "OK", "maybe"),
@@ -290,3 +290,19 @@ def test_questions_navigation(basic: FormSession) -> None:
     names = [q.name for q in basic.questions()]
     assert "job" not in names and "inner" not in names and "double" not in names
     assert names[0] == "age"
+
+
+def test_lenient_set_stores_what_odk_stores(md_form: Make) -> None:
+    session = FormSession(
+        md_form(
+            "| survey |\n| | type | name | label |\n| | integer | i | I |\n| | date | d | D |\n"
+            "| | select_multiple yn | m | M |\n| choices |\n| | list_name | name | label |\n"
+            "| | yn | yes | Yes |\n| | yn | no | No |\n"
+        )
+    )
+    assert session.set("i", "-3.7", lenient=True) == "-3"
+    assert session.set("i", "abc", lenient=True) == ""
+    assert session.set("d", "2024-02-30", lenient=True) == ""
+    assert session.set("m", "no zzz", lenient=True) == "no"
+    with pytest.raises(AnswerError):
+        session.set("nothing", "1", lenient=True)

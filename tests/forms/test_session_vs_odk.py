@@ -75,6 +75,19 @@ def _odk(xform: str, runs: list[list[dict[str, object]]]) -> list[dict[str, list
 def _value(node_type: str, choices: list[str], name: str, rng: random.Random) -> str | None:
     if rng.random() < 0.08:
         return ""
+    if rng.random() < 0.08:
+        # Values that do not fit: fieldkit reports them and stores what ODK stores.
+        bad = {
+            "integer": ["3.7", "-2.5", "abc"],
+            "decimal": ["x1", "1,5"],
+            "date": ["2024-02-30", "nope"],
+            "time": ["25:00:00", "10:30"],
+            "geopoint": ["bad", "95 2"],
+            "select_one": ["zzz"],
+            "select_multiple": [f"{choices[0]} zzz" if choices else "zzz"],
+        }
+        if node_type in bad:
+            return rng.choice(bad[node_type])
     if node_type == "integer":
         return str(rng.choice([rng.randint(-3, 30), rng.randint(0, 200)]))
     if node_type == "decimal":
