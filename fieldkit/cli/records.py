@@ -14,7 +14,10 @@ from fieldkit.errors import UsageError
 if TYPE_CHECKING:
     from fieldkit.store import Workspace
 
-_PREVIEW_ANSWERS = 3
+# The list names a record by these answers only, when a form has them: codes that help a worker
+# find a draft (which case, where, when) and say nothing of what the person disclosed. Screening
+# answers never appear in a list, where anyone looking over a shoulder could read them.
+_PREVIEW_FIELDS = ("client_pseudonym", "site", "interview_date")
 
 
 @records_app.command("list")
@@ -24,7 +27,8 @@ def list_records(
     form: str | None = typer.Option(None, "--form", help="Only records of this form id."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only (no answers)."),
 ) -> None:
-    """List records, newest last; sensitive answers are masked in the preview."""
+    """List records, newest last: case code, site and day where the form has them, never
+    other answers."""
     from fieldkit.store.forms import mask_sensitive
 
     with open_workspace_for(ctx) as ws:
@@ -36,17 +40,18 @@ def list_records(
         rows = []
         for record in records:
             shown = mask_sensitive(record.answers, sensitive(record.form_id, record.form_version))
-            preview = ", ".join(
-                f"{path.rsplit('/', 1)[-1]}={value}"
-                for path, value in list((p, v) for p, v in shown.items() if v)[:_PREVIEW_ANSWERS]
-            )
+            by_name = {p.rsplit("/", 1)[-1]: v for p, v in shown.items() if v}
+            named = [f"{name}={by_name[name]}" for name in _PREVIEW_FIELDS if name in by_name]
+            count = sum(1 for v in record.answers.values() if v)
+            preview = ", ".join([*named, f"{count} answer{'' if count == 1 else 's'}"])
             rows.append((record, preview))
 
     from rich.console import Console
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for column in ("id", "form", "version", "status", "updated", "replaces", "answers"):
+    table.add_column("id", no_wrap=True)
+    for column in ("form", "version", "status", "updated", "replaces", "answers"):
         table.add_column(column, overflow="fold")
     for record, preview in rows:
         table.add_row(

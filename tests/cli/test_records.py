@@ -71,15 +71,17 @@ def test_list_json(ids: dict[str, str]) -> None:
     assert json.loads(_run("records", "list", "--json", "--form", "other").stdout) == []
 
 
-def test_list_table_masks_sensitive_answers(
+def test_list_table_names_records_by_codes_only(
     ids: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "250")
     result = _run("records", "list")
     assert result.exit_code == 0, result.output
-    assert "KE-0101" in result.stdout
+    assert "site=KE-0101" in result.stdout
+    assert "3 answers" in result.stdout
+    # Neither sensitive answers nor any other answer text reach the list, masked or not.
     assert SECRET not in result.stdout
-    assert "•••" in result.stdout
+    assert "full_name" not in result.stdout and "phone" not in result.stdout
 
 
 def test_show_masks_unless_revealed(
