@@ -20,27 +20,31 @@ QUESTIONS = 2000
 
 
 def generate(path: Path) -> None:
-    """Groups of 20 with relevance chains, constraints, calculates and one repeat."""
+    """Groups of 20 with relevance chains, constraints, a chain of calculates, one repeat."""
     rows = ["| survey |", "| | type | name | label | relevant | constraint | calculation |"]
     count = 0
     group = 0
+    previous = ""
     while count < QUESTIONS:
         group += 1
         kind = "repeat" if group == 50 else "group"  # questions 981-1000 form a repeat
         # a group's relevance reads the last question before it (never one inside the repeat)
         anchor = 980 if group == 51 else max(count, 1)
-        rows.append(
-            f"| | begin_{kind} | g{group} | Group {group} | ${{q{anchor}}} != 7 | | |"
-        )
+        rows.append(f"| | begin_{kind} | g{group} | Group {group} | ${{q{anchor}}} != 7 | | |")
         for _ in range(20):
             count += 1
             relevant = f"${{q{count - 1}}} != 13" if count > 1 and count % 3 == 0 else ""
             constraint = ". >= 0 and . < 1000" if count % 2 == 0 else ""
             rows.append(f"| | integer | q{count} | Q {count} | {relevant} | {constraint} | |")
             if count % 10 == 0:
-                rows.append(
-                    f"| | calculate | c{count} | | | | ${{q{count}}} + ${{q{count - 1}}} * 2 |"
-                )
+                # A running total: outside the repeat each calculate adds the previous one, so
+                # an early answer ripples through up to 200 calculations.
+                formula = f"${{q{count}}} + ${{q{count - 1}}} * 2"
+                if kind == "group" and previous:
+                    formula += f" + ${{{previous}}}"
+                rows.append(f"| | calculate | c{count} | | | | {formula} |")
+                if kind == "group":
+                    previous = f"c{count}"
         rows.append(f"| | end_{kind} | | | | | |")
     rows.append("| | calculate | total | | | | sum(${q990}) + count(${g50}) |")
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -79,6 +83,12 @@ def main() -> None:
     session = FormSession(form)
     session.add_repeat("g50")
     questions = [n.name for n in form.nodes() if n.kind == "question" and n.repeat is None]
+    # A record late in the interview: every question answered, so a change ripples through
+    # the calculation chain instead of stopping at the first empty (NaN) operand.
+    for name in questions:
+        session.set(name, "1")
+    for i in range(1, 21):
+        session.set(f"/data/g50[1]/q{980 + i}", "1")
     rng = random.Random(7)
     incremental, full = [], []
     for _ in range(400):
