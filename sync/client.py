@@ -79,9 +79,14 @@ def _is_loopback(host: str) -> bool:
 def check_server_url(url: str, *, insecure_http: bool = False) -> str:
     """Normalise a server address; plain http only to this machine or when explicitly allowed."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    bad = UsageError("the server address must look like https://host[:port]")
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # urlsplit checks the [IPv6] brackets, .port the digits and range
+    except ValueError:
+        raise bad from None
     if parts.scheme not in {"https", "http"} or not parts.hostname:
-        raise UsageError("the server address must look like https://host[:port]")
+        raise bad
     if parts.username or parts.password or parts.query or parts.fragment:
         raise UsageError("the server address must not carry credentials, a query or a fragment")
     if parts.scheme == "http" and not insecure_http and not _is_loopback(parts.hostname):
