@@ -9,7 +9,7 @@ import sys
 
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
-from fieldkit.errors import ServerError
+from fieldkit.errors import ServerError, UsageError
 from sync.server.auth import new_token, store_admin_token
 from sync.server.db import make_engine, migrate
 from sync.server.retry import in_transaction
@@ -92,6 +92,8 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     import uvicorn
 
     _configure_logging()
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, not {port}")
     try:
         with socket.create_server((host, port)):
             pass
