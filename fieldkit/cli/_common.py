@@ -70,6 +70,8 @@ def read_secret_file(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
     return text.splitlines()[0] if text else ""
 
 
