@@ -15,4 +15,11 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Console entry point."""
+    import os
+    import sys
+
+    if sys.stdin is None:
+        # Started with standard input closed (`<&-`, some service managers): read it as empty,
+        # so a prompt ends in its one-line error instead of a crash inside input().
+        sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
     app()
