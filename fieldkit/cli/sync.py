@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from fieldkit.cli._common import open_workspace_for
+from fieldkit.cli._common import ask_secret, open_workspace_for
 from fieldkit.cli.app import app
 from fieldkit.cli.groups import forms_app, project_app
 from fieldkit.errors import UsageError
@@ -83,7 +83,10 @@ def enroll(
     from fieldkit.exchange import enroll as enroll_workspace
 
     if code == "-":
-        code = str(typer.prompt("Enrolment code", hide_input=True, err=True))
+        code = ask_secret(
+            "Enrolment code",
+            missing=UsageError("no enrolment code: type it at a terminal, or give it instead of -"),
+        )
     with open_workspace_for(ctx) as ws:
         result = enroll_workspace(
             ws, url, code, insecure_http=insecure_http, name=name, ca_bundle=_ca(ca_bundle)
