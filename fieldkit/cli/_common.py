@@ -128,6 +128,28 @@ def ask_new_passphrase(
         typer.echo("The two passphrases differ; try again.", err=True)
 
 
+def _input_waiting() -> bool:
+    """True when standard input can be read at once (data or end of input is there)."""
+    import select
+
+    try:
+        ready, _, _ = select.select([sys.stdin], [], [], 0)
+    except (OSError, ValueError, TypeError):  # Windows pipes; a stream with no descriptor
+        return False
+    return bool(ready)
+
+
+def confirm(text: str) -> bool:
+    """Ask yes or no (default no). Input already waiting on a non-terminal stdin (a script's
+    pipe, /dev/null) is read without the question, so a refusal is the caller's one line."""
+    if not sys.stdin.isatty() and _input_waiting():
+        return sys.stdin.readline().strip().lower() in {"y", "yes"}
+    try:
+        return bool(typer.confirm(text, default=False, err=True))
+    except typer.Abort:
+        return False
+
+
 def ask_secret(text: str, *, missing: FieldkitError | None = None) -> str:
     """Ask for a secret without echoing it; ``missing`` (default ``WorkspaceLocked``) at EOF."""
     error = missing or WorkspaceLocked(
@@ -135,10 +157,14 @@ def ask_secret(text: str, *, missing: FieldkitError | None = None) -> str:
     )
     if not sys.stdin.isatty():
         # Piped in (a script, a test): read a line. getpass would warn that it cannot hide
-        # what is typed, which is noise when nothing is being typed.
-        typer.echo(f"{text}: ", err=True, nl=False)
+        # what is typed, which is noise when nothing is being typed. Input already waiting (a
+        # file, a filled pipe, /dev/null) needs no prompt, so running out of it is one line.
+        prompted = not _input_waiting()
+        if prompted:
+            typer.echo(f"{text}: ", err=True, nl=False)
         line = sys.stdin.readline()
-        typer.echo("", err=True)
+        if prompted:
+            typer.echo("", err=True)
         if not line:
             raise error
         return line.rstrip("\r\n")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from fieldkit.cli._common import open_workspace_for
+from fieldkit.cli._common import confirm, open_workspace_for
 from fieldkit.cli.groups import records_app
 from fieldkit.errors import UsageError
 
@@ -121,11 +121,7 @@ def discard_record(
 ) -> None:
     """Delete a draft (finalized records cannot be discarded)."""
     if not yes:
-        try:
-            confirmed = typer.confirm(f"Discard draft {record_id}?", default=False, err=True)
-        except typer.Abort:
-            confirmed = False
-        if not confirmed:
+        if not confirm(f"Discard draft {record_id}?"):
             raise UsageError("not discarded: confirm at the prompt, or pass --yes")
     with open_workspace_for(ctx) as ws:
         ws.records.discard(record_id)

@@ -10,6 +10,7 @@ import typer
 from fieldkit.cli._common import (
     ask_new_passphrase,
     ask_secret,
+    confirm,
     get_passphrase,
     open_workspace_for,
     read_secret_file,
@@ -107,15 +108,7 @@ def wipe(
 
     settings = settings_of(ctx)
     if not yes:
-        try:
-            confirmed = typer.confirm(
-                f"Destroy the workspace in {settings.home}? Its data cannot be recovered",
-                default=False,
-                err=True,
-            )
-        except typer.Abort:
-            confirmed = False
-        if not confirmed:
+        if not confirm(f"Destroy the workspace in {settings.home}? Its data cannot be recovered"):
             raise UsageError("not wiped: confirm at the prompt, or pass --yes")
     wipe_workspace(settings.home)
     typer.echo("Wiped: the key is destroyed and the data cannot be recovered.")
