@@ -92,6 +92,16 @@ def mask_sensitive(answers: dict[str, str], sensitive: frozenset[str] | None) ->
     return masked
 
 
+def _unsafe_name(value: str) -> bool:
+    """A form id or version that could steer a path (``../x``, ``a/b``) or hide in a terminal.
+
+    Exports name files after the form id, and both are shown on screen; XLSForm ids never need
+    separators or control characters.
+    """
+    dots_only = value != "" and value.strip(".") == ""
+    return dots_only or any(ch in "/\\" or ord(ch) < 32 or ord(ch) == 127 for ch in value)
+
+
 class Forms:
     """``ws.forms``: add, get and list form versions."""
 
@@ -106,6 +116,12 @@ class Forms:
         if not form_id:
             raise FormError("the form has no form_id (settings sheet)")
         version = str(definition.get("version") or "").strip()
+        for what, value in (("form_id", form_id), ("version", version)):
+            if _unsafe_name(value):
+                raise FormError(
+                    f"the form's {what} must not hold '/', '\\', control characters or be a "
+                    "dot-only name (settings sheet)"
+                )
         title = str(definition.get("title") or form_id)
         encoded = json.dumps(definition, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         with self._db.transaction():
