@@ -12,8 +12,10 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -337,3 +339,131 @@ def test_damaged_xls_message_shows_no_file_bytes(ws: tuple[Path, str], tmp_path:
     damaged.write_bytes(b"SECRET-NAME" + bytes(range(256)))
     line = _assert_one_line_error(_invoke("forms", "add", str(damaged)))
     assert "SECRET" not in line and "b'" not in line
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A real ``fieldkit server run`` process on a free 127.0.0.1 port: (url, admin token)."""
+    data = tmp_path_factory.mktemp("server")
+    made = subprocess.run(
+        [str(FIELDKIT), "server", "init", "--data-dir", str(data), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    token = json.loads(made.stdout)["admin_token"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    log = (data / "log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(FIELDKIT),
+            "server",
+            "run",
+            "--data-dir",
+            str(data),
+            "--port",
+            str(port),
+            "--verify-processes",
+            "0",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+                time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["server", "enroll-code", "--role", "field"],
+        ["server", "devices", "list"],
+        ["server", "devices", "revoke", "d_nosuch"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_wrong_admin_token(server: tuple[str, str], args: list[str]) -> None:
+    result = _invoke(*args, "--server", server[0], "--admin-token", "not-the-token")
+    _assert_one_line_error(result, code=4)
+
+
+def test_server_admin_commands_bad_input(server: tuple[str, str]) -> None:
+    url, token = server
+    for extra in (
+        ["server", "enroll-code", "--role", "bogus"],
+        ["server", "enroll-code", "--role", "field", "--expires", "-1h"],
+        ["server", "enroll-code", "--role", "field", "--expires", "99999d"],
+        ["server", "enroll-code", "--role", "field", "--project", "p_nosuch"],
+        ["server", "devices", "revoke", "../../x"],
+    ):
+        _assert_one_line_error(_invoke(*extra, "--server", url, "--admin-token", token))
+
+
+def test_project_create_wrong_token_and_revoked_device(
+    server: tuple[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wrong admin token: exit 4, nothing enrolled. A revoked device: sync exits 4 and the
+    finalized record stays in the workspace, waiting."""
+    url, token = server
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    coord, field = str(tmp_path / "coord"), str(tmp_path / "field")
+    for home in (coord, field):
+        assert _invoke("--home", home, "init").exit_code == 0
+    wrong = _invoke(
+        "--home", coord, "project", "create", "P", "--server", url, "--admin-token", "wrong"
+    )
+    _assert_one_line_error(wrong, code=4)
+    made = _invoke(
+        "--home", coord, "project", "create", "P", "--server", url, "--admin-token", token
+    )
+    assert made.exit_code == 0, made.stderr
+    assert _invoke("--home", coord, "forms", "publish", "consent").exit_code == 0
+    code = _invoke(
+        "server",
+        "enroll-code",
+        "--server",
+        url,
+        "--admin-token",
+        token,
+        "--role",
+        "field",
+        "--json",
+    )
+    assert code.exit_code == 0, code.stderr
+    enrolled = _invoke(
+        "--home", field, "enroll", url, json.loads(code.stdout)["code"], "--name", "laptop-7"
+    )
+    assert enrolled.exit_code == 0, enrolled.stderr
+    _assert_one_line_error(_invoke("--home", field, "enroll", url, "USED-CODE"))
+    devices = json.loads(
+        _invoke(
+            "server", "devices", "list", "--server", url, "--admin-token", token, "--json"
+        ).stdout
+    )
+    device = next(d["device_id"] for d in devices if d["role"] == "field")
+    revoked = _invoke(
+        "server", "devices", "revoke", device, "--server", url, "--admin-token", token
+    )
+    assert revoked.exit_code == 0, revoked.stderr
+    answers = tmp_path / "ok.json"
+    answers.write_text(json.dumps(ANSWERS), encoding="utf-8")
+    assert _invoke("--home", field, "capture", "consent", "--answers", str(answers)).exit_code == 0
+    line = _assert_one_line_error(_invoke("--home", field, "sync"), code=4)
+    assert "revoked" in line and "AB-1234" not in line
+    records = json.loads(_invoke("--home", field, "records", "list", "--json").stdout)
+    assert [r["status"] for r in records] == ["finalized"]
