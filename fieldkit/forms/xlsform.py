@@ -121,7 +121,18 @@ def _read_workbook(data: bytes, *, suffix: str, name: str) -> dict[str, Any]:
     if suffix in {".xlsx", ".xlsm"}:
         return _xlsx_to_dict(data, name=name)
     if suffix == ".xls":
-        book: dict[str, Any] = xls_to_dict(io.BytesIO(data))
+        from pyxform.errors import PyXFormError
+
+        try:
+            book: dict[str, Any] = xls_to_dict(io.BytesIO(data))
+        except PyXFormError as exc:
+            # pyxform wraps xlrd's read errors with a slice of the file's raw bytes, which may
+            # be anything the file holds: say the file is damaged, and nothing of its content.
+            if "Error reading .xls file" not in str(exc):
+                raise
+            raise FormError(f"{name}: not a valid .xls workbook (the file is damaged)") from None
+        except Exception:  # noqa: BLE001 - xlrd raises many types for damaged files
+            raise FormError(f"{name}: not a valid .xls workbook (the file is damaged)") from None
         return book
     try:
         text = data.decode("utf-8-sig")
