@@ -132,7 +132,7 @@ def report_command(
     resolution: int = typer.Option(5, "--resolution", help="Round counts down to a multiple."),
     as_json: bool = typer.Option(False, "--json", help="The same figures as JSON."),
 ) -> None:
-    """Indicator report (DOMAIN §7) with small cells suppressed: HTML with plots, or JSON."""
+    """The programme's indicator report, small cells suppressed: HTML with plots, or JSON."""
     from fieldkit.analysis.report import build_report, render_json, write_report
     from fieldkit.cli._common import open_workspace_for
 

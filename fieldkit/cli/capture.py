@@ -34,8 +34,11 @@ def capture(
         help="Fill, check and finalize from a JSON file keyed by question name (no questions).",
     ),
 ) -> None:
-    """Interview someone with a form, one question at a time; the draft is saved after every
-    answer. Commands at any prompt: :help. Quick exit: :q, !! or Ctrl-C."""
+    """Interview someone with a form, one question at a time, saved after every answer.
+
+    Commands at any prompt: :help. Quick exit (saves, clears the screen, locks): :q, !! or
+    Ctrl-C.
+    """
     from fieldkit.cli._common import open_workspace_for
 
     if resume is not None and answers is not None:

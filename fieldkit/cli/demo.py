@@ -20,8 +20,11 @@ def demo(
     ),
     seed: int = typer.Option(2026, "--seed", help="Seed of the invented interviews."),
 ) -> None:
-    """Run the whole job on invented data: server, project, enrolment, capture, sync, pull,
-    export, report."""
+    """Run the whole job end to end on invented data, in a folder it names.
+
+    A local server, a project, a coordinator's and a field worker's workspaces, enrolment,
+    interviews, sync, pull, CSV export and the indicator report.
+    """
     from rich.console import Console
 
     from fieldkit.demo import PASSPHRASE_FILE, run_demo

@@ -115,7 +115,14 @@ def _escape(text: str) -> str:
 @forms_app.command("eval")
 def evaluate(
     file: Path = typer.Argument(..., help="The XLSForm file."),
-    steps: Path = typer.Option(..., "--steps", help="JSON list of steps (DESIGN §8)."),
+    steps: Path = typer.Option(
+        ...,
+        "--steps",
+        help=(
+            'JSON list of steps: {"set": NAME, "value": TEXT}, '
+            '{"add_repeat": NAME, "count": N}, {"set_language": LANG}.'
+        ),
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
     now: str | None = typer.Option(None, "--now", help="Pin the clock (ISO 8601)."),
 ) -> None:
@@ -125,8 +132,11 @@ def evaluate(
     from fieldkit.forms.steps import evaluate_steps, parse_now
 
     try:
-        loaded: Any = json.loads(steps.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        with steps.open("rb") as handle:
+            raw = handle.read(64 << 20)  # bounded: a steps file is small; /dev/zero is not
+        loaded: Any = json.loads(raw.decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: json gives up on arrays nested thousands deep; still bad input.
         raise UsageError(f"{steps.name}: not a readable JSON file") from None
     if not isinstance(loaded, list):
         raise UsageError(f"{steps.name}: the steps must be a JSON list")
