@@ -21,13 +21,21 @@ from fieldkit.errors import AnswerError, UsageError
 if TYPE_CHECKING:
     from fieldkit.forms import Form, FormSession, Node
 
-__all__ = ["fill_session", "read_answers_file"]
+__all__ = ["MAX_ANSWERS_BYTES", "fill_session", "read_answers_file"]
+
+# One record's answers; far above any real interview, low enough to refuse /dev/zero quickly.
+MAX_ANSWERS_BYTES = 64 << 20
 
 
 def read_answers_file(path: Path) -> dict[str, Any]:
     """The JSON object in ``path``; a one-line ``UsageError`` when it is not one."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Bounded: /dev/zero or a runaway generator behind a pipe must not eat the memory.
+            raw = handle.read(MAX_ANSWERS_BYTES + 1)
+        if len(raw) > MAX_ANSWERS_BYTES:
+            raise UsageError(f"{path.name} is larger than {MAX_ANSWERS_BYTES >> 20} MiB")
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path.name}: {exc.strerror or 'unreadable'}") from None
     except UnicodeDecodeError:
@@ -36,6 +44,8 @@ def read_answers_file(path: Path) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UsageError(f"{path.name} is not valid JSON (line {exc.lineno})") from None
+    except RecursionError:  # arrays or objects nested thousands deep
+        raise UsageError(f"{path.name} is nested too deeply to be an answers file") from None
     if not isinstance(data, dict):
         raise UsageError(f"{path.name} must hold one JSON object keyed by question name")
     return data
