@@ -67,12 +67,20 @@ def settings_of(ctx: typer.Context) -> Settings:
 def read_secret_file(path: Path) -> str:
     """The first line of a passphrase or recovery-key file (trailing newline removed)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Only the first line, bounded: --passphrase-file /dev/zero must not eat the memory.
+            first = handle.readline(_SECRET_LINE_MAX + 1)
+        text = first.decode("utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc.__class__.__name__}") from None
     except UnicodeDecodeError:
         raise UsageError(f"{path} is not UTF-8 text") from None
+    if len(first) > _SECRET_LINE_MAX:
+        raise UsageError(f"{path}: the first line is longer than {_SECRET_LINE_MAX} bytes")
     return text.splitlines()[0] if text else ""
+
+
+_SECRET_LINE_MAX = 64 * 1024
 
 
 def get_passphrase(
