@@ -43,6 +43,9 @@ class Database:
         except sqlcipher3.Error as exc:
             raise self._translate(exc) from None
         try:
+            # SQLCipher logs a failed page HMAC to stderr itself (WARN level by default): three
+            # raw lines before our one-line WorkspaceDamaged. The error code says it all.
+            self._conn.execute("PRAGMA cipher_log_level = NONE")
             # A raw key (x'…', 64 hex digits) skips SQLCipher's 256,000-round PBKDF2: the key is
             # already derived from the DMK by HKDF (fieldkit.crypto.keys.sqlcipher_key).
             self._conn.execute(f"PRAGMA key = \"x'{raw_key.hex()}'\"")

@@ -134,7 +134,7 @@ def _files(tmp: Path) -> dict[str, Path]:
     (tmp / "adir").mkdir(exist_ok=True)
     made = {
         "empty": b"",
-        "garbage": bytes(range(256)) * 16,
+        "garbage": b"\xd4\xff" + bytes(range(256)) * 16,
         "nonutf8": b'\xff\xfe{"a": 1}',
         "badjson": b"{bad",
         "list": b"[1, 2]",
@@ -330,10 +330,6 @@ def test_form_id_that_could_steer_a_path(
     assert [f["form_id"] for f in json.loads(listed.stdout)] == ["consent"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fieldkit/forms passes pyxform's .xls read error through, with raw bytes of the file",
-)
 def test_damaged_xls_message_shows_no_file_bytes(ws: tuple[Path, str], tmp_path: Path) -> None:
     damaged = tmp_path / "form.xls"
     damaged.write_bytes(b"SECRET-NAME" + bytes(range(256)))
@@ -467,3 +463,59 @@ def test_project_create_wrong_token_and_revoked_device(
     assert "revoked" in line and "AB-1234" not in line
     records = json.loads(_invoke("--home", field, "records", "list", "--json").stdout)
     assert [r["status"] for r in records] == ["finalized"]
+
+
+@pytest.mark.parametrize("nesting", ["[", '{"a":'])
+def test_json_nested_too_deep(ws: tuple[Path, str], tmp_path: Path, nesting: str) -> None:
+    """json gives up with RecursionError around a thousand levels: still one line."""
+    deep = tmp_path / "deep.json"
+    deep.write_text(nesting * 100_000, encoding="utf-8")
+    _assert_one_line_error(_invoke("capture", "consent", "--answers", str(deep)), code=2)
+    result = _invoke("forms", "eval", str(CONSENT_MD), "--steps", str(deep))
+    _assert_one_line_error(result, code=2)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["capture", "consent", "--answers", "/dev/zero"],
+        ["forms", "eval", str(CONSENT_MD), "--steps", "/dev/zero"],
+        ["--passphrase-file", "/dev/zero", "records", "list"],
+        ["passphrase", "--new-passphrase-file", "/dev/zero"],
+    ],
+    ids=["answers", "steps", "passphrase-file", "new-passphrase-file"],
+)
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_input_file_is_refused(ws: tuple[Path, str], args: list[str]) -> None:
+    """Files are read bounded: an endless one is refused, not read until memory runs out."""
+    done = subprocess.run(
+        [str(FIELDKIT), *args],
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    _assert_one_line_error(done, code=2)
+
+
+def test_damaged_database_is_one_line(saved: tuple[Path, str], tmp_path: Path) -> None:
+    """SQLCipher's own stderr log of the failed page HMAC stays silent (a real process: it
+    writes to descriptor 2 directly)."""
+    home = tmp_path / "home"
+    shutil.copytree(saved[0], home)
+    db = home / "workspace.db"
+    db.write_bytes(bytes(range(256)) * 16 + db.read_bytes()[4096:])
+    env = dict(os.environ, FIELDKIT_PASSPHRASE=PASS, FIELDKIT_LOCK_TIMEOUT="0")
+    for args in (["records", "list"], ["audit", "verify"]):
+        done = subprocess.run(
+            [str(FIELDKIT), "--home", str(home), *args],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert "damaged" in _assert_one_line_error(done)
