@@ -519,3 +519,18 @@ def test_damaged_database_is_one_line(saved: tuple[Path, str], tmp_path: Path) -
             check=False,
         )
         assert "damaged" in _assert_one_line_error(done)
+
+
+def test_record_of_another_form(ws: tuple[Path, str]) -> None:
+    """A referral draft resumed as a consent record, or 'edited' while a draft: refused, kept."""
+    assert _invoke("forms", "add", "referral").exit_code == 0
+    started = _invoke("capture", "referral", input="2\n")  # one answer, then end of input
+    assert started.exit_code == 0, started.stderr
+    drafts = json.loads(_invoke("records", "list", "--status", "draft", "--json").stdout)
+    assert [d["form_id"] for d in drafts] == ["referral"]
+    draft = drafts[0]["id"]
+    _assert_one_line_error(_invoke("capture", "consent", "--resume", draft))
+    _assert_one_line_error(_invoke("records", "edit", draft))
+    _assert_one_line_error(_invoke("records", "discard", ws[1], "--yes"))  # finalized: kept
+    after = json.loads(_invoke("records", "list", "--status", "draft", "--json").stdout)
+    assert after == drafts
