@@ -34,6 +34,7 @@ def run(
         None,
         "--verify-processes",
         min=0,
+        max=256,  # a typo like 10000 would fork that many workers on the first large push
         help="Worker processes checking signatures (default: one per core; 0: none).",
     ),
     bench_endpoints: bool = typer.Option(False, "--bench-endpoints", hidden=True),

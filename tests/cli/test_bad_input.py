@@ -534,3 +534,12 @@ def test_record_of_another_form(ws: tuple[Path, str]) -> None:
     _assert_one_line_error(_invoke("records", "discard", ws[1], "--yes"))  # finalized: kept
     after = json.loads(_invoke("records", "list", "--status", "draft", "--json").stdout)
     assert after == drafts
+
+
+def test_server_run_verify_processes_bounded(tmp_path: Path) -> None:
+    """A typo of 100000 worker processes is a usage error before anything is forked."""
+    data = str(tmp_path / "srv")
+    result = _invoke("server", "run", "--data-dir", data, "--verify-processes", "100000")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "--verify-processes" in result.output
+    assert not (tmp_path / "srv").exists()
