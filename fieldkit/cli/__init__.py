@@ -6,9 +6,17 @@ cheap (no pandas, sqlalchemy, fastapi at module level) so ``fieldkit --help`` is
 
 from __future__ import annotations
 
-# Command modules register themselves on import.
-from fieldkit.cli import commands as _commands  # noqa: F401
-from fieldkit.cli.app import app
+import sys
+
+try:
+    # Command modules register themselves on import.
+    from fieldkit.cli import commands as _commands  # noqa: F401
+    from fieldkit.cli.app import app
+except KeyboardInterrupt:
+    # Ctrl-C in the first tenth of a second, while typer and rich load: the same one line
+    # and exit code as an interrupt inside a command, not a traceback through importlib.
+    sys.stderr.write("Interrupted.\n")
+    raise SystemExit(130) from None
 
 __all__ = ["app", "main"]
 
@@ -16,7 +24,6 @@ __all__ = ["app", "main"]
 def main() -> None:
     """Console entry point."""
     import os
-    import sys
 
     if sys.stdin is None:
         # Started with standard input closed (`<&-`, some service managers): read it as empty,

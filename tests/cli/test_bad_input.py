@@ -543,3 +543,31 @@ def test_server_run_verify_processes_bounded(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert "--verify-processes" in result.output
     assert not (tmp_path / "srv").exists()
+
+
+INTERRUPT_WHILE_IMPORTING = """
+import sys
+
+class CtrlC:
+    # Stands in for a Ctrl-C that lands while the command line's modules load.
+    def find_spec(self, name, path=None, target=None):
+        if name == "typer":
+            raise KeyboardInterrupt
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+from fieldkit.cli import main
+main()
+"""
+
+
+def test_ctrl_c_while_the_cli_loads() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_WHILE_IMPORTING, "records", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 130, done.stderr
+    assert done.stderr == "Interrupted.\n"
