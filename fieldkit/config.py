@@ -71,6 +71,12 @@ def resolve_settings(
         return config.get(key, default)
 
     pf = pick(passphrase_file, "FIELDKIT_PASSPHRASE_FILE", "passphrase_file", None)
+    server = pick(server_url, "FIELDKIT_SERVER", "server_url", None)
+    for key, value in (("passphrase_file", pf), ("server_url", server)):
+        # config.toml is hand-edited: `passphrase_file = 5` must be an error line, not a
+        # TypeError from Path() deep inside the command.
+        if value is not None and not isinstance(value, str | Path):
+            raise UsageError(f"{key} in {CONFIG_FILE} must be text in quotes")
     timeout = pick(None, "FIELDKIT_LOCK_TIMEOUT", "lock_timeout_seconds", 15 * 60)
     try:
         timeout = int(timeout)
@@ -80,7 +86,7 @@ def resolve_settings(
         home=resolved_home,
         debug=debug or env.get("FIELDKIT_DEBUG", "") not in ("", "0"),
         passphrase_file=Path(pf) if pf else None,
-        server_url=pick(server_url, "FIELDKIT_SERVER", "server_url", None),
+        server_url=str(server) if server is not None else None,
         lock_timeout_seconds=timeout,
         extra={k: v for k, v in config.items() if not isinstance(v, dict) or k == "server"},
     )

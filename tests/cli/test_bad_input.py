@@ -571,3 +571,23 @@ def test_ctrl_c_while_the_cli_loads() -> None:
     )
     assert done.returncode == 130, done.stderr
     assert done.stderr == "Interrupted.\n"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "passphrase_file = 5",
+        'passphrase_file = ["a"]',
+        "server_url = 5",
+        "garbage = = =",
+    ],
+)
+def test_bad_config_toml(ws: tuple[Path, str], line: str) -> None:
+    """A hand-edited config.toml of the wrong shape: one line, exit 2, for every command."""
+    config = ws[0] / "config.toml"
+    config.write_text(line + "\n", encoding="utf-8")
+    try:
+        for args in (["records", "list"], ["sync"]):
+            _assert_one_line_error(_invoke(*args), code=2)
+    finally:
+        config.unlink()  # the fixture's closing check opens the workspace
