@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING
 
 import typer
@@ -43,7 +44,7 @@ def list_records(
             by_name = {p.rsplit("/", 1)[-1]: v for p, v in shown.items() if v}
             named = [f"{name}={by_name[name]}" for name in _PREVIEW_FIELDS if name in by_name]
             count = sum(1 for v in record.answers.values() if v)
-            preview = ", ".join([*named, f"{count} answer{'' if count == 1 else 's'}"])
+            preview = _printable(", ".join([*named, f"{count} answer{'' if count == 1 else 's'}"]))
             rows.append((record, preview))
 
     from rich.console import Console
@@ -65,7 +66,8 @@ def list_records(
         )
     console = Console()
     if rows:
-        console.print(table)
+        # markup=False: an answer like "[/b]" is text, not a rich tag (it raised MarkupError).
+        console.print(table, markup=False)
     else:
         console.print("No records.")
 
@@ -108,7 +110,7 @@ def show_record(
     table.add_column("question", overflow="fold")
     table.add_column("answer", overflow="fold")
     for path, value in answers.items():
-        table.add_row(path, value)
+        table.add_row(path, _printable(value))
     console.print(table if answers else "No answers yet.", markup=False)
 
 
@@ -129,6 +131,15 @@ def discard_record(
         typer.echo(json.dumps({"discarded": record_id}))
     else:
         typer.echo(f"Discarded draft {record_id}.")
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown as U+FFFD: an answer synced from another device
+    must not reach the terminal as escape sequences (retitle, clear, rewrite the screen)."""
+    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _sensitive_lookup(ws: Workspace) -> _Lookup:

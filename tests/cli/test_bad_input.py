@@ -591,3 +591,36 @@ def test_bad_config_toml(ws: tuple[Path, str], line: str) -> None:
             _assert_one_line_error(_invoke(*args), code=2)
     finally:
         config.unlink()  # the fixture's closing check opens the workspace
+
+
+HOSTILE = "[/bold] [link=http://x]y \x1b]0;retitled\x07\x1b[2J\x00end"
+
+
+def test_hostile_answer_text_is_shown_as_text(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer synced in from another device may hold rich markup or terminal escapes:
+    list and show print it as inert text (no MarkupError, no escape sequence)."""
+    from fieldkit.store import create_workspace
+
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("COLUMNS", "300")  # no folding, so the text can be found whole
+    form = {
+        "type": "survey",
+        "name": "data",
+        "title": "T",
+        "id_string": "t",
+        "version": "1",
+        "children": [{"type": "text", "name": "site", "label": "Site"}],
+    }
+    ws, _ = create_workspace(home, passphrase=PASS)
+    with ws:
+        ws.forms.add(form)
+        draft = ws.records.create_draft(form_id="t", form_version="1")
+        ws.records.save_answers(draft.id, {"/data/site": HOSTILE})
+    listed = _invoke("records", "list")
+    assert listed.exit_code == 0, listed.output
+    shown = _invoke("records", "show", draft.id, "--reveal")
+    assert shown.exit_code == 0, shown.output
+    for output in (listed.stdout, shown.stdout):
+        assert "[/bold] [link=http://x]y" in output
+        assert not any(ch in output for ch in "\x1b\x07\x00")
