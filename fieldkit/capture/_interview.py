@@ -563,12 +563,17 @@ def _choice_labels(state: NodeState, lang: str | None) -> list[str]:
 
 
 def _display(state: NodeState, value: str, lang: str | None) -> str:
-    """An answer as the interviewer reads it: choice labels for selects."""
+    """An answer as the interviewer reads it: choice labels for selects; control characters as
+    U+FFFD, so an answer synced from another device cannot drive the terminal (escapes)."""
     choices = _choices(state)
     if not choices:
-        return value
+        return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", value)
     labels = dict(zip((c.name for c in choices), _choice_labels(state, lang), strict=False))
-    return ", ".join(labels.get(name, name) for name in value.split())
+    shown = ", ".join(labels.get(name, name) for name in value.split())
+    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", shown)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _problem_message(state: NodeState) -> str:

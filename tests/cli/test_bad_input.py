@@ -624,3 +624,32 @@ def test_hostile_answer_text_is_shown_as_text(home: Path, monkeypatch: pytest.Mo
     for output in (listed.stdout, shown.stdout):
         assert "[/bold] [link=http://x]y" in output
         assert not any(ch in output for ch in "\x1b\x07\x00")
+
+
+def test_hostile_answer_in_capture_review(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resuming a draft whose answer holds terminal escapes: the prompt and the review show
+    them as U+FFFD, and keeping the answer (Enter) stores it unchanged."""
+    from fieldkit.store import create_workspace
+
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    form = {
+        "type": "survey",
+        "name": "data",
+        "title": "T",
+        "id_string": "t",
+        "version": "1",
+        "children": [{"type": "text", "name": "site", "label": "Site"}],
+    }
+    answer = "A\x1b]0;retitled\x07\x1b[31mRED"
+    ws, _ = create_workspace(home, passphrase=PASS)
+    with ws:
+        ws.forms.add(form)
+        draft = ws.records.create_draft(form_id="t", form_version="1")
+        ws.records.save_answers(draft.id, {"/data/site": answer})
+    result = _invoke("capture", "t", "--resume", draft.id, input="\n:review\n:q\n")
+    assert result.exit_code == 0, result.output
+    assert "RED" in result.stdout
+    assert "\x1b]" not in result.stdout and "\x07" not in result.stdout
+    shown = json.loads(_invoke("records", "show", draft.id, "--json", "--reveal").stdout)
+    assert shown["answers"]["/data/site"] == answer
