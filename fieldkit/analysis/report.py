@@ -209,7 +209,11 @@ def _plot_for(ind: Indicator) -> tuple[str, str] | None:
     for dim, figures in ind.breakdowns.items():
         numeric = [f for f in figures if isinstance(f.value, int | float)]
         if 2 <= len(numeric) and len(figures) <= _MAX_BARS:
-            return dim, _bar_chart(ind, dim, figures)
+            try:
+                return dim, _bar_chart(ind, dim, figures)
+            except ImportError:
+                # matplotlib missing from a trimmed install: the tables carry every figure.
+                return None
     return None
 
 
