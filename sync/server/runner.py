@@ -42,8 +42,25 @@ def init_server(settings: ServerSettings, *, rotate: bool = False) -> str:
         engine.dispose()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time of each record.
+
+    A handler holding the stream it was made with keeps writing to it after it is closed (a
+    server started in-process under a test runner that swapped stderr), and every later record
+    then prints a "Logging error" traceback.
+    """
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: object) -> None:
+        pass
+
+
 def _configure_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("fieldkit.server")
     root.handlers[:] = [handler]
