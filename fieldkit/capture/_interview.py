@@ -24,6 +24,7 @@ from fieldkit.capture._entry import (
 from fieldkit.capture._navigation import AddRepeat, Question, Step, build_steps
 from fieldkit.capture._terminal import QuickExit, Terminal
 from fieldkit.errors import AnswerError, FieldkitError
+from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -567,13 +568,11 @@ def _display(state: NodeState, value: str, lang: str | None) -> str:
     U+FFFD, so an answer synced from another device cannot drive the terminal (escapes)."""
     choices = _choices(state)
     if not choices:
-        return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", value)
+        return inert(value)
     labels = dict(zip((c.name for c in choices), _choice_labels(state, lang), strict=False))
     shown = ", ".join(labels.get(name, name) for name in value.split())
-    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", shown)
+    return inert(shown)
 
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def _problem_message(state: NodeState) -> str:

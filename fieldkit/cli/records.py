@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import TYPE_CHECKING
 
 import typer
@@ -11,6 +10,7 @@ import typer
 from fieldkit.cli._common import confirm, open_workspace_for
 from fieldkit.cli.groups import records_app
 from fieldkit.errors import UsageError
+from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from fieldkit.store import Workspace
@@ -136,10 +136,7 @@ def discard_record(
 def _printable(text: str) -> str:
     """``text`` with control characters shown as U+FFFD: an answer synced from another device
     must not reach the terminal as escape sequences (retitle, clear, rewrite the screen)."""
-    return _CONTROL.sub("\N{REPLACEMENT CHARACTER}", text)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+    return inert(text)
 
 
 def _sensitive_lookup(ws: Workspace) -> _Lookup:
