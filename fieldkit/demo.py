@@ -319,9 +319,8 @@ def run_demo(
     from fieldkit.analysis import build_report, write_report
     from fieldkit.analysis.export import export_form
     from fieldkit.bundled import bundled_forms
-    from fieldkit.exchange import create_project, enroll, publish_form, pull, sync
+    from fieldkit.exchange import create_project, enroll, make_code, publish_form, pull, sync
     from fieldkit.store import create_workspace
-    from sync.admin import AdminClient
 
     say = step or (lambda _text: None)
     started = time.monotonic()
@@ -347,15 +346,15 @@ def run_demo(
                 insecure_http=False,
                 device_name="coordinator laptop",
             )
-            say("project created; its private key stays on the coordinator's laptop")
+            say("project created; its private keys stay on the coordinator's laptop")
             for _name, path in sorted(bundled_forms().items()):
                 publish_form(coordinator, path)
             say(f"published {len(bundled_forms())} bundled forms")
-            code = AdminClient(url, admin_token).enroll_code(
-                role="field", project_id=None, expires_in_seconds=3600
-            )
-            enroll(field_ws, url, code.code, name="field laptop")
-            say("field laptop enrolled")
+            code = make_code(coordinator, role="field", expires_seconds=3600)
+            enroll(field_ws, url, str(code.code), name="field laptop")
+            say("field laptop enrolled (it checked the project's fingerprint)")
+            sync(coordinator)
+            say("coordinator certified the field laptop")
             _field_work(
                 field_ws, rng=rng, needs=needs, screenings=screenings, result=result, step=say
             )

@@ -203,8 +203,28 @@ class SyncClient:
         return devices
 
     def grant_key(self, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /v1/key-grants`` (coordinator): a wrapped project key for another device."""
+        """``POST /v1/key-grants`` (coordinator): the project keys sealed to a coordinator."""
         return self._call("POST", "/v1/key-grants", json_body=body)
+
+    def post_statement(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /v1/statements`` (coordinator): a statement it signed (and a definition)."""
+        return self._call("POST", "/v1/statements", json_body=body)
+
+    def enrolments(self) -> list[dict[str, Any]]:
+        """``GET /v1/enrolments`` (coordinator): devices waiting for a certificate."""
+        reply = self._call("GET", "/v1/enrolments")
+        items = reply.get("enrolments")
+        if not isinstance(items, list):
+            raise ProtocolError("the server's enrolment list does not follow the protocol")
+        return items
+
+    def refuse_enrolment(self, device_id: str) -> None:
+        """``POST /v1/enrolments/refuse`` (coordinator): keys that do not match their code."""
+        self._call("POST", "/v1/enrolments/refuse", json_body={"device_id": device_id})
+
+    def upgrade_identity(self, body: dict[str, Any]) -> None:
+        """``POST /v1/projects/identity`` (coordinator): a signing identity for an old project."""
+        self._call("POST", "/v1/projects/identity", json_body=body, idempotent=False)
 
     def close(self) -> None:
         """Close the keep-alive connections."""

@@ -78,6 +78,8 @@ MAX_BATCH = 1000  # envelopes per push
 MAX_PULL_LIMIT = 5000  # changes per pull page
 MAX_CIPHERTEXT_CHARS = 8 * 1024 * 1024  # base64 characters of one envelope's ciphertext
 MAX_RECIPIENTS = 16
+MAX_GRANT_CHARS = 64 * 1024  # base64 characters of one sealed key grant
+MAX_CONTACTS = 20
 
 ENVELOPE_KINDS = ("record", "case_event", "withdrawal")
 
@@ -97,6 +99,11 @@ Ident = Annotated[str, Field(pattern=_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=100, pattern=_TEXT)]
 Token = Annotated[str, Field(min_length=32, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 Role = Literal["field", "coordinator"]
+Signature = Annotated[str, Field(min_length=88, max_length=88, pattern=_B64)]  # 64 raw bytes
+B64Mac = Annotated[str, Field(min_length=44, max_length=44, pattern=_B64)]  # HMAC-SHA256
+CodeId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+# UTC instants as the project writes them: 2026-12-01T09:30:00.000Z (sortable text).
+Stamp = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")]
 
 
 class _Model(BaseModel):
@@ -117,7 +124,8 @@ class Recipient(_Model):
 class EnvelopeHeader(_Model):
     """The plaintext routing header: bound as AAD and signed; never holds an answer."""
 
-    v: Literal[1] = 1
+    # 1: body unpadded (written before 0.2); 2: body padded to a size bucket (pad_body).
+    v: Literal[1, 2] = 2
     record_id: Uuid
     project_id: Ident
     form_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_TEXT)]
@@ -198,6 +206,212 @@ def b64decode(text: str) -> bytes:
         raise ValueError("invalid base64") from exc
 
 
+# --- v2: what the project signs (DESIGN §3 "Trust: the coordinator is the root") ------------
+#
+# Everything that steers a device — the project's identity, its encryption keys, device
+# certificates, revocations, form versions, enrolment offers, settings, erasure orders — is a
+# Statement signed with the project signing key (PSK, Ed25519), which only coordinators hold.
+# The server relays statements; devices and coordinators verify them against the PSK they
+# pinned at enrolment and store nothing that does not verify.
+
+STATEMENT_KINDS = (
+    "project",
+    "project_key",
+    "device",
+    "revocation",
+    "form",
+    "enrol_offer",
+    "settings",
+    "erasure",
+)
+StatementKind = Literal[
+    "project",
+    "project_key",
+    "device",
+    "revocation",
+    "form",
+    "enrol_offer",
+    "settings",
+    "erasure",
+]
+_STATEMENT_DOMAIN = b"fieldkit/v2/statement\n"
+_FINGERPRINT_DOMAIN = b"fieldkit/v2/project-identity"
+_FINGERPRINT_BYTES = 20
+# Crockford base32 (no I, L, O, U): easy to read aloud and type.
+CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+class Statement(_Model):
+    """One signed statement of the project: ``body`` is the kind's model as JSON.
+
+    Signed twice over the same bytes (:func:`statement_bytes`): by the project signing key
+    (``signature``: the project says so) and by the issuing coordinator's own device key
+    (``issuer_signature``: which coordinator said it, so one whose certificate is revoked can
+    sign nothing more, although it once held the project key).
+    """
+
+    kind: StatementKind
+    project_id: Ident
+    issuer: Ident  # the device id of the coordinator who signed it
+    issued_at: Stamp
+    body: dict[str, Any]
+    signature: Signature
+    issuer_signature: Signature
+
+
+class ProjectBody(_Model):
+    """``project``: the project's name, the public half of its signing key, and the device id
+    and Ed25519 key of the coordinator who made it — the first issuer, before any certificate
+    exists (every later issuer needs a certificate)."""
+
+    name: Name
+    signing_key: B64Key
+    creator: Ident
+    creator_key: B64Key
+
+
+class ProjectKeyBody(_Model):
+    """``project_key``: an encryption key (X25519) devices seal to; the highest generation is
+    the current one (a rotation announces the next)."""
+
+    key_id: KeyId
+    public_key: B64Key
+    generation: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class DeviceBody(_Model):
+    """``device``: a certificate — this device id holds these keys, in this role."""
+
+    device_id: Ident
+    role: Role
+    x25519: B64Key
+    ed25519: B64Key
+    name: Name | None = None
+    code_id: CodeId | None = None  # the enrolment code it spent (None: the project's creator)
+
+
+class RevocationBody(_Model):
+    """``revocation``: the device's certificate no longer holds; nothing more is taken from it."""
+
+    device_id: Ident
+
+
+class FormBody(_Model):
+    """``form``: a form version, by the SHA-256 of its canonical definition."""
+
+    form_id: Annotated[str, Field(min_length=1, max_length=128, pattern=_TEXT)]
+    version: Annotated[str, Field(min_length=1, max_length=64, pattern=_TEXT)]
+    title: Annotated[str, Field(max_length=500)] | None = None
+    definition_sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+class EnrolOfferBody(_Model):
+    """``enrol_offer``: a one-time enrolment code exists for this role until ``expires_at``.
+
+    ``identity_mac`` proves to the enrolling laptop that whoever made the code vouches for this
+    project's identity; ``sealed_secret`` lets any coordinator (who holds the project's private
+    encryption key ``key_id``) check the MAC the device sends. The server can read neither.
+    """
+
+    code_id: CodeId
+    role: Role
+    expires_at: Stamp
+    identity_mac: B64Mac
+    key_id: KeyId
+    sealed_secret: Annotated[str, Field(min_length=4, max_length=256, pattern=_B64)]
+
+
+class EmergencyContact(_Model):
+    """One emergency contact shown beside an urgent flag: a label (per language) and a number."""
+
+    label: (
+        Annotated[str, Field(min_length=1, max_length=100, pattern=_TEXT)]
+        | dict[
+            Annotated[str, Field(min_length=1, max_length=32, pattern=_TEXT)],
+            Annotated[str, Field(min_length=1, max_length=100, pattern=_TEXT)],
+        ]
+    )
+    contact: Annotated[str, Field(min_length=1, max_length=100, pattern=_TEXT)]
+
+
+class SettingsBody(_Model):
+    """``settings``: project-wide settings devices apply (the latest statement wins)."""
+
+    emergency_contacts: Annotated[list[EmergencyContact], Field(max_length=MAX_CONTACTS)] = []
+
+
+class ErasureBody(_Model):
+    """``erasure``: delete every record of this case everywhere (DOMAIN §8)."""
+
+    case_id: Ident
+
+
+STATEMENT_BODIES: dict[str, type[BaseModel]] = {
+    "project": ProjectBody,
+    "project_key": ProjectKeyBody,
+    "device": DeviceBody,
+    "revocation": RevocationBody,
+    "form": FormBody,
+    "enrol_offer": EnrolOfferBody,
+    "settings": SettingsBody,
+    "erasure": ErasureBody,
+}
+
+
+def statement_bytes(statement: Statement | dict[str, Any]) -> bytes:
+    """What the PSK signs: a domain tag, then the canonical JSON of everything but the
+    signature."""
+    data = statement.model_dump(mode="json") if isinstance(statement, Statement) else statement
+    unsigned = {k: data[k] for k in ("kind", "project_id", "issuer", "issued_at", "body")}
+    return _STATEMENT_DOMAIN + canonical_json(unsigned)
+
+
+def statement_id(statement: Statement) -> str:
+    """A statement's id: SHA-256 (hex, 32 digits) of its signed bytes and its signature."""
+    digest = hashlib.sha256(statement_bytes(statement) + b64decode(statement.signature))
+    return digest.hexdigest()[:32]
+
+
+def statement_body(statement: Statement) -> BaseModel:
+    """The statement's body validated as its kind's model (pydantic ValidationError if not)."""
+    return STATEMENT_BODIES[statement.kind].model_validate(statement.body)
+
+
+def definition_sha256(definition: dict[str, Any]) -> str:
+    """SHA-256 (hex) of a form definition's canonical JSON: what a ``form`` statement signs."""
+    return hashlib.sha256(canonical_json(definition)).hexdigest()
+
+
+def form_ref(form_id: str, version: str) -> str:
+    """How one form version is named where a single text is needed (feed refs, subjects)."""
+    return canonical_json([form_id, version]).decode("utf-8")
+
+
+def identity_digest(signing_key_raw: bytes) -> bytes:
+    """The digest behind a project's fingerprint and id (SHA-256 of a tag and the PSK)."""
+    return hashlib.sha256(_FINGERPRINT_DOMAIN + signing_key_raw).digest()
+
+
+def base32(raw: bytes) -> str:
+    """Crockford base32 of ``raw``, most significant bits first, no padding."""
+    bits = int.from_bytes(raw, "big")
+    count = (len(raw) * 8 + 4) // 5
+    bits <<= count * 5 - len(raw) * 8
+    return "".join(CODE_ALPHABET[(bits >> (5 * (count - 1 - i))) & 31] for i in range(count))
+
+
+def fingerprint(signing_key_raw: bytes) -> str:
+    """The project's fingerprint: 32 Crockford base32 characters (160 bits) of its identity
+    digest, in groups of four — what a person compares, or scans as a QR code."""
+    text = base32(identity_digest(signing_key_raw)[:_FINGERPRINT_BYTES])
+    return "-".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
+def project_id_of(signing_key_raw: bytes) -> str:
+    """The id of a project made with this signing key: it names its own root of trust."""
+    return "p_" + identity_digest(signing_key_raw).hex()[:16]
+
+
 # --- errors and health -------------------------------------------------------------------------
 
 
@@ -234,13 +448,19 @@ class DeviceKeys(_Model):
     name: Name | None = None
 
 
-class ProjectCreateRequest(_Model):
-    """`POST /v1/projects` (admin token): the project's public key and its first coordinator."""
+class EnrollingDevice(DeviceKeys):
+    """A device joining a project: its own random id (the workspace's) and public keys."""
 
-    name: Name
-    public_key: B64Key
-    key_id: KeyId
-    coordinator: DeviceKeys
+    device_id: Ident
+
+
+class ProjectCreateRequest(_Model):
+    """`POST /v1/projects` (admin token): the project's first signed statements — its identity
+    (``project``), its encryption key (``project_key``) and the creating laptop's certificate
+    (``device``) — and that laptop's keys. The project id is derived from the signing key."""
+
+    statements: Annotated[list[Statement], Field(min_length=3, max_length=3)]
+    device: EnrollingDevice
 
 
 class ProjectCreateResponse(_Model):
@@ -253,7 +473,7 @@ class ProjectCreateResponse(_Model):
 
 
 class EnrollCodeRequest(_Model):
-    """`POST /v1/admin/enroll-codes`; without project_id the server's only project is used."""
+    """`POST /v1/admin/enroll-codes` (retired: a server-made code cannot pin the project)."""
 
     role: Role
     project_id: Ident | None = None
@@ -268,12 +488,80 @@ class EnrollCodeResponse(_Model):
 
 
 class EnrollRequest(_Model):
-    """`POST /v1/enroll`: a one-time code and the device's public keys."""
+    """`POST /v1/enroll`: the code's public id (never the code itself), the device's id and
+    public keys, and a MAC over them keyed from the code's secret (enrol_mac)."""
 
-    code: Annotated[str, Field(min_length=1, max_length=64)]
+    code_id: CodeId
+    device_id: Ident
     x25519: B64Key
     ed25519: B64Key
     name: Name | None = None
+    mac: B64Mac
+
+
+class ProjectIdentity(_Model):
+    """Who the project is: its id, name and the public half of its signing key (PSK)."""
+
+    project_id: Ident
+    name: Name
+    signing_key: B64Key
+
+
+class EnrollResponse(_Model):
+    """The enrolled device's token (shown once), the project's identity and the coordinator's
+    signed offer behind the code; forms and keys follow on the first pull."""
+
+    device_id: Ident
+    token: Token
+    role: Role
+    project: ProjectIdentity
+    offer: Statement
+    server_time: datetime
+
+
+class PendingEnrolment(_Model):
+    """A device that spent a code and waits for a coordinator's certificate."""
+
+    device_id: Ident
+    code_id: CodeId
+    x25519: B64Key
+    ed25519: B64Key
+    name: Name | None = None
+    mac: B64Mac
+    enrolled_at: datetime
+
+
+class PendingEnrolmentList(_Model):
+    """`GET /v1/enrolments` (coordinator)."""
+
+    enrolments: list[PendingEnrolment]
+
+
+class StatementRequest(_Model):
+    """`POST /v1/statements` (coordinator): a statement it signed; a form's definition beside
+    its ``form`` statement."""
+
+    statement: Statement
+    definition: dict[str, Any] | None = None
+
+
+class StatementResponse(_Model):
+    """`created`, or `unchanged` when the server holds that statement already."""
+
+    status: Literal["created", "unchanged"]
+
+
+class IdentityUpgradeRequest(_Model):
+    """`POST /v1/projects/identity` (a coordinator of a project made before v2): the project
+    statement, the caller's own certificate, then its key (and other) statements."""
+
+    statements: Annotated[list[Statement], Field(min_length=3, max_length=MAX_BATCH)]
+
+
+class RefuseEnrolmentRequest(_Model):
+    """`POST /v1/enrolments/refuse` (coordinator): this enrolment's keys do not match its code."""
+
+    device_id: Ident
 
 
 class ProjectKey(_Model):
@@ -298,17 +586,6 @@ class FormDefinition(_Model):
     version: Annotated[str, Field(min_length=1, max_length=64, pattern=_TEXT)]
     title: Annotated[str, Field(max_length=500)] | None = None
     definition: dict[str, Any]
-
-
-class EnrollResponse(_Model):
-    """The enrolled device's id and token (shown once), its project, keys and forms."""
-
-    device_id: Ident
-    token: Token
-    role: Role
-    project: ProjectInfo
-    forms: list[FormDefinition]
-    server_time: datetime
 
 
 class AdminDevice(_Model):
@@ -358,11 +635,11 @@ class FormPublishResponse(_Model):
 
 
 class KeyGrantRequest(_Model):
-    """`POST /v1/key-grants` (coordinator): the project private key, HPKE-wrapped to a device."""
+    """`POST /v1/key-grants` (coordinator): the project's private keys (signing and every
+    encryption key), HPKE-sealed by a coordinator to another coordinator's certified key."""
 
     device_id: Ident
-    key_id: KeyId
-    wrapped_private_key: Annotated[str, Field(min_length=4, max_length=1024, pattern=_B64)]
+    wrapped: Annotated[str, Field(min_length=4, max_length=MAX_GRANT_CHARS, pattern=_B64)]
 
 
 class KeyGrantResponse(_Model):
@@ -395,7 +672,7 @@ class PushResponse(_Model):
 
 
 class FormChange(_Model):
-    """A form version published to the project."""
+    """A form version published to a project without a signing identity (before v2)."""
 
     seq: int
     type: Literal["form"] = "form"
@@ -403,7 +680,7 @@ class FormChange(_Model):
 
 
 class ProjectKeyChange(_Model):
-    """A project public key (the first at project creation; more on key rotation)."""
+    """A project public key of a project without a signing identity (before v2)."""
 
     seq: int
     type: Literal["project_key"] = "project_key"
@@ -412,15 +689,18 @@ class ProjectKeyChange(_Model):
 
 
 class EnvelopeChange(_Model):
-    """A sealed record: the device's own for a field device, every one for a coordinator."""
+    """A sealed record, for coordinators (a device never gets its own back); ``received_at`` is
+    when the server stored it (the server's clock: informative, not signed)."""
 
     seq: int
     type: Literal["envelope"] = "envelope"
     envelope: Envelope
+    received_at: datetime | None = None
 
 
 class RevocationChange(_Model):
-    """A device of the project was revoked; its later pushes are refused."""
+    """The server's admin revoked a device (its token stops working); not signed, so devices
+    of a project with a signing identity only note it."""
 
     seq: int
     type: Literal["revocation"] = "revocation"
@@ -429,17 +709,30 @@ class RevocationChange(_Model):
 
 
 class KeyGrantChange(_Model):
-    """The project private key wrapped (HPKE) to the pulling device by a coordinator."""
+    """The project's private keys sealed (HPKE) to the pulling device by a coordinator."""
 
     seq: int
     type: Literal["key_grant"] = "key_grant"
-    key_id: KeyId
-    wrapped_private_key: str
+    wrapped: str
     granted_by: Ident
 
 
+class StatementChange(_Model):
+    """A statement signed by the project; a form's definition travels beside its statement."""
+
+    seq: int
+    type: Literal["statement"] = "statement"
+    statement: Statement
+    definition: dict[str, Any] | None = None
+
+
 Change = Annotated[
-    FormChange | ProjectKeyChange | EnvelopeChange | RevocationChange | KeyGrantChange,
+    StatementChange
+    | EnvelopeChange
+    | KeyGrantChange
+    | FormChange
+    | ProjectKeyChange
+    | RevocationChange,
     Field(discriminator="type"),
 ]
 

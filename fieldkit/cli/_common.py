@@ -158,6 +158,14 @@ def confirm(text: str) -> bool:
         return False
 
 
+def ask_line(text: str) -> str:
+    """Ask for a line of visible text at a terminal ("" at end of input or Ctrl-C)."""
+    try:
+        return str(typer.prompt(text, default="", show_default=False, err=True))
+    except typer.Abort:
+        return ""
+
+
 def ask_secret(text: str, *, missing: FieldkitError | None = None) -> str:
     """Ask for a secret without echoing it; ``missing`` (default ``WorkspaceLocked``) at EOF."""
     error = missing or WorkspaceLocked(

@@ -109,26 +109,18 @@ _TOKEN = typer.Option(
 )
 
 
-@server_app.command("enroll-code")
-def enroll_code(
-    server: str = _SERVER,
-    admin_token: str = _TOKEN,
-    role: str = typer.Option(..., "--role", help="field or coordinator."),
-    project: str | None = typer.Option(None, "--project", help="Project id (if several)."),
-    expires: str = typer.Option("24h", "--expires", help="Validity, e.g. 30m, 24h, 7d."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"code": …} only.'),
-) -> None:
-    """Issue a one-time enrolment code for a device (give it to the person in person)."""
-    from sync.admin import AdminClient, parse_duration
+@server_app.command(
+    "enroll-code", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def enroll_code() -> None:
+    """Retired: a code the server makes cannot prove the project to the enrolling laptop, so
+    it no longer enrols devices into a project. Use `fieldkit project enroll-code` on a
+    coordinator's laptop."""
+    from fieldkit.errors import UsageError
 
-    result = AdminClient(server, admin_token).enroll_code(
-        role=role, project_id=project, expires_in_seconds=parse_duration(expires)
-    )
-    if as_json:
-        typer.echo(json.dumps({"code": result.code, "expires_at": result.expires_at.isoformat()}))
-        return
-    typer.echo(
-        f"Enrolment code: {result.code}  (one use, expires {result.expires_at:%Y-%m-%d %H:%M} UTC)"
+    raise UsageError(
+        "`fieldkit server enroll-code` is retired: enrolment codes are made on a coordinator's "
+        "laptop with `fieldkit project enroll-code --role field|coordinator`"
     )
 
 

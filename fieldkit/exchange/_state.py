@@ -1,31 +1,40 @@
-"""What a workspace remembers about its server, inside the encrypted ``ws.state`` table."""
+"""What a workspace remembers about its server and project, inside the encrypted ``ws.state``.
+
+This module is the one place that reads and writes enrolment state: everything else asks for
+an :class:`Enrolment` (a typed, frozen object) and, for what the project signed, a
+``fieldkit.exchange._trust.Trust``.
+"""
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fieldkit.crypto.envelope import STATE_DEVICE_ID, STATE_PROJECT_ID, STATE_PROJECT_KEYS
 from fieldkit.errors import NotEnrolled, ProtocolError, SyncError
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from fieldkit.store import Workspace
     from sync.client import SyncClient
 
 STATE_SERVER_URL = "sync.server_url"
 STATE_TOKEN = "sync.token"  # noqa: S105 - the name of a state key, not a secret
-STATE_ROLE = "sync.role"
+STATE_DEVICE_ID = "sync.device_id"
+STATE_PROJECT_ID = "sync.project_id"
 STATE_PROJECT_NAME = "sync.project_name"
+STATE_ROLE = "sync.role"
 STATE_CURSOR = "sync.cursor"
 STATE_INSECURE_HTTP = "sync.insecure_http"
 STATE_CA_BUNDLE = "sync.ca_bundle"  # a CA file to trust for this server (a private CA)
-STATE_DEVICE_KEYS = "sync.device_keys"  # coordinator: {device_id: Ed25519 public key (b64)}
-STATE_PENDING_KEYS = "sync.pending_project_keys"  # keys announced after enrolment, not trusted
-STATE_REVOKED = "sync.revoked_devices"
+# The project's pinned identity: {"project_id", "name", "signing_key", "creator",
+# "creator_key"} (the last two once its project statement is in). Absent on a
+# workspace enrolled before signed statements (see docs/security.md, "Upgrading").
+STATE_ROOT = "trust.root"
+# Only before signed statements: keys learned from the server, as the first protocol did.
+STATE_LEGACY_DEVICE_KEYS = "sync.device_keys"
+STATE_LEGACY_PENDING_KEYS = "sync.pending_project_keys"
 
 # A laptop whose clock is further off than this cannot be trusted to order case events
 # (DESIGN §5: "a laptop with a wrong clock must not win").
@@ -33,8 +42,44 @@ MAX_CLOCK_SKEW_SECONDS = 10 * 60
 
 
 @dataclass(frozen=True)
+class ProjectRoot:
+    """The project's identity as pinned at enrolment: the root every statement is checked by."""
+
+    project_id: str
+    name: str
+    signing_key: str  # base64 raw Ed25519 public key (the PSK's public half)
+    creator: str | None = None  # the device id of the coordinator who made the project
+    creator_key: str | None = None  # that device's Ed25519 public key (base64)
+
+    @property
+    def fingerprint(self) -> str:
+        """What people compare: 32 characters in groups of four (``sync.protocol``)."""
+        from sync.protocol import b64decode, fingerprint
+
+        return fingerprint(b64decode(self.signing_key))
+
+    def verify_key(self) -> Ed25519PublicKey:
+        """The PSK's public half as a key object."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        from sync.protocol import b64decode
+
+        return Ed25519PublicKey.from_public_bytes(b64decode(self.signing_key))
+
+    def as_state(self) -> dict[str, str | None]:
+        """The JSON kept in ``ws.state``."""
+        return {
+            "project_id": self.project_id,
+            "name": self.name,
+            "signing_key": self.signing_key,
+            "creator": self.creator,
+            "creator_key": self.creator_key,
+        }
+
+
+@dataclass(frozen=True)
 class Enrolment:
-    """The server this workspace is enrolled with, as stored at enrolment."""
+    """The server and project this workspace is enrolled with, as stored at enrolment."""
 
     server_url: str
     token: str
@@ -44,11 +89,17 @@ class Enrolment:
     role: str
     insecure_http: bool
     ca_bundle: str | None = None
+    root: ProjectRoot | None = None
 
     @property
     def is_coordinator(self) -> bool:
-        """Coordinators pull and decrypt every record of the project."""
+        """Coordinators certify devices, sign what the project says, and read every record."""
         return self.role == "coordinator"
+
+    @property
+    def trusts_statements(self) -> bool:
+        """True once a project identity is pinned: from then on only signed items count."""
+        return self.root is not None
 
 
 def enrolment(ws: Workspace) -> Enrolment:
@@ -59,6 +110,7 @@ def enrolment(ws: Workspace) -> Enrolment:
             "this workspace is not enrolled with a server: run `fieldkit enroll URL CODE` "
             "(or `fieldkit project create`)"
         )
+    root = ws.state.get(STATE_ROOT)
     return Enrolment(
         server_url=str(ws.state.get(STATE_SERVER_URL)),
         token=str(token),
@@ -68,50 +120,56 @@ def enrolment(ws: Workspace) -> Enrolment:
         role=str(ws.state.get(STATE_ROLE)),
         insecure_http=bool(ws.state.get(STATE_INSECURE_HTTP, False)),
         ca_bundle=ws.state.get(STATE_CA_BUNDLE),
+        root=ProjectRoot(**root) if isinstance(root, dict) else None,
     )
 
 
-def save_enrolment(
-    ws: Workspace,
-    *,
-    server_url: str,
-    token: str,
-    device_id: str,
-    project_id: str,
-    project_name: str,
-    role: str,
-    insecure_http: bool,
-    project_keys: list[dict[str, str]],
-    ca_bundle: str | None = None,
-) -> None:
-    """Store everything about the enrolment in one local transaction."""
-    with ws.records.batch():
-        ws.state.set(STATE_SERVER_URL, server_url)
-        ws.state.set(STATE_TOKEN, token)
-        ws.state.set(STATE_DEVICE_ID, device_id)
-        ws.state.set(STATE_PROJECT_ID, project_id)
-        ws.state.set(STATE_PROJECT_NAME, project_name)
-        ws.state.set(STATE_ROLE, role)
-        ws.state.set(STATE_INSECURE_HTTP, insecure_http)
-        ws.state.set(STATE_CA_BUNDLE, ca_bundle)
-        ws.state.set(STATE_PROJECT_KEYS, project_keys)
+def is_enrolled(ws: Workspace) -> bool:
+    """Whether this workspace is enrolled with a server."""
+    return bool(ws.state.get(STATE_TOKEN))
+
+
+def save_enrolment(ws: Workspace, info: Enrolment) -> None:
+    """Store everything about an enrolment in one local transaction; the cursor starts at 0."""
+    with ws.transaction():
+        ws.state.set(STATE_SERVER_URL, info.server_url)
+        ws.state.set(STATE_TOKEN, info.token)
+        ws.state.set(STATE_DEVICE_ID, info.device_id)
+        ws.state.set(STATE_PROJECT_ID, info.project_id)
+        ws.state.set(STATE_PROJECT_NAME, info.project_name)
+        ws.state.set(STATE_ROLE, info.role)
+        ws.state.set(STATE_INSECURE_HTTP, info.insecure_http)
+        ws.state.set(STATE_CA_BUNDLE, info.ca_bundle)
         ws.state.set(STATE_CURSOR, "0")
+        if info.root is not None:
+            pin_root(ws, info.root)
 
 
-def project_private_keys(ws: Workspace) -> list[X25519PrivateKey]:
-    """The project private keys this workspace holds (a coordinator's; none on a field device)."""
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    keys = []
-    for item in ws.state.get(STATE_PROJECT_KEYS) or []:
-        if item.get("private_key"):
-            keys.append(X25519PrivateKey.from_private_bytes(base64.b64decode(item["private_key"])))
-    return keys
+def pin_root(ws: Workspace, root: ProjectRoot) -> None:
+    """Pin the project identity (enrolment, project creation, or a confirmed upgrade)."""
+    ws.state.set(STATE_ROOT, root.as_state())
+    ws.state.set(STATE_PROJECT_NAME, root.name)
 
 
-def b64(raw: bytes) -> str:
-    """Standard base64 text, as every binary field on the wire."""
-    return base64.b64encode(raw).decode("ascii")
+def cursor(ws: Workspace) -> str:
+    """Where the last pull stopped."""
+    return str(ws.state.get(STATE_CURSOR) or "0")
+
+
+def set_cursor(ws: Workspace, value: str) -> None:
+    """Remember where a pull stopped (call inside the page's transaction)."""
+    ws.state.set(STATE_CURSOR, value)
+
+
+def refuse_second_enrolment(ws: Workspace) -> None:
+    """A workspace belongs to one project."""
+    from fieldkit.errors import UsageError
+
+    if is_enrolled(ws):
+        raise UsageError(
+            "this workspace is already enrolled; a workspace belongs to one project "
+            "(make another with `fieldkit --home DIR init`)"
+        )
 
 
 def open_client(

@@ -9,36 +9,38 @@ Exactly once (DESIGN §6) rests on three rules kept here:
    ``duplicate``;
 3. a pull page is applied together with its cursor in one local transaction, so a crash between
    the two can neither skip a change nor apply one twice (and applying is idempotent anyway).
+
+Trust (DESIGN §3): nothing the server relays is taken on its word. Statements are checked by
+``_trust.Trust``; a record is opened only with the certified key of the device its header
+names; a record from a device not certified yet, or replacing a record not here yet, is held
+(``ws.held``) and taken in once it can be checked — never dropped while the cursor moves on.
 """
 
 from __future__ import annotations
 
-import base64
-from collections import deque
-from collections.abc import Callable, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from fieldkit.crypto.envelope import (
-    STATE_PROJECT_KEYS,
-    keys_by_id,
-    open_envelope,
-    project_keys,
-    seal_record,
-)
+from pydantic import ValidationError
+
+from fieldkit.crypto.envelope import keys_by_id, open_envelope
 from fieldkit.errors import AuthError, CryptoError, FormError, ProtocolError, RecordNotFound
+from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import (
-    STATE_CURSOR,
-    STATE_DEVICE_KEYS,
-    STATE_PENDING_KEYS,
-    STATE_REVOKED,
+    STATE_LEGACY_DEVICE_KEYS,
+    STATE_LEGACY_PENDING_KEYS,
     Enrolment,
     check_server,
+    cursor,
     enrolment,
     open_client,
-    project_private_keys,
+    set_cursor,
 )
+from fieldkit.exchange._trust import STATE_PROJECT_KEYS, Trust
+from sync.protocol import Statement, canonical_json
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -48,14 +50,19 @@ if TYPE_CHECKING:
     from fieldkit.store import Workspace
     from sync.client import SyncClient
 
-__all__ = ["Progress", "PullSummary", "SyncSummary", "pull", "sync"]
+__all__ = ["Progress", "PullSummary", "SyncSummary", "pull", "pull_statements", "sync"]
 
-# progress(phase, done, total): phase is "seal", "push" or "pull"; total None when unknown.
+# progress(phase, done, total): phase is "push" or "pull"; total None when unknown.
 Progress = Callable[[str, int, int | None], None]
 
 PUSH_BATCH = 250
 PULL_LIMIT = 1000
-KEY_GRANT_INFO = b"fieldkit/v1/project-key"
+# A hostile server could answer has_more forever with new cursors: a sync reads at most this
+# many pages (5 million changes at the default page size) before it stops with an error.
+MAX_PAGES = 5000
+
+_UNCERTIFIED = "from a device the project has not certified yet"
+_WAITS = "waits for the record it replaces"
 
 
 def _no_progress(phase: str, done: int, total: int | None) -> None:
@@ -69,22 +76,40 @@ class PullSummary:
     records: int = 0  # records decrypted and stored for the first time
     already_had: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)  # (record id, why)
+    held: int = 0  # records set aside until they can be checked
     forms: int = 0
     keys: int = 0
     changes: int = 0
+    items_refused: Counter[str] = field(default_factory=Counter)  # why → how many
+    certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
+    enrolments_refused: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for the terminal."""
-        parts = [f"{self.records} new record{'' if self.records == 1 else 's'}"]
+        parts = [f"{self.records} new record{_s(self.records)}"]
         if self.already_had:
             parts.append(f"{self.already_had} already here")
         if self.forms:
-            parts.append(f"{self.forms} form version{'' if self.forms == 1 else 's'}")
+            parts.append(f"{self.forms} form version{_s(self.forms)}")
         if self.keys:
-            parts.append(f"{self.keys} project key{'' if self.keys == 1 else 's'}")
+            parts.append(f"{self.keys} project key{_s(self.keys)}")
+        if self.held:
+            parts.append(f"{self.held} held until they can be checked")
         if self.refused:
             parts.append(f"{len(self.refused)} refused (did not verify)")
-        return "Pulled: " + ", ".join(parts) + "."
+        return "Pulled: " + ", ".join(parts) + "." + self.trust_text()
+
+    def trust_text(self) -> str:
+        """Certifications and refusals, as sentences (empty when there are none)."""
+        text = ""
+        if self.certified:
+            text += f" Certified {len(self.certified)} new device{_s(len(self.certified))}."
+        if self.enrolments_refused:
+            n = len(self.enrolments_refused)
+            text += f" Refused {n} enrolment{_s(n)}: keys that do not match their code."
+        for reason, count in sorted(self.items_refused.items()):
+            text += f" {count} item{_s(count)} refused: {reason}."
+        return text
 
 
 @dataclass
@@ -98,38 +123,31 @@ class SyncSummary:
     conflicts: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0
+    unsealed: int = 0  # finalized but not sealed: no project key known yet
     pulled: PullSummary = field(default_factory=PullSummary)
 
     def line(self) -> str:
         """One line for the terminal."""
         sent = self.sent + self.already_on_server
-        text = f"Sent {sent} record{'' if sent == 1 else 's'}"
+        text = f"Sent {sent} record{_s(sent)}"
         if self.conflicts:
             text += f", {len(self.conflicts)} in conflict"
         if self.rejected:
             text += f", {len(self.rejected)} rejected"
         text += f"; {self.waiting} waiting."
+        if self.unsealed:
+            text += f" {self.unsealed} wait for the project's key (sync again later)."
         if self.pulled.forms:
             text += f" {self.pulled.forms} new form version(s)."
         if self.pulled.records:
             text += f" {self.pulled.records} record(s) received."
-        return text
+        if self.pulled.held:
+            text += f" {self.pulled.held} record(s) held until they can be checked."
+        return text + self.pulled.trust_text()
 
 
-def seal_pending(ws: Workspace) -> int:
-    """Seal finalized records that could not be sealed at finalize (no project key then)."""
-    count = 0
-    pending = ws.records.unsealed()
-    if not pending:
-        return 0
-    with ws.records.batch():
-        for record in pending:
-            blob = seal_record(ws, record)
-            if blob is None:
-                break
-            ws.records.set_envelope(record.id, blob)
-            count += 1
-    return count
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
 
 
 def sync(
@@ -142,25 +160,24 @@ def sync(
     pull_limit: int = PULL_LIMIT,
     **client_options: Any,
 ) -> SyncSummary:
-    """Push every sealed, unsent record, then pull forms, keys, grants (and, for a coordinator,
-    records) — the whole of ``fieldkit sync``."""
+    """Push every sealed, unsent record; a coordinator then certifies new enrolments; then pull
+    statements, key grants (and, for a coordinator, records) — the whole of ``fieldkit sync``."""
     report = progress or _no_progress
     enrolment(ws)  # NotEnrolled before anything else happens
     sealed = seal_pending(ws)
     unsent = ws.records.unsent(limit=10**9)
     info, client = open_client(
-        ws,
-        server=server,
-        insecure_http=insecure_http,
-        waiting=len(unsent),
-        **client_options,
+        ws, server=server, insecure_http=insecure_http, waiting=len(unsent), **client_options
     )
     summary = SyncSummary(server=client.base_url, sealed=sealed)
     with client:
         check_server(client)
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
-        summary.pulled = _pull(ws, client, info, limit=pull_limit, report=report)
+        summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
+    # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
+    seal_pending(ws)
+    summary.unsealed = len(ws.records.unsealed())
     return summary
 
 
@@ -221,7 +238,9 @@ def _settle_batch(
             # Same id, other bytes: never overwrite, never mark sent; a person must look.
             summary.conflicts.append(item.record_id)
         else:
-            summary.rejected.append((item.record_id, str(result.get("reason") or "")[:200]))
+            from fieldkit.text import one_line
+
+            summary.rejected.append((item.record_id, one_line(str(result.get("reason") or ""))))
     ws.records.mark_sent(acknowledged)
     summary.waiting -= len(acknowledged)
     client.waiting = summary.waiting
@@ -238,19 +257,67 @@ def pull(
     workers: int = 2,
     **client_options: Any,
 ) -> PullSummary:
-    """Coordinator: fetch every record the project key opens, verify, decrypt and store it."""
+    """Coordinator: certify new enrolments, then fetch every record the project key opens,
+    verify, decrypt and store it (with the statements and key grants that came meanwhile)."""
     info = enrolment(ws)
-    if not info.is_coordinator or not project_private_keys(ws):
-        raise AuthError(
-            "only a coordinator holding the project key can pull records "
-            "(a second coordinator needs `fieldkit project approve` from the first)"
-        )
+    if not info.is_coordinator:
+        raise AuthError("only a coordinator pulls records (field devices send theirs with sync)")
     info, client = open_client(ws, server=server, insecure_http=insecure_http, **client_options)
     with client:
         check_server(client)
-        return _pull(
+        summary = _exchange(
             ws, client, info, limit=limit, report=progress or _no_progress, workers=workers
         )
+    if not _private_keys(ws, info):
+        raise AuthError(
+            "the project keys have not reached this laptop yet: a coordinator who holds them "
+            "certifies it on their next sync; then pull again"
+        )
+    return summary
+
+
+def pull_statements(ws: Workspace, client: SyncClient) -> PullSummary:
+    """The first pull of a newly enrolled laptop: statements, forms and keys."""
+    info = enrolment(ws)
+    return _pull(ws, client, info, limit=PULL_LIMIT, report=_no_progress)
+
+
+def _exchange(
+    ws: Workspace,
+    client: SyncClient,
+    info: Enrolment,
+    *,
+    limit: int,
+    report: Progress,
+    workers: int = 2,
+) -> PullSummary:
+    """Certify (a coordinator), then pull."""
+    certified = None
+    if info.root is not None and info.is_coordinator:
+        from fieldkit.exchange.enrolment import certify_pending
+
+        certified = certify_pending(
+            ws, client, info, Trust(ws, info.root, device_id=info.device_id)
+        )
+    summary = _pull(ws, client, info, limit=limit, report=report, workers=workers)
+    if certified is not None:
+        summary.certified = certified.certified
+        summary.enrolments_refused = certified.refused
+    return summary
+
+
+def _private_keys(ws: Workspace, info: Enrolment) -> list[X25519PrivateKey]:
+    if info.root is not None:
+        return Trust(ws, info.root, device_id=info.device_id).private_keys()
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    from sync.protocol import b64decode
+
+    return [
+        X25519PrivateKey.from_private_bytes(b64decode(k["private_key"]))
+        for k in ws.state.get(STATE_PROJECT_KEYS) or []
+        if k.get("private_key")
+    ]
 
 
 def _pull(
@@ -264,218 +331,356 @@ def _pull(
 ) -> PullSummary:
     summary = PullSummary()
     report("pull", 0, None)
-    cursor = str(ws.state.get(STATE_CURSOR) or "0")
+    had_keys = bool(_private_keys(ws, info))
     _pull_from(
-        ws, client, info, cursor, summary=summary, limit=limit, report=report, workers=workers
+        ws, client, info, cursor(ws), summary=summary, limit=limit, report=report, workers=workers
     )
-    if summary.keys and info.is_coordinator:
-        # A coordinator just received the project key: records it skipped before (it could not
-        # open them) are in the feed behind the cursor. Start again from the beginning; importing
-        # is idempotent, so records already here are only counted.
+    if info.is_coordinator and not had_keys and _private_keys(ws, info):
+        # A coordinator just received the project keys: records it could not open before are
+        # in the feed behind the cursor. Read it again from the start; importing is idempotent,
+        # so records already here are only counted.
         _pull_from(
             ws, client, info, "0", summary=summary, limit=limit, report=report, workers=workers
         )
+    summary.held = ws.held.count()
     return summary
+
+
+def _pages(client: SyncClient, start: str, limit: int) -> Iterator[dict[str, Any]]:
+    """Pull pages in order, the next fetched while this one is applied; the cursor must move
+    on every page and the number of pages is bounded (a hostile server cannot loop us)."""
+    fetcher = ThreadPoolExecutor(max_workers=1)
+    seen = {start}
+    try:
+        upcoming = fetcher.submit(client.pull, cursor=start, limit=limit)
+        for _ in range(MAX_PAGES):
+            page = upcoming.result()
+            changes = page["changes"]
+            more = bool(page["has_more"])
+            if more:
+                if not changes or page["next_cursor"] in seen:
+                    raise ProtocolError("the server's pull cursor does not move on")
+                seen.add(page["next_cursor"])
+                upcoming = fetcher.submit(client.pull, cursor=page["next_cursor"], limit=limit)
+            yield page
+            if not more:
+                return
+        raise ProtocolError(f"the server sent more than {MAX_PAGES} pages in one pull")
+    finally:
+        fetcher.shutdown(cancel_futures=True)
 
 
 def _pull_from(
     ws: Workspace,
     client: SyncClient,
     info: Enrolment,
-    cursor: str,
+    start: str,
     *,
     summary: PullSummary,
     limit: int,
     report: Progress,
     workers: int,
 ) -> None:
-    # Only a coordinator holding a project private key opens records; without one, records in
-    # the feed are passed over (and re-read once a key grant arrives, see _pull).
-    opener = _Opener(ws, client, info) if info.is_coordinator else None
-    if opener is not None and not opener.can_open:
-        opener = None
-    pool = ThreadPoolExecutor(max_workers=max(1, workers)) if opener else None
-    # The next page is fetched while this one is verified and stored: the server reads and
-    # encodes it meanwhile. Pages are still applied strictly in order, each with its cursor.
-    fetcher = ThreadPoolExecutor(max_workers=1)
+    trust = Trust(ws, info.root, device_id=info.device_id) if info.root is not None else None
+    taker = _Taker(ws, client, info, trust, summary, workers=workers)
     try:
-        upcoming = fetcher.submit(client.pull, cursor=cursor, limit=limit)
-        while True:
-            page = upcoming.result()
-            changes = page["changes"]
-            more = bool(page["has_more"] and changes)
-            if more:
-                upcoming = fetcher.submit(client.pull, cursor=page["next_cursor"], limit=limit)
-            opened: dict[int, OpenedEnvelope | CryptoError] = {}
-            if opener is not None and pool is not None:
-                # Verifying and decrypting is the costly part; cryptography releases the GIL in
-                # its primitives, so a small thread pool uses both cores of a laptop.
-                envelopes = [(i, c) for i, c in enumerate(changes) if c.get("type") == "envelope"]
-                opener.learn_devices({c["envelope"]["header"]["device_id"] for _, c in envelopes})
-                results = pool.map(opener.open, [c["envelope"] for _, c in envelopes])
-                for (i, _), result in zip(envelopes, results, strict=True):
-                    opened[i] = result
+        for page in _pages(client, start, limit):
             # The page and its cursor are saved in one local transaction (DESIGN §6).
             with ws.records.batch():
-                for i, change in enumerate(changes):
-                    _apply(ws, change, info, summary, opened.get(i))
-                ws.state.set(STATE_CURSOR, page["next_cursor"])
-            summary.changes += len(changes)
+                taker.apply_page(page["changes"])
+                set_cursor(ws, page["next_cursor"])
+            summary.changes += len(page["changes"])
             report("pull", summary.changes, None)
-            if not more:
-                break
     finally:
-        fetcher.shutdown(cancel_futures=True)
-        if pool is not None:
-            pool.shutdown()
+        taker.close()
 
 
-def _apply(
-    ws: Workspace,
-    change: dict[str, Any],
-    info: Enrolment,
-    summary: PullSummary,
-    opened: OpenedEnvelope | CryptoError | None,
-) -> None:
-    kind = change.get("type")
-    if kind == "form":
-        form = change["form"]
-        try:
-            before = {(f.form_id, f.version) for f in ws.forms.list()}
-            version = ws.forms.add(form["definition"])
-        except FormError:
-            # A version that clashes with one held here is not applied; the rest goes on.
-            return
-        if (version.form_id, version.version) not in before:
-            summary.forms += 1
-    elif kind == "project_key":
-        _note_project_key(ws, change)
-    elif kind == "key_grant":
-        summary.keys += _accept_key_grant(ws, change)
-    elif kind == "revocation":
-        revoked = dict(ws.state.get(STATE_REVOKED) or {})
-        revoked[str(change["device_id"])] = str(change["revoked_at"])
-        ws.state.set(STATE_REVOKED, revoked)
-    elif kind == "envelope":
-        if opened is None:
-            return  # a field device sees its own records only; they are here already
-        record_id = str(change["envelope"]["header"].get("record_id", ""))
-        if isinstance(opened, CryptoError):
-            summary.refused.append((record_id, str(opened)))
-            return
-        header, body = opened.header, opened.body
-        answers = body.get("answers")
-        if not isinstance(answers, dict):
-            summary.refused.append((record_id, "the record's body has no answers"))
-            return
-        try:
-            ws.records.get(header["record_id"])
-        except RecordNotFound:
-            pass
-        else:
-            summary.already_had += 1
-            return
-        ws.records.import_received(
-            record_id=header["record_id"],
-            form_id=header["form_id"],
-            form_version=header["form_version"],
-            answers={str(k): str(v) for k, v in answers.items()},
-            device=header["device_id"],
-            capture_day=header["capture_day"],
-            finalized_at=str(body.get("finalized_at") or ""),
-            replaces=header["replaces"],
-            case_id=header["case_id"],
-            hlc=header["hlc"],
-        )
-        summary.records += 1
-    # Unknown change types from a newer server are skipped: the cursor still moves past them.
+class _Taker:
+    """Applies pull pages in feed order: statements, key grants, and (coordinators) records."""
 
-
-def _note_project_key(ws: Workspace, change: dict[str, Any]) -> None:
-    known = {k["key_id"] for k in project_keys(ws)}
-    if change["key_id"] in known:
-        return
-    # A key announced after enrolment is only relayed by the server, which must not be able to
-    # add a key of its own and read what devices seal next; it waits here until a coordinator
-    # confirms it (trust on first use at enrolment, as SSH does with host keys).
-    pending = dict(ws.state.get(STATE_PENDING_KEYS) or {})
-    pending[str(change["key_id"])] = str(change["public_key"])
-    ws.state.set(STATE_PENDING_KEYS, pending)
-
-
-def _accept_key_grant(ws: Workspace, change: dict[str, Any]) -> int:
-    from fieldkit.crypto.hpke import key_id, public_raw, unwrap
-
-    keys = project_keys(ws)
-    wanted = next((k for k in keys if k["key_id"] == change["key_id"]), None)
-    if wanted is None or wanted.get("private_key"):
-        return 0
-    try:
-        raw = unwrap(
-            base64.b64decode(change["wrapped_private_key"]),
-            private_key=ws.device.x25519,
-            info=KEY_GRANT_INFO + str(change["key_id"]).encode("ascii"),
-        )
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-        private = X25519PrivateKey.from_private_bytes(raw)
-    except (CryptoError, ValueError):
-        return 0
-    # Only a key whose public half is the project key we already trust is taken.
-    if key_id(public_raw(private.public_key())) != wanted["key_id"]:
-        return 0
-    wanted["private_key"] = base64.b64encode(raw).decode("ascii")
-    ws.state.set(STATE_PROJECT_KEYS, keys)
-    return 1
-
-
-class _Opener:
-    """Verifies and decrypts envelopes for a coordinator, learning device keys as needed."""
-
-    def __init__(self, ws: Workspace, client: SyncClient, info: Enrolment) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        client: SyncClient,
+        info: Enrolment,
+        trust: Trust | None,
+        summary: PullSummary,
+        *,
+        workers: int,
+    ) -> None:
         self._ws = ws
-        self._client = client
-        self._project_id = info.project_id
-        self._private: dict[str, X25519PrivateKey] = keys_by_id(project_private_keys(ws))
-        self._device_keys: dict[str, str] = dict(ws.state.get(STATE_DEVICE_KEYS) or {})
-        self._verify: dict[str, Ed25519PublicKey] = {}
+        self._info = info
+        self._trust = trust
+        self._summary = summary
+        self._legacy = _LegacyKeys(ws, client) if trust is None else None
+        private = _private_keys(ws, info) if info.is_coordinator else []
+        self._private: dict[str, X25519PrivateKey] = keys_by_id(private)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if self._private else None
 
-    @property
-    def can_open(self) -> bool:
-        """True when this workspace holds at least one project private key."""
-        return bool(self._private)
+    def close(self) -> None:
+        """Stop the opening threads."""
+        if self._pool is not None:
+            self._pool.shutdown()
 
-    def learn_devices(self, device_ids: set[str]) -> None:
-        """Fetch the project's device list when a record comes from a device not seen yet."""
-        if device_ids <= set(self._device_keys):
-            return
-        for device in self._client.devices():
-            self._device_keys[str(device["device_id"])] = str(device["ed25519"])
-        self._ws.state.set(STATE_DEVICE_KEYS, self._device_keys)
+    def apply_page(self, changes: list[dict[str, Any]]) -> None:
+        """Apply one page inside the caller's transaction."""
+        run: list[dict[str, Any]] = []
+        touched: set[str] = set()
+        for change in changes:
+            if change.get("type") == "envelope":
+                run.append(change)
+                continue
+            self._envelopes(run)
+            run = []
+            touched |= self._other(change)
+        self._envelopes(run)
+        if self._trust is not None:
+            self._trust.flush()
+            if touched:
+                self._retry_held(touched)
 
-    def _verify_key(self, device_id: str) -> Ed25519PublicKey:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    # --- records ---------------------------------------------------------------------------
 
-        key = self._verify.get(device_id)
-        if key is None:
-            raw = self._device_keys.get(device_id)
-            if raw is None:
-                raise CryptoError("the record comes from a device this project does not know")
-            key = Ed25519PublicKey.from_public_bytes(base64.b64decode(raw))
-            self._verify[device_id] = key
-        return key
+    def _envelopes(self, run: list[dict[str, Any]]) -> None:
+        if not run or self._pool is None:
+            return  # not a coordinator holding a key: records are not for this laptop
+        if self._legacy is not None:
+            self._legacy.learn({str(c["envelope"]["header"]["device_id"]) for c in run})
+        # Verifying and decrypting is the costly part; cryptography releases the GIL in its
+        # primitives, so a small thread pool uses both cores of a laptop.
+        results = self._pool.map(self._open, [c["envelope"] for c in run])
+        for change, result in zip(run, results, strict=True):
+            self._take(change["envelope"], result, change.get("received_at"))
 
-    def open(self, envelope: dict[str, Any]) -> OpenedEnvelope | CryptoError:
-        """The opened envelope, or the CryptoError that says why it was refused."""
+    def _open(self, envelope: dict[str, Any]) -> OpenedEnvelope | CryptoError | str:
+        """The opened envelope, the CryptoError that refuses it, or why it is held."""
         try:
             device_id = str(envelope["header"]["device_id"])
+            key = self._verify_key(device_id)
+            if isinstance(key, str):
+                return key
             return open_envelope(
                 envelope,
                 private_keys=self._private,
-                verify_key=self._verify_key(device_id),
-                project_id=self._project_id,
+                verify_key=key,
+                project_id=self._info.project_id,
             )
         except CryptoError as exc:
             return exc
         except (KeyError, TypeError, ValueError):
             return CryptoError("the record is malformed")
+
+    def _verify_key(self, device_id: str) -> Ed25519PublicKey | str:
+        if self._trust is None:
+            assert self._legacy is not None
+            return self._legacy.key(device_id)
+        key = self._trust.device_key(device_id)
+        if key is not None:
+            return key
+        cert = self._trust.certificate(device_id)
+        if cert is not None and not cert.active:
+            raise CryptoError("the record comes from a revoked device")
+        return _UNCERTIFIED
+
+    def _take(
+        self,
+        envelope: dict[str, Any],
+        result: OpenedEnvelope | CryptoError | str,
+        received_at: str | None,
+    ) -> bool:
+        """Store one opened record (or hold or refuse it); True when it was taken in."""
+        header = envelope.get("header") if isinstance(envelope, dict) else None
+        record_id = str(header.get("record_id", "")) if isinstance(header, dict) else ""
+        if isinstance(result, str):
+            self._hold(envelope, result, received_at)
+            return False
+        if isinstance(result, CryptoError):
+            self._summary.refused.append((record_id[:64], str(result)))
+            return False
+        header, body = result.header, result.body
+        answers = body.get("answers")
+        if not isinstance(answers, dict):
+            self._summary.refused.append((record_id, "the record's body has no answers"))
+            return False
+        device_id = str(header["device_id"])
+        try:
+            existing = self._ws.records.get(header["record_id"])
+        except RecordNotFound:
+            existing = None
+        if existing is not None:
+            if existing.device == device_id:
+                self._summary.already_had += 1
+            else:
+                self._summary.refused.append(
+                    (record_id, "its record id is already used by another device")
+                )
+            return False
+        replaces = header["replaces"]
+        if replaces is not None:
+            why = self._replacement_problem(device_id, replaces)
+            if why == _WAITS:
+                self._hold(envelope, _WAITS, received_at)
+                return False
+            if why is not None:
+                self._summary.refused.append((record_id, why))
+                return False
+        self._ws.records.import_received(
+            record_id=header["record_id"],
+            form_id=header["form_id"],
+            form_version=header["form_version"],
+            answers={str(k): str(v) for k, v in answers.items()},
+            device=device_id,
+            capture_day=header["capture_day"],
+            finalized_at=str(body.get("finalized_at") or ""),
+            replaces=replaces,
+            case_id=header["case_id"],
+            hlc=header["hlc"],
+        )
+        self._summary.records += 1
+        return True
+
+    def _replacement_problem(self, device_id: str, replaces: str) -> str | None:
+        """Why a record may not replace ``replaces`` (None: it may). A record replaces only a
+        record of its own device, unless a coordinator made it (DESIGN §3)."""
+        try:
+            target = self._ws.records.get(replaces)
+        except RecordNotFound:
+            return _WAITS
+        if target.device == device_id:
+            return None
+        if self._trust is None:
+            return None  # before certificates there is nothing to check roles against
+        cert = self._trust.certificate(device_id)
+        if cert is not None and cert.role == "coordinator":
+            return None
+        return "it replaces another device's record"
+
+    def _hold(self, envelope: dict[str, Any], reason: str, received_at: str | None) -> None:
+        header = envelope["header"]
+        self._ws.held.add(
+            device_id=str(header["device_id"]),
+            record_id=str(header["record_id"]),
+            envelope=canonical_json(envelope),
+            reason=reason,
+            received_at=received_at,
+        )
+
+    def _retry_held(self, touched: set[str]) -> None:
+        """Take in held records whose device was just certified (or revoked: refused now), and
+        then those whose replaced record arrived, until nothing more moves."""
+        import json
+
+        progress = True
+        while progress:
+            progress = False
+            for held in self._ws.held.list():
+                if held.reason == _UNCERTIFIED and held.device_id not in touched:
+                    continue
+                envelope = json.loads(held.envelope)
+                result = self._open(envelope)
+                if isinstance(result, str) and result == held.reason:
+                    continue
+                self._ws.held.release(device_id=held.device_id, record_id=held.record_id)
+                if self._take(envelope, result, held.received_at):
+                    progress = True
+                    touched.add(held.device_id)
+
+    # --- statements, grants, and the first protocol's changes -----------------------------
+
+    def _other(self, change: dict[str, Any]) -> set[str]:
+        """Apply a non-record change; returns the device ids whose standing changed."""
+        kind = change.get("type")
+        if self._trust is None:
+            self._legacy_change(kind, change)
+            return set()
+        if kind == "statement":
+            try:
+                statement = Statement.model_validate(change.get("statement"))
+            except ValidationError:
+                self._summary.items_refused["not following the protocol"] += 1
+                return set()
+            definition = change.get("definition")
+            verdict = self._trust.accept(
+                statement, definition=definition if isinstance(definition, dict) else None
+            )
+            if not verdict.accepted:
+                self._summary.items_refused[verdict.reason or "did not verify"] += 1
+                return set()
+            if verdict.new and statement.kind == "form":
+                self._summary.forms += 1
+            if verdict.new and statement.kind in ("device", "revocation"):
+                return {str(statement.body.get("device_id"))}
+            return set()
+        if kind == "key_grant":
+            from fieldkit.exchange.enrolment import open_grant
+
+            taken = open_grant(self._ws, self._trust, str(change.get("wrapped") or ""))
+            if taken:
+                self._summary.keys += taken
+                self._private = keys_by_id(self._trust.private_keys())
+                if self._pool is None and self._private and self._info.is_coordinator:
+                    self._pool = ThreadPoolExecutor(max_workers=2)
+            return set()
+        if kind in ("form", "project_key", "revocation"):
+            # The first protocol's unsigned changes: never taken by a pinned workspace.
+            self._summary.items_refused["not signed by the project"] += 1
+        return set()
+
+    def _legacy_change(self, kind: Any, change: dict[str, Any]) -> None:
+        """A workspace enrolled before signed statements keeps the first protocol's rules
+        until its project is upgraded (docs/security.md, "Upgrading")."""
+        if kind == "form":
+            try:
+                before = {(f.form_id, f.version) for f in self._ws.forms.list()}
+                version = self._ws.forms.add(change["form"]["definition"])
+            except (FormError, KeyError, TypeError):
+                return
+            if (version.form_id, version.version) not in before:
+                self._summary.forms += 1
+        elif kind == "project_key":
+            known = {k["key_id"] for k in self._ws.state.get(STATE_PROJECT_KEYS) or []}
+            if change.get("key_id") not in known:
+                # Not sealed to until the project is upgraded and a coordinator signs it.
+                pending = dict(self._ws.state.get(STATE_LEGACY_PENDING_KEYS) or {})
+                pending[str(change.get("key_id"))] = str(change.get("public_key"))
+                self._ws.state.set(STATE_LEGACY_PENDING_KEYS, pending)
+        elif kind == "statement":
+            statement = change.get("statement")
+            if isinstance(statement, dict) and statement.get("kind") == "project":
+                # The project now has a signing identity: kept for `fieldkit project trust`.
+                from fieldkit.exchange.project import remember_candidate
+
+                remember_candidate(self._ws, statement)
+
+
+class _LegacyKeys:
+    """Device keys of a project made before certificates, as the first protocol took them
+    (from the server's device list); kept only until the project is upgraded."""
+
+    def __init__(self, ws: Workspace, client: SyncClient) -> None:
+        self._ws = ws
+        self._client = client
+        self._keys: dict[str, str] = dict(ws.state.get(STATE_LEGACY_DEVICE_KEYS) or {})
+        self._verify: dict[str, Ed25519PublicKey] = {}
+
+    def learn(self, device_ids: set[str]) -> None:
+        """Fetch the project's device list when a record comes from a device not seen yet."""
+        if device_ids <= set(self._keys):
+            return
+        for device in self._client.devices():
+            self._keys.setdefault(str(device["device_id"]), str(device["ed25519"]))
+        self._ws.state.set(STATE_LEGACY_DEVICE_KEYS, self._keys)
+
+    def key(self, device_id: str) -> Ed25519PublicKey:
+        """The key a legacy record verifies by."""
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        from sync.protocol import b64decode
+
+        key = self._verify.get(device_id)
+        if key is None:
+            raw = self._keys.get(device_id)
+            if raw is None:
+                raise CryptoError("the record comes from a device this project does not know")
+            key = self._verify[device_id] = Ed25519PublicKey.from_public_bytes(b64decode(raw))
+        return key

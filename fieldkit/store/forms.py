@@ -110,8 +110,13 @@ class Forms:
         self._audit = audit
         self._built: dict[tuple[str, str], Any] = {}
 
-    def add(self, definition: dict[str, Any]) -> FormVersion:
-        """Store a form version; adding the same definition twice is a no-op."""
+    def add(self, definition: dict[str, Any], *, published_at: str | None = None) -> FormVersion:
+        """Store a form version; adding the same definition twice is a no-op.
+
+        ``published_at`` (UTC text) is when its publisher released it: the current version of a
+        form is the one published last, so a version that arrives late (or is replayed) does
+        not become the default. Versions added here without it count from when they were added.
+        """
         form_id = str(definition.get("id_string") or "").strip()
         if not form_id:
             raise FormError("the form has no form_id (settings sheet)")
@@ -136,21 +141,23 @@ class Forms:
                     )
             else:
                 self._db.execute(
-                    "INSERT INTO forms (form_id, version, title, definition, added_at) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (form_id, version, title, encoded, utc_text()),
+                    "INSERT INTO forms (form_id, version, title, definition, added_at, "
+                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (form_id, version, title, encoded, utc_text(), published_at),
                 )
                 self._audit.append("form_add", form_id=form_id)
         return self.get(form_id, version)
 
     def get(self, form_id: str, version: str | None = None) -> FormVersion:
-        """One form version; the most recently added when ``version`` is None."""
+        """One form version; the current one (published, else added, last) when ``version`` is
+        None."""
         sql = "SELECT form_id, version, title, definition, added_at FROM forms WHERE form_id = ?"
         params: tuple[str, ...] = (form_id,)
         if version is not None:
             sql += " AND version = ?"
             params = (form_id, version)
-        row = self._db.one(sql + " ORDER BY rowid DESC LIMIT 1", params)
+        order = " ORDER BY COALESCE(published_at, added_at) DESC, rowid DESC LIMIT 1"
+        row = self._db.one(sql + order, params)
         if row is None:
             which = f" version {version}" if version is not None else ""
             raise FormNotFound(f"form {form_id}{which} is not in this workspace")
@@ -162,6 +169,4 @@ class Forms:
             "SELECT form_id, version, title, definition, added_at FROM forms "
             "ORDER BY form_id, rowid"
         )
-        return [
-            FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4], self._built) for r in rows
-        ]
+        return [FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4], self._built) for r in rows]

@@ -188,7 +188,7 @@ class Records:
             self._ws.audit.append("save", record_id=record_id, form_id=form_id)
 
     def finalize(self, record_id: str, *, answers: Mapping[str, str]) -> Record:
-        """Store the submission and make it immutable; sealed when a project key is known."""
+        """Store the submission and make it immutable (sync seals it, ``unsealed()``)."""
         encoded = _clean_answers(answers)
         with self._db.transaction():
             form_id = self._require_draft(record_id)
@@ -200,7 +200,6 @@ class Records:
             )
             self._ws.audit.append("finalize", record_id=record_id, form_id=form_id)
             record = self.get(record_id)
-            self._seal(record)
         return record
 
     def replace(self, record_id: str) -> Record:
@@ -435,13 +434,3 @@ class Records:
                 "makes a new version"
             )
         return form_id
-
-    def _seal(self, record: Record) -> None:
-        # fieldkit.crypto.envelope (DESIGN §3) seals for the project key(s); until a project key
-        # is known it returns None and the record is sealed at the next sync (``unsealed()``).
-        # Imported here: sealing loads HPKE, which a draft save never needs.
-        from fieldkit.crypto.envelope import seal_record
-
-        envelope = seal_record(self._ws, record)
-        if envelope is not None:
-            self.set_envelope(record.id, envelope)

@@ -92,8 +92,36 @@ def _v2(db: Database) -> None:
     )
 
 
+def _v3(db: Database) -> None:
+    """Signed project items kept as received, envelopes held until they can be checked, and
+    the publisher's time of each form version (which one is current)."""
+    db.script(
+        """
+        ALTER TABLE forms ADD COLUMN published_at TEXT;
+        CREATE TABLE statements (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            statement TEXT NOT NULL,
+            stored_at TEXT NOT NULL
+        );
+        CREATE INDEX statements_by_subject ON statements (kind, subject, issued_at);
+        CREATE TABLE held (
+            device_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            envelope BLOB NOT NULL,
+            reason TEXT NOT NULL,
+            received_at TEXT,
+            held_at TEXT NOT NULL,
+            PRIMARY KEY (device_id, record_id)
+        )
+        """
+    )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2]
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
 
 
 def current_version() -> int:

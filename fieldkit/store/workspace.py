@@ -37,6 +37,7 @@ from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.passphrase import passphrase_problem
 from fieldkit.store.records import Records
+from fieldkit.store.statements import Held, Statements
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -142,7 +143,8 @@ class WorkspaceClock:
 
 
 class Workspace:
-    """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``."""
+    """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``,
+    ``statements`` and ``held``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -160,6 +162,8 @@ class Workspace:
         self.audit = Audit(db, key=session.audit, device=self.device_id)
         self.forms = Forms(db, self.audit)
         self.records = Records(self, db)
+        self.statements = Statements(db)
+        self.held = Held(db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
 
     @property

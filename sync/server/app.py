@@ -36,7 +36,7 @@ from sync.server.auth import (
     require_device,
 )
 from sync.server.db import make_engine, migrate
-from sync.server.errors import NotFound, PayloadTooLarge, status_of
+from sync.server.errors import Gone, NotFound, PayloadTooLarge, status_of
 from sync.server.guard import BodyGuard, error_bytes
 from sync.server.settings import ServerSettings
 from sync.server.verify import Verifier
@@ -201,17 +201,26 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
     def create_project(
         body: p.ProjectCreateRequest, caller: CallerDep, engine: EngineDep
     ) -> p.ProjectCreateResponse:
-        """Make a project (public key only) and enrol the creating coordinator (admin token)."""
+        """Make a project from its creator's signed statements (admin token)."""
         require_admin(caller)
-        return projects.create_project(engine, body)
+        return projects.create_project(engine, body, settings=settings)
 
-    @app.post("/v1/admin/enroll-codes", response_model=p.EnrollCodeResponse, tags=["admin"])
-    def enroll_code(
-        body: p.EnrollCodeRequest, caller: CallerDep, engine: EngineDep
-    ) -> p.EnrollCodeResponse:
-        """Issue a one-time enrolment code for a role in a project (admin token)."""
+    @app.post("/v1/projects/identity", response_model=p.StatementResponse, tags=["coordinator"])
+    def upgrade_identity(
+        body: p.IdentityUpgradeRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.StatementResponse:
+        """Give a project made before signed statements its signing identity (coordinator)."""
+        require_coordinator(caller)
+        projects.upgrade_identity(
+            engine, caller=caller, statements=body.statements, settings=settings
+        )
+        return p.StatementResponse(status="created")
+
+    @app.post("/v1/admin/enroll-codes", tags=["admin"], include_in_schema=False)
+    def enroll_code(caller: CallerDep) -> Response:
+        """Retired: a code the server makes cannot prove the project to the enrolling laptop."""
         require_admin(caller)
-        return projects.create_enroll_code(engine, body, settings=settings)
+        raise Gone("enrolment codes are made by a coordinator: `fieldkit project enroll-code`")
 
     @app.get("/v1/admin/devices", response_model=p.AdminDeviceList, tags=["admin"])
     def admin_devices(caller: CallerDep, engine: EngineDep) -> p.AdminDeviceList:
@@ -271,7 +280,7 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
     def publish_form(
         body: p.FormPublishRequest, caller: CallerDep, engine: EngineDep
     ) -> p.FormPublishResponse:
-        """Publish a form or a new version to the project (coordinator)."""
+        """Publish a form version to a project made before signed statements (coordinator)."""
         require_coordinator(caller)
         status = projects.publish_form(engine, caller=caller, request=body)
         return p.FormPublishResponse(status="created" if status == "created" else "unchanged")
@@ -282,11 +291,41 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         require_coordinator(caller)
         return p.ProjectDeviceList(devices=projects.list_project_devices(engine, caller=caller))
 
+    @app.get("/v1/enrolments", response_model=p.PendingEnrolmentList, tags=["coordinator"])
+    def enrolments(caller: CallerDep, engine: EngineDep) -> p.PendingEnrolmentList:
+        """Devices that spent a code and wait for a coordinator's certificate (coordinator)."""
+        require_coordinator(caller)
+        return p.PendingEnrolmentList(enrolments=projects.pending_enrolments(engine, caller=caller))
+
+    @app.post("/v1/enrolments/refuse", response_model=p.StatementResponse, tags=["coordinator"])
+    def refuse(
+        body: p.RefuseEnrolmentRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.StatementResponse:
+        """Refuse an enrolment whose keys do not match its code; its token stops (coordinator)."""
+        require_coordinator(caller)
+        projects.refuse_enrolment(engine, caller=caller, device_id=body.device_id)
+        return p.StatementResponse(status="created")
+
+    @app.post("/v1/statements", response_model=p.StatementResponse, tags=["coordinator"])
+    def statement(
+        body: p.StatementRequest, caller: CallerDep, engine: EngineDep
+    ) -> p.StatementResponse:
+        """Relay a statement the calling coordinator signed for the project (coordinator)."""
+        require_coordinator(caller)
+        status = projects.post_statement(
+            engine,
+            caller=caller,
+            statement=body.statement,
+            definition=body.definition,
+            settings=settings,
+        )
+        return p.StatementResponse(status="created" if status == "created" else "unchanged")
+
     @app.post("/v1/key-grants", response_model=p.KeyGrantResponse, tags=["coordinator"])
     def key_grant(
         body: p.KeyGrantRequest, caller: CallerDep, engine: EngineDep
     ) -> p.KeyGrantResponse:
-        """Relay the project private key wrapped to another device (coordinator)."""
+        """Relay the project's private keys sealed to a certified coordinator (coordinator)."""
         require_coordinator(caller)
         projects.grant_key(engine, caller=caller, request=body)
         return p.KeyGrantResponse(status="created")

@@ -12,6 +12,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Gone",
     "NotFound",
     "PayloadTooLarge",
     "RequestTimeout",
@@ -54,6 +55,13 @@ class Conflict(ProtocolError):
 
     status = 409
     code = "conflict"
+
+
+class Gone(ProtocolError):
+    """A call of an older protocol that the server no longer offers (and says what replaced it)."""
+
+    status = 410
+    code = "gone"
 
 
 class RequestTimeout(ProtocolError):

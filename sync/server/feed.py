@@ -25,15 +25,27 @@ from sync.protocol import (
     ProjectKeyChange,
     RevocationChange,
     canonical_json,
+    form_ref,
 )
 from sync.server.auth import Caller
 from sync.server.db import READ
 from sync.server.errors import BadRequest
-from sync.server.schema import changes, counters, envelopes, forms, key_grants, project_keys
+from sync.server.schema import (
+    changes,
+    counters,
+    envelopes,
+    forms,
+    key_grants,
+    project_keys,
+    statements,
+)
 from sync.server.schema import devices as devices_t
 from sync.server.timeutil import as_utc
 
-__all__ = ["Change", "append_changes", "parse_cursor", "pull"]
+__all__ = ["COORDINATORS", "Change", "append_changes", "form_ref", "parse_cursor", "pull"]
+
+# The audience of changes for every coordinator of the project (enrolment offers).
+COORDINATORS = "@coordinators"
 
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
 
@@ -70,11 +82,6 @@ def parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-def form_ref(form_id: str, version: str) -> str:
-    """The change-feed reference of one form version."""
-    return canonical_json([form_id, version]).decode("utf-8")
-
-
 def pull(engine: Engine, *, caller: Caller, cursor: int, limit: int) -> bytes:
     """The JSON body of a PullResponse: changes after `cursor` the caller may read.
 
@@ -82,15 +89,31 @@ def pull(engine: Engine, *, caller: Caller, cursor: int, limit: int) -> bytes:
     parsed and re-encoded on every pull.
     """
     assert caller.project_id is not None and caller.device_id is not None
-    visible = [changes.c.audience.is_(None), changes.c.audience == caller.device_id]
+    # An envelope's audience is the device that pushed it: it goes to every coordinator but
+    # that one, and never back to a field device (each holds its own records already).
+    mine = and_(changes.c.audience == caller.device_id, changes.c.kind != "envelope")
+    visible = [changes.c.audience.is_(None), mine]
     if caller.role == "coordinator":
-        visible.append(changes.c.kind == "envelope")
+        visible.append(changes.c.audience == COORDINATORS)
+        visible.append(and_(changes.c.kind == "envelope", changes.c.audience != caller.device_id))
     query = (
-        select(changes.c.change_no, changes.c.kind, changes.c.ref, envelopes.c.body)
+        select(
+            changes.c.change_no,
+            changes.c.kind,
+            changes.c.ref,
+            envelopes.c.body,
+            envelopes.c.received_at,
+        )
         .select_from(
             changes.outerjoin(
                 envelopes,
-                and_(changes.c.kind == "envelope", envelopes.c.record_id == changes.c.ref),
+                # An envelope change's audience is its device and its ref the record id: the
+                # envelope's primary key, so the join is an index look-up.
+                and_(
+                    changes.c.kind == "envelope",
+                    envelopes.c.device_id == changes.c.audience,
+                    envelopes.c.record_id == changes.c.ref,
+                ),
             )
         )
         .where(
@@ -109,9 +132,10 @@ def pull(engine: Engine, *, caller: Caller, cursor: int, limit: int) -> bytes:
         for row in rows:
             if row.kind == "envelope":
                 if row.body is not None:
+                    received = as_utc(row.received_at).isoformat().encode("ascii")
                     parts.append(
-                        b'{"seq":%d,"type":"envelope","envelope":%s}'
-                        % (row.change_no, bytes(row.body))
+                        b'{"seq":%d,"type":"envelope","envelope":%s,"received_at":"%s"}'
+                        % (row.change_no, bytes(row.body), received)
                     )
                 continue
             item = _other_change(conn, caller=caller, kind=row.kind, ref=row.ref, seq=row.change_no)
@@ -133,6 +157,18 @@ def _other_change(
     conn: Connection, *, caller: Caller, kind: str, ref: str, seq: int
 ) -> bytes | None:
     project = caller.project_id
+    if kind == "statement":
+        st = conn.execute(
+            select(statements.c.body, statements.c.definition).where(
+                statements.c.project_id == project, statements.c.statement_id == ref
+            )
+        ).one()
+        definition = st.definition.encode("utf-8") if st.definition is not None else b"null"
+        return b'{"seq":%d,"type":"statement","statement":%s,"definition":%s}' % (
+            seq,
+            st.body.encode("utf-8"),
+            definition,
+        )
     if kind == "project_key":
         key = conn.execute(
             select(project_keys.c.key_id, project_keys.c.public_key).where(
@@ -164,14 +200,9 @@ def _other_change(
         )
     if kind == "key_grant":
         g = conn.execute(select(key_grants).where(key_grants.c.grant_id == int(ref))).one()
-        if g.device_id != caller.device_id:
-            return None
+        if g.device_id != caller.device_id or g.key_id is not None:
+            return None  # another device's, or a grant of the first protocol
         return _dump(
-            KeyGrantChange(
-                seq=seq,
-                key_id=g.key_id,
-                wrapped_private_key=g.wrapped_private_key,
-                granted_by=g.granted_by,
-            )
+            KeyGrantChange(seq=seq, wrapped=g.wrapped_private_key, granted_by=g.granted_by)
         )
     return None

@@ -1,9 +1,13 @@
 """`POST /v1/push`: verify sealed envelopes and store each exactly once.
 
 Exactly once under retries and concurrent identical pushes comes from the database, not from a
-check-then-insert: `INSERT … ON CONFLICT (record_id) DO NOTHING RETURNING record_id` inserts
-what is new, and whatever did not come back is compared by digest with what the table holds
-(`duplicate` when equal, `conflict` otherwise — the stored original is never touched).
+check-then-insert: `INSERT … ON CONFLICT (device_id, record_id) DO NOTHING RETURNING record_id`
+inserts what is new, and whatever did not come back is compared by digest with what the table
+holds (`duplicate` when equal, `conflict` otherwise — the stored original is never touched).
+
+Record ids are scoped per device: every look-up here is within the pushing device's own rows,
+so a push answer never tells a device whether another device used an id. A field device may
+replace only its own records (coordinators check this again on their side, DESIGN §3).
 """
 
 from __future__ import annotations
@@ -67,6 +71,8 @@ def _check(
         return "signature must be 64 bytes", _NOTHING
     if len(raw) > max_bytes:
         return f"envelope larger than {max_bytes} bytes", _NOTHING
+    if header.replaces is not None and header.replaces == header.record_id:
+        return "a record cannot replace itself", _NOTHING
     # signed_bytes (sync.protocol): canonical header + SHA-256 of the raw ciphertext.
     return None, (signature, header_bytes + hashlib.sha256(raw).digest())
 
@@ -136,7 +142,8 @@ def push(
                 chunk = missing[start : start + _IN_CHUNK]
                 for rid, digest in conn.execute(
                     select(envelopes.c.record_id, envelopes.c.body_sha256).where(
-                        envelopes.c.record_id.in_(chunk)
+                        envelopes.c.device_id == caller.device_id,
+                        envelopes.c.record_id.in_(chunk),
                     )
                 ):
                     found[rid] = bytes(digest)
@@ -152,7 +159,7 @@ def push(
 
         stmt = (
             dialect.insert(envelopes)
-            .on_conflict_do_nothing(index_elements=["record_id"])
+            .on_conflict_do_nothing(index_elements=["device_id", "record_id"])
             .returning(envelopes.c.record_id)
         )
         rows = [

@@ -31,6 +31,7 @@ __all__ = [
     "metadata",
     "project_keys",
     "projects",
+    "statements",
 ]
 
 metadata = MetaData()
@@ -59,6 +60,7 @@ projects = Table(
     Column("project_id", String(64), primary_key=True),
     Column("name", String(100), nullable=False),
     Column("created_at", TS, nullable=False),
+    Column("signing_key", String(44)),  # PSK public half; None: made before signed statements
 )
 
 project_keys = Table(
@@ -82,6 +84,10 @@ devices = Table(
     Column("token_hash", String(64), nullable=False, unique=True),
     Column("enrolled_at", TS, nullable=False),
     Column("revoked_at", TS),
+    Column("code_id", String(32)),  # the coordinator-made code it spent
+    Column("enrol_mac", String(44)),  # its keys' MAC under the code, for the coordinator
+    Column("certified_at", TS),  # a coordinator's certificate for it was relayed
+    Column("refused_at", TS),  # a coordinator found its keys do not match its code
 )
 
 enroll_codes = Table(
@@ -94,6 +100,7 @@ enroll_codes = Table(
     Column("expires_at", TS, nullable=False),
     Column("used_at", TS),
     Column("used_by", String(64)),
+    Column("offer", Text),  # the coordinator's signed enrol_offer statement (canonical JSON)
 )
 
 forms = Table(
@@ -108,12 +115,13 @@ forms = Table(
     Column("created_at", TS, nullable=False),
 )
 
+# Keyed by (device, record id): a record id names a record only within its device's scope.
 envelopes = Table(
     "envelopes",
     metadata,
+    Column("device_id", String(64), primary_key=True),
     Column("record_id", String(36), primary_key=True),
     Column("project_id", String(64), nullable=False),
-    Column("device_id", String(64), nullable=False),
     Column("body", LargeBinary, nullable=False),  # canonical envelope JSON (sealed)
     Column("body_sha256", LargeBinary(32), nullable=False),
     Column("received_at", TS, nullable=False),
@@ -125,14 +133,30 @@ key_grants = Table(
     Column("grant_id", Integer, primary_key=True, autoincrement=True),
     Column("project_id", String(64), nullable=False),
     Column("device_id", String(64), nullable=False),
-    Column("key_id", String(16), nullable=False),
+    Column("key_id", String(16)),  # None: a grant of every project key (v2)
     Column("wrapped_private_key", Text, nullable=False),
     Column("granted_by", String(64), nullable=False),
     Column("created_at", TS, nullable=False),
 )
 
-# The pull feed. `audience` NULL: every device of the project; else only that device (its own
-# envelopes, key grants addressed to it) — and coordinators also read every envelope.
+# What the project signed, relayed as received (DESIGN §3). `subject` is what it is about
+# (a device id, a key id, a form version, a code id) for the server's own look-ups.
+statements = Table(
+    "statements",
+    metadata,
+    Column("statement_id", String(32), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("definition", Text),
+    Column("created_at", TS, nullable=False),
+    Index("ix_statements_project_kind", "project_id", "kind", "subject"),
+)
+
+# The pull feed. `audience` NULL: every device of the project; else that device only (key
+# grants addressed to it). Envelopes carry the pushing device as audience and go to every
+# coordinator but that device: nobody is sent back what it sent (its own records).
 changes = Table(
     "changes",
     metadata,

@@ -33,16 +33,19 @@ def workspace(root: Path, name: str) -> Workspace:
     return ws
 
 
-def enroll_code(url: str, admin_token: str, *, role: str = "field") -> str:
-    """A one-time enrolment code from the server's admin API."""
-    r = requests.post(
-        url + "/v1/admin/enroll-codes",
-        json={"role": role, "expires_in_seconds": 3600},
-        headers={"Authorization": f"Bearer {admin_token}"},
-        timeout=10,
-    )
-    r.raise_for_status()
-    return str(r.json()["code"])
+def enroll_code(coordinator: Workspace, *, role: str = "field") -> str:
+    """A one-time enrolment code made on a coordinator's laptop."""
+    return str(exchange.make_code(coordinator, role=role, expires_seconds=3600).code)
+
+
+def enroll(
+    coordinator: Workspace, device: Workspace, url: str, *, role: str = "field", **options: Any
+) -> exchange.Enrolled:
+    """Enrol ``device`` with a code from ``coordinator``, then certify it (the coordinator's
+    next sync), as a real deployment does."""
+    enrolled = exchange.enroll(device, url, enroll_code(coordinator, role=role), **options)
+    exchange.sync(coordinator)
+    return enrolled
 
 
 def revoke(url: str, admin_token: str, device_id: str) -> None:
@@ -61,7 +64,7 @@ def project(root: Path, url: str, admin_token: str) -> tuple[Workspace, Workspac
     exchange.create_project(coordinator, "Survey 2026", server=url, admin_token=admin_token)
     exchange.publish_form(coordinator, dict(FORM))
     field = workspace(root, "field")
-    exchange.enroll(field, url, enroll_code(url, admin_token))
+    enroll(coordinator, field, url)
     return coordinator, field
 
 

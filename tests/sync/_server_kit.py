@@ -1,14 +1,18 @@
 """Test helpers for the server tests: device keys, a project, enrolment, sealed envelopes.
 
-Sealing here follows SYNC_CONTRACT / sync.protocol with `cryptography` directly, so the server
+Sealing and signing here follow sync.protocol with `cryptography` directly, so the server
 tests do not depend on the client package: zlib-compressed canonical JSON, AES-256-GCM under a
 fresh data key with the canonical header as AAD, the data key HPKE-wrapped to the project key,
-Ed25519 signature over signed_bytes.
+Ed25519 signature over signed_bytes; statements signed by the project signing key and the
+issuing coordinator over statement_bytes.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
+import secrets
 import uuid
 import zlib
 from dataclasses import dataclass, field
@@ -35,7 +39,7 @@ class Device:
 
     x25519: X25519PrivateKey = field(default_factory=X25519PrivateKey.generate)
     ed25519: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
-    device_id: str = ""
+    device_id: str = field(default_factory=lambda: secrets.token_hex(8))
     token: str = ""
     project_id: str = ""
     role: str = ""
@@ -59,6 +63,7 @@ class Project:
     project_id: str
     key: X25519PrivateKey
     coordinator: Device
+    signing: Ed25519PrivateKey = field(default_factory=Ed25519PrivateKey.generate)
 
     @property
     def key_id(self) -> str:
@@ -69,41 +74,172 @@ def admin(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def stamp() -> str:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def sign(
+    signing: Ed25519PrivateKey,
+    issuer: Device,
+    kind: str,
+    body: dict[str, Any],
+    *,
+    project_id: str,
+    issued_at: str | None = None,
+) -> dict[str, Any]:
+    """A statement signed by the project key and by the issuing device."""
+    unsigned = {
+        "kind": kind,
+        "project_id": project_id,
+        "issuer": issuer.device_id,
+        "issued_at": issued_at or stamp(),
+        "body": body,
+    }
+    signed = p.statement_bytes(unsigned)
+    return {
+        **unsigned,
+        "signature": p.b64encode(signing.sign(signed)),
+        "issuer_signature": p.b64encode(issuer.ed25519.sign(signed)),
+    }
+
+
 def create_project(url: str, admin_token: str, name: str = "Test project") -> Project:
     key = X25519PrivateKey.generate()
     coord = Device()
+    signing = Ed25519PrivateKey.generate()
+    signing_public = raw_public(signing)
+    project_id = p.project_id_of(signing_public)
+    keys = coord.keys()
+    statements = [
+        sign(
+            signing,
+            coord,
+            "project",
+            {
+                "name": name,
+                "signing_key": p.b64encode(signing_public),
+                "creator": coord.device_id,
+                "creator_key": keys["ed25519"],
+            },
+            project_id=project_id,
+        ),
+        sign(
+            signing,
+            coord,
+            "project_key",
+            {
+                "key_id": p.key_id(raw_public(key)),
+                "public_key": p.b64encode(raw_public(key)),
+                "generation": 1,
+            },
+            project_id=project_id,
+        ),
+        sign(
+            signing,
+            coord,
+            "device",
+            {"device_id": coord.device_id, "role": "coordinator", **keys, "name": None},
+            project_id=project_id,
+        ),
+    ]
     r = requests.post(
         url + "/v1/projects",
         json={
-            "name": name,
-            "public_key": p.b64encode(raw_public(key)),
-            "key_id": p.key_id(raw_public(key)),
-            "coordinator": coord.keys("office laptop"),
+            "statements": statements,
+            "device": {"device_id": coord.device_id, **coord.keys("office laptop")},
         },
         headers=admin(admin_token),
         timeout=10,
     )
     assert r.status_code == 200, r.text
     body = r.json()
-    coord.device_id, coord.token = body["device_id"], body["token"]
+    coord.token = body["token"]
     coord.project_id, coord.role = body["project_id"], "coordinator"
-    return Project(project_id=body["project_id"], key=key, coordinator=coord)
+    return Project(project_id=body["project_id"], key=key, coordinator=coord, signing=signing)
 
 
-def enroll(url: str, admin_token: str, project: Project, role: str = "field") -> Device:
+def _hkdf(secret: bytes, info: bytes, length: int = 32) -> bytes:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=length, salt=None, info=info).derive(secret)
+
+
+def offer(url: str, project: Project, role: str = "field", *, seconds: int = 600) -> bytes:
+    """A coordinator-made enrolment offer posted to the server; returns the code's secret."""
+    from datetime import UTC, datetime, timedelta
+
+    secret = os.urandom(10)
+    code_id = _hkdf(secret, b"fieldkit/v2/enrol-code-id", 16).hex()
+    signing_key = p.b64encode(raw_public(project.signing))
+    mac_key = _hkdf(secret, b"fieldkit/v2/enrol-mac-key")
+    identity = b"fieldkit/v2/enrol-identity\n" + p.canonical_json(
+        {"project_id": project.project_id, "signing_key": signing_key}
+    )
+    expires = datetime.now(UTC) + timedelta(seconds=seconds)
+    body = {
+        "code_id": code_id,
+        "role": role,
+        "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "identity_mac": p.b64encode(hmac.new(mac_key, identity, hashlib.sha256).digest()),
+        "key_id": project.key_id,
+        "sealed_secret": p.b64encode(
+            SUITE.encrypt(
+                secret,
+                project.key.public_key(),
+                info=b"fieldkit/v2/enrol-secret" + code_id.encode(),
+            )
+        ),
+    }
+    statement = sign(
+        project.signing, project.coordinator, "enrol_offer", body, project_id=project.project_id
+    )
     r = requests.post(
-        url + "/v1/admin/enroll-codes",
-        json={"role": role, "project_id": project.project_id, "expires_in_seconds": 600},
-        headers=admin(admin_token),
+        url + "/v1/statements",
+        json={"statement": statement},
+        headers=project.coordinator.auth,
         timeout=10,
     )
     assert r.status_code == 200, r.text
+    return secret
+
+
+def enroll(url: str, admin_token: str, project: Project, role: str = "field") -> Device:
+    """A device that spent a coordinator's code and was certified (admin_token is unused:
+    codes are the coordinator's since v2; kept so the tests read as before)."""
+    secret = offer(url, project, role)
     dev = Device()
-    r = requests.post(url + "/v1/enroll", json={"code": r.json()["code"], **dev.keys()}, timeout=10)
+    code_id = _hkdf(secret, b"fieldkit/v2/enrol-code-id", 16).hex()
+    mac_key = _hkdf(secret, b"fieldkit/v2/enrol-mac-key")
+    keys = dev.keys()
+    fields = {"code_id": code_id, "device_id": dev.device_id, **keys, "name": None}
+    mac = hmac.new(mac_key, b"fieldkit/v2/enrol-device\n" + p.canonical_json(fields), hashlib.sha256)
+    r = requests.post(
+        url + "/v1/enroll",
+        json={"code_id": code_id, "device_id": dev.device_id, **keys, "mac": p.b64encode(mac.digest())},
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
-    dev.device_id, dev.token, dev.role = body["device_id"], body["token"], body["role"]
+    dev.token, dev.role = body["token"], body["role"]
     dev.project_id = body["project"]["project_id"]
+    cert = sign(
+        project.signing,
+        project.coordinator,
+        "device",
+        {"device_id": dev.device_id, "role": role, **keys, "name": None, "code_id": code_id},
+        project_id=project.project_id,
+    )
+    r = requests.post(
+        url + "/v1/statements",
+        json={"statement": cert},
+        headers=project.coordinator.auth,
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
     return dev
 
 
@@ -127,6 +263,7 @@ def seal(
         device_id=header_over.pop("device_id", device.device_id),
         capture_day="2026-11-28",
         hlc="0001732800000000:0000",
+        v=1,
         recipients=[p.Recipient(key_id=recipient_key_id, wrapped_key=p.b64encode(wrapped))],
         **header_over,
     )

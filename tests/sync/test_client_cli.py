@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from _client_kit import PASSPHRASE, enroll_code
+import json
+
+from _client_kit import PASSPHRASE
 from typer.testing import CliRunner
 
 from fieldkit.cli import commands  # noqa: F401 - registers every command
@@ -36,6 +38,11 @@ def _run(runner: CliRunner, home: Path, *args: str, code: int = 0) -> str:
     return result.output
 
 
+def _code(runner: CliRunner, coordinator: Path, role: str = "field") -> str:
+    out = _run(runner, coordinator, "project", "enroll-code", "--role", role, "--json")
+    return str(json.loads(out)["code"])
+
+
 def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
     url, admin = sync_server.url, sync_server.admin_token
     coordinator, field = tmp_path / "c", tmp_path / "f"
@@ -51,7 +58,10 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
         "--admin-token",
         admin,
     )
-    assert "Created project Visits 2026" in out and "coordinator" in out
+    assert "Created project Visits 2026" in out and "Fingerprint: " in out
+    fingerprint = out.split("Fingerprint: ", 1)[1].split()[0]
+    shown = json.loads(_run(runner, coordinator, "project", "show", "--json"))
+    assert shown["fingerprint"] == fingerprint and shown["role"] == "coordinator"
     form = tmp_path / "visits.md"
     form.write_text(FORM_MD, encoding="utf-8")
     assert "Published form visits version 2026112801" in _run(
@@ -61,39 +71,51 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     _run(runner, field, "init")
     # The code may be typed at a hidden prompt rather than left in the shell's history.
     result = runner.invoke(
-        app, ["--home", str(field), "enroll", url, "-"], input=enroll_code(url, admin) + "\n"
+        app,
+        ["--home", str(field), "enroll", url, "-", "--name", "coast-laptop-1"],
+        input=_code(runner, coordinator) + "\n",
     )
     assert result.exit_code == 0, result.output
     out = result.output
     assert "Enrolled as field device" in out and "1 form version(s) received" in out
+    assert f"(fingerprint {fingerprint})" in out
+    assert "waiting for a coordinator's certificate" in _run(runner, field, "project", "show")
     with open_workspace(field, passphrase=PASSPHRASE) as ws:
         for site in ("KE-0101", "KE-0102"):
             draft = ws.records.create_draft(form_id="visits", form_version="2026112801")
             ws.records.finalize(draft.id, answers={"/data/site": site, "/data/size": "3"})
 
     assert "Sent 2 records; 0 waiting." in _run(runner, field, "sync")
+    # The coordinator's pull certifies the laptop first, then takes its records.
+    out = _run(runner, coordinator, "pull")
+    assert "Pulled: 2 new records" in out and "Certified 1 new device." in out
     assert "Sent 0 records; 0 waiting." in _run(runner, field, "sync")
-    assert "Pulled: 2 new records" in _run(runner, coordinator, "pull")
+    assert "certified" in _run(runner, field, "project", "show", "--no-qr")
     with open_workspace(coordinator, passphrase=PASSPHRASE) as ws:
         sites = sorted(r.answers["/data/site"] for r in ws.records.list() if r.origin == "received")
     assert sites == ["KE-0101", "KE-0102"]
+    devices = json.loads(_run(runner, coordinator, "project", "devices", "--json"))
+    assert sorted(d["name"] or "" for d in devices) == ["", "coast-laptop-1"]
 
-    # A second coordinator enrols, is approved by the first, and can then pull and read.
+    # A second coordinator enrols; the first certifies it on its next sync and seals the
+    # project keys to it; one pull then brings everything.
     second = tmp_path / "c2"
     _run(runner, second, "init")
-    out = _run(runner, second, "enroll", url, enroll_code(url, admin, role="coordinator"))
-    device_id = out.split("coordinator device ", 1)[1].split()[0]
-    assert "Error: only a coordinator" in _run(runner, second, "pull", code=4)
-    assert f"Approved {device_id}: 1 project key(s)" in _run(
-        runner, coordinator, "project", "approve", device_id
+    _run(runner, second, "enroll", url, _code(runner, coordinator, "coordinator"))
+    assert "Error: the project keys have not reached this laptop" in _run(
+        runner, second, "pull", code=4
     )
-    assert "2 record(s) received" in _run(runner, second, "sync")
+    assert "Certified 1 new device." in _run(runner, coordinator, "sync")
+    assert "Pulled: 2 new records" in _run(runner, second, "pull")
 
     # A field device may not pull; errors are one line with the class's exit code.
     out = _run(runner, field, "pull", code=4)
     assert "Error: only a coordinator" in out
     out = _run(runner, coordinator, "project", "approve", "no-such-device", code=2)
-    assert "Error: no device no-such-device" in out
+    assert "Error: device no-such-device is not a certified coordinator" in out
+    # The retired server-made codes say what replaced them.
+    out = _run(runner, coordinator, "server", "enroll-code", "--role", "field", code=2)
+    assert "fieldkit project enroll-code" in out
 
     sync_server.stop()
     with open_workspace(field, passphrase=PASSPHRASE) as ws:
@@ -101,6 +123,17 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
         ws.records.finalize(draft.id, answers={"/data/site": "KE-0103", "/data/size": "1"})
     out = _run(runner, field, "sync", code=3)
     assert "Error: server unreachable" in out and "1 record waiting" in out
+
+
+def test_a_mistyped_code_is_caught_before_anything_else(tmp_path: Path, runner: CliRunner) -> None:
+    _run(runner, tmp_path / "f", "init")
+    out = _run(runner, tmp_path / "f", "enroll", "http://127.0.0.1:9", "ABCDE-FGHJK", code=2)
+    assert "not an enrolment code" in out
+    out = _run(
+        runner, tmp_path / "f", "enroll", "http://127.0.0.1:9", "ABCDE-FGHJK-MNPQR-STVWX-YZ012",
+        code=2,
+    )
+    assert "mistyped" in out
 
 
 def test_sync_before_enrolment_says_how_to_enrol(tmp_path: Path, runner: CliRunner) -> None:

@@ -11,6 +11,7 @@ from _client_kit import (
     FORM,
     answers_of,
     capture,
+    enroll,
     enroll_code,
     project,
     revoke,
@@ -32,8 +33,8 @@ def test_enrol_sync_pull_round_trip(tmp_path: Path, sync_server) -> None:  # typ
     assert not any(sync_server.data_dir.rglob("*token*"))
 
     ids = capture(field, 3)
-    assert set(status_of(field).values()) == {"finalized"}  # sealed at finalize, not sent yet
-    assert len(field.records.unsent()) == 3
+    assert set(status_of(field).values()) == {"finalized"}  # sealed at sync, not before
+    assert len(field.records.unsealed()) == 3 and field.records.unsent() == []
 
     steps: list[tuple[str, int, int | None]] = []
     summary = exchange.sync(field, progress=lambda *a: steps.append(a))
@@ -88,10 +89,7 @@ def test_records_finalized_before_enrolment_are_sealed_then(tmp_path: Path, sync
     assert field.records.unsent() == []  # no project key yet: nothing sealed
     with pytest.raises(NotEnrolled):
         exchange.sync(field)
-    result = exchange.enroll(
-        field, sync_server.url, enroll_code(sync_server.url, sync_server.admin_token)
-    )
-    assert result.sealed == 2
+    enroll(coordinator, field, sync_server.url)
     assert exchange.sync(field).sent == 2
     exchange.pull(coordinator)
     assert set(answers_of(coordinator)) == set(ids)
@@ -104,6 +102,7 @@ def test_same_id_other_bytes_is_a_conflict_and_the_original_stays(
     (rid,) = capture(field, 1)
     exchange.sync(field)
     record = field.records.get(rid)
+    assert record.hlc
     # The same record id sealed again with other answers (a bug, or a tampered device).
     header = {
         "record_id": rid,
@@ -135,7 +134,7 @@ def test_same_id_other_bytes_is_a_conflict_and_the_original_stays(
     assert answers_of(coordinator)[rid]["/data/site"] == "KE-0000"
 
 
-def test_second_coordinator_gets_the_project_key_through_the_server(
+def test_second_coordinator_gets_the_project_keys_once_certified(
     tmp_path: Path, sync_server
 ) -> None:  # type: ignore[no-untyped-def]
     url, admin = sync_server.url, sync_server.admin_token
@@ -143,35 +142,43 @@ def test_second_coordinator_gets_the_project_key_through_the_server(
     ids = capture(field, 2)
     exchange.sync(field)
     second = workspace(tmp_path, "second")
-    exchange.enroll(second, url, enroll_code(url, admin, role="coordinator"))
-    with pytest.raises(AuthError, match="only a coordinator holding the project key"):
+    exchange.enroll(second, url, enroll_code(coordinator, role="coordinator"))
+    with pytest.raises(AuthError, match="the project keys have not reached this laptop"):
         exchange.pull(second)
-    # A field device cannot be handed the key.
-    with pytest.raises(UsageError, match="not enrolled as a coordinator"):
+    # A field device cannot be handed the keys.
+    with pytest.raises(UsageError, match="not a certified coordinator"):
         exchange.approve_coordinator(coordinator, field.state.get("sync.device_id"))
-    assert exchange.approve_coordinator(coordinator, second.state.get("sync.device_id")) == 1
-    summary = exchange.sync(second)
-    assert summary.pulled.keys == 1
+    certified = exchange.sync(coordinator).pulled.certified
+    assert certified == [(second.device_id, "coordinator")]
+    summary = exchange.pull(second)
+    assert summary.keys == 2  # the signing key and the one encryption key
     assert set(answers_of(second)) == set(ids)
-    # The field device never holds the private half.
-    assert all("private_key" not in k for k in field.state.get("sync.project_keys"))
+    # The second coordinator can now make codes and certify devices itself.
+    third = workspace(tmp_path, "third")
+    enroll(second, third, url)
+    assert exchange.project_info(third).certified is False
+    exchange.sync(third)
+    assert exchange.project_info(third).certified is True
+    # The field device never holds a private half.
+    assert all(not k.get("private_key") for k in field.state.get("sync.project_keys"))
+    assert field.state.get("trust.signing_private") is None
 
 
-def test_a_record_whose_signature_does_not_match_the_device_key_is_refused(
+def test_a_record_whose_signature_does_not_match_the_certified_key_is_refused(
     tmp_path: Path, sync_server
 ) -> None:  # type: ignore[no-untyped-def]
     coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
     capture(field, 2)
     exchange.sync(field)
-    # The coordinator believes another Ed25519 key for that device (as if the server had lied
-    # about the record's signer): every record from it is refused, nothing is imported.
+    # The coordinator's certificate names another Ed25519 key for that device: every record
+    # from it is refused, nothing is imported.
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
     wrong = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-    coordinator.state.set(
-        "sync.device_keys", {field.state.get("sync.device_id"): base64.b64encode(wrong).decode()}
-    )
+    devices = coordinator.state.get("trust.devices")
+    devices[field.device_id]["ed25519"] = base64.b64encode(wrong).decode()
+    coordinator.state.set("trust.devices", devices)
     pulled = exchange.pull(coordinator)
     assert pulled.records == 0 and len(pulled.refused) == 2
     assert all("signature" in why for _, why in pulled.refused)
@@ -213,33 +220,6 @@ def test_enrolling_twice_is_refused(tmp_path: Path, sync_server) -> None:  # typ
         exchange.enroll(field, sync_server.url, "whatever-code")
 
 
-def test_a_project_key_announced_later_is_not_used_for_sealing(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
-    # A breached server must not be able to add a key of its own and read what devices send.
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    from fieldkit.crypto.hpke import key_id, public_raw
-    from fieldkit.exchange._state import enrolment
-    from fieldkit.exchange.transfer import PullSummary, _apply
-
-    _, field = project(tmp_path, sync_server.url, sync_server.admin_token)
-    rogue = public_raw(X25519PrivateKey.generate().public_key())
-    change = {
-        "seq": 99,
-        "type": "project_key",
-        "key_id": key_id(rogue),
-        "public_key": base64.b64encode(rogue).decode(),
-    }
-    _apply(field, change, enrolment(field), PullSummary(), None)
-    assert key_id(rogue) not in {k["key_id"] for k in field.state.get("sync.project_keys")}
-    assert key_id(rogue) in field.state.get("sync.pending_project_keys")
-    (rid,) = capture(field, 1)
-    (stored,) = field.records.unsent()
-    import json
-
-    recipients = {r["key_id"] for r in json.loads(stored.envelope)["header"]["recipients"]}
-    assert key_id(rogue) not in recipients and len(recipients) == 2
-
-
 def test_a_record_sealed_for_another_project_is_rejected_not_sent(
     tmp_path: Path, sync_server
 ) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +227,7 @@ def test_a_record_sealed_for_another_project_is_rejected_not_sent(
 
     _, field = project(tmp_path, sync_server.url, sync_server.admin_token)
     (rid,) = capture(field, 1)
+    exchange.seal_pending(field)
     record = field.records.get(rid)
     project_key = X25519PublicKey.from_public_bytes(
         base64.b64decode(field.state.get("sync.project_keys")[0]["public_key"])

@@ -78,7 +78,7 @@ def test_key_id_and_info() -> None:
     [
         {"record_id": "not-a-uuid"},
         {"record_id": str(uuid.uuid4()).upper()},
-        {"v": 2},
+        {"v": 3},
         {"kind": "other"},
         {"capture_day": "28/11/2026"},
         {"recipients": []},

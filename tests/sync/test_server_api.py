@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 import requests
-from _server_kit import admin, create_project, enroll, open_envelope, pull_all, push, seal
+from _server_kit import (
+    admin,
+    create_project,
+    enroll,
+    offer,
+    open_envelope,
+    pull_all,
+    push,
+    seal,
+    sign,
+)
 from conftest import RunningServer
 
 from sync import protocol as p
@@ -34,15 +44,15 @@ def test_push_pull_round_trip(any_sync_server: RunningServer) -> None:
     assert [e.header.record_id for e in got] == [e.header.record_id for e in envs]
     assert got == envs
     assert open_envelope(project, got[2])["answers"] == {"/data/q": "answer 2"}
-    keys = [c for c in changes if c["type"] == "project_key"]
-    assert keys == [
-        {
-            "seq": keys[0]["seq"],
-            "type": "project_key",
-            "key_id": project.key_id,
-            "public_key": envs[0].header.recipients[0].key_id and keys[0]["public_key"],
-        }
-    ]
+    assert all(c["received_at"] for c in changes if c["type"] == "envelope")
+    kinds = [c["statement"]["kind"] for c in changes if c["type"] == "statement"]
+    # The project's three statements, the enrolment offer and the field device's certificate.
+    assert kinds == ["project", "project_key", "device", "enrol_offer", "device"]
+    keys = [c["statement"]["body"] for c in changes if c["type"] == "statement"][1]
+    assert keys["key_id"] == project.key_id and keys["generation"] == 1
+    # The pushing device gets nothing of its own back (no echo), only what it lacks.
+    mine = pull_all(url, field)
+    assert [c["type"] for c in mine] == ["statement"] * 4
     seqs = [c["seq"] for c in changes]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
@@ -97,19 +107,39 @@ def test_rejections_per_item(sync_server: RunningServer) -> None:
     assert "device" in res[3]["reason"]
 
 
-def test_field_device_reads_only_its_own(sync_server: RunningServer) -> None:
+def test_field_devices_read_no_records(sync_server: RunningServer) -> None:
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
     a, b = enroll(url, tok, project), enroll(url, tok, project)
     push(url, a, [seal(a, project, {"/data/q": "a"})])
     push(url, b, [seal(b, project, {"/data/q": "b"})])
-    seen_by_a = [c for c in pull_all(url, a) if c["type"] == "envelope"]
-    assert [c["envelope"]["header"]["device_id"] for c in seen_by_a] == [a.device_id]
+    assert not [c for c in pull_all(url, a) if c["type"] == "envelope"]
     coord = [c for c in pull_all(url, project.coordinator) if c["type"] == "envelope"]
     assert len(coord) == 2
+    # Enrolment offers reach coordinators only.
+    assert not [c for c in pull_all(url, a) if c["statement"]["kind"] == "enrol_offer"]
     # Other project's coordinator sees nothing of this one.
     other = create_project(url, tok, name="Other")
-    assert [c["type"] for c in pull_all(url, other.coordinator)] == ["project_key"]
+    assert [c["statement"]["kind"] for c in pull_all(url, other.coordinator)] == [
+        "project",
+        "project_key",
+        "device",
+    ]
+
+
+def test_record_ids_are_scoped_per_device(sync_server: RunningServer) -> None:
+    # Device b learns nothing from a push answer about the ids device a used.
+    url, tok = sync_server.url, sync_server.admin_token
+    project = create_project(url, tok)
+    a, b = enroll(url, tok, project), enroll(url, tok, project)
+    first = seal(a, project, {"/data/q": "a"})
+    assert push(url, a, [first]).json()["results"][0]["status"] == "created"
+    same_id = seal(b, project, {"/data/q": "b"}, record_id=first.header.record_id)
+    assert push(url, b, [same_id]).json()["results"][0]["status"] == "created"
+    coord = [c for c in pull_all(url, project.coordinator) if c["type"] == "envelope"]
+    assert sorted(c["envelope"]["header"]["device_id"] for c in coord) == sorted(
+        [a.device_id, b.device_id]
+    )
 
 
 def test_roles_and_tokens(sync_server: RunningServer) -> None:
@@ -155,67 +185,90 @@ def test_revoked_device_gets_401_and_others_learn_it(sync_server: RunningServer)
     assert r.status_code == 404
 
 
-def test_enroll_code_is_single_use_and_expires(sync_server: RunningServer) -> None:
-    from _server_kit import Device
+def test_enroll_code_is_single_use_and_made_by_a_coordinator(sync_server: RunningServer) -> None:
+    import hashlib
+    import hmac
+
+    from _server_kit import Device, _hkdf
 
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
-    code = requests.post(
-        url + "/v1/admin/enroll-codes", json={"role": "field"}, headers=admin(tok), timeout=5
-    ).json()["code"]
-    # Typed loosely: lower case, no dashes.
+    # The admin can no longer make codes: they cannot pin the project for the laptop.
     r = requests.post(
-        url + "/v1/enroll",
-        json={"code": code.lower().replace("-", ""), **Device().keys()},
+        url + "/v1/admin/enroll-codes", json={"role": "field"}, headers=admin(tok), timeout=5
+    )
+    assert r.status_code == 410 and "project enroll-code" in r.json()["error"]["message"]
+    secret = offer(url, project)
+    code_id = _hkdf(secret, b"fieldkit/v2/enrol-code-id", 16).hex()
+
+    def attempt() -> requests.Response:
+        dev = Device()
+        body = {"code_id": code_id, "device_id": dev.device_id, **dev.keys()}
+        body["mac"] = p.b64encode(hmac.new(b"k", b"m", hashlib.sha256).digest())
+        return requests.post(url + "/v1/enroll", json=body, timeout=5)
+
+    r = attempt()
+    assert r.status_code == 200, r.text
+    body = p.EnrollResponse.model_validate(r.json())
+    assert body.project.project_id == project.project_id
+    assert body.offer.kind == "enrol_offer" and body.offer.body["code_id"] == code_id
+    assert attempt().status_code == 401
+    # The device waits for a certificate; the coordinator sees it with its MAC.
+    pending = requests.get(url + "/v1/enrolments", headers=project.coordinator.auth, timeout=5)
+    assert [e["device_id"] for e in pending.json()["enrolments"]] == [body.device_id]
+    r = requests.post(
+        url + "/v1/enrolments/refuse",
+        json={"device_id": body.device_id},
+        headers=project.coordinator.auth,
         timeout=5,
     )
     assert r.status_code == 200
-    body = p.EnrollResponse.model_validate(r.json())
-    assert body.project.project_id == project.project_id
-    assert body.project.keys[0].key_id == project.key_id
-    r = requests.post(url + "/v1/enroll", json={"code": code, **Device().keys()}, timeout=5)
-    assert r.status_code == 401
+    # Refused: its token stops and it is no longer pending.
+    assert requests.get(
+        url + "/v1/pull", headers={"Authorization": f"Bearer {body.token}"}, timeout=5
+    ).status_code == 401
+    pending = requests.get(url + "/v1/enrolments", headers=project.coordinator.auth, timeout=5)
+    assert pending.json()["enrolments"] == []
 
 
-def test_forms_reach_devices_on_enrol_and_pull(sync_server: RunningServer) -> None:
+def test_forms_are_signed_statements(sync_server: RunningServer) -> None:
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
-    form = {
-        "form_id": "needs_assessment",
+    definition = {"name": "data", "id_string": "needs", "version": "1", "children": []}
+    body = {
+        "form_id": "needs",
         "version": "1",
         "title": "Needs",
-        "definition": {"name": "data", "children": [{"type": "text", "name": "q"}]},
+        "definition_sha256": p.definition_sha256(definition),
     }
     coord = project.coordinator
-    r = requests.post(url + "/v1/forms", json=form, headers=coord.auth, timeout=5)
-    assert r.json() == {"status": "created"}
-    r = requests.post(url + "/v1/forms", json=form, headers=coord.auth, timeout=5)
+    statement = sign(project.signing, coord, "form", body, project_id=project.project_id)
+    post = {"statement": statement, "definition": definition}
+    r = requests.post(url + "/v1/statements", json=post, headers=coord.auth, timeout=5)
+    assert r.json() == {"status": "created"}, r.text
+    r = requests.post(url + "/v1/statements", json=post, headers=coord.auth, timeout=5)
     assert r.json() == {"status": "unchanged"}
-    changed = {**form, "definition": {"name": "data", "children": []}}
-    r = requests.post(url + "/v1/forms", json=changed, headers=coord.auth, timeout=5)
+    # Another definition under the signed digest, or unsigned forms: refused.
+    changed = {**post, "definition": {**definition, "children": [{"type": "note"}]}}
+    r = requests.post(url + "/v1/statements", json=changed, headers=coord.auth, timeout=5)
+    assert r.status_code == 400
+    legacy = {"form_id": "needs", "version": "2", "definition": definition}
+    r = requests.post(url + "/v1/forms", json=legacy, headers=coord.auth, timeout=5)
     assert r.status_code == 409
     field = enroll(url, tok, project)
-    forms = [c["form"] for c in pull_all(url, field) if c["type"] == "form"]
-    assert forms == [form]
+    forms = [c for c in pull_all(url, field) if c["statement"]["kind"] == "form"]
+    assert [c["definition"] for c in forms] == [definition]
+    # A field device may not post statements at all.
+    r = requests.post(url + "/v1/statements", json=post, headers=field.auth, timeout=5)
+    assert r.status_code == 403
 
 
-def test_key_grant_reaches_only_its_device(sync_server: RunningServer) -> None:
+def test_key_grant_reaches_only_its_certified_coordinator(sync_server: RunningServer) -> None:
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
     second = enroll(url, tok, project, role="coordinator")
     field = enroll(url, tok, project)
-    devices = requests.get(url + "/v1/devices", headers=project.coordinator.auth, timeout=5)
-    listed = p.ProjectDeviceList.model_validate(devices.json()).devices
-    assert {d.device_id for d in listed} == {
-        project.coordinator.device_id,
-        second.device_id,
-        field.device_id,
-    }
-    grant = {
-        "device_id": second.device_id,
-        "key_id": project.key_id,
-        "wrapped_private_key": p.b64encode(b"w" * 120),
-    }
+    grant = {"device_id": second.device_id, "wrapped": p.b64encode(b"w" * 120)}
     r = requests.post(
         url + "/v1/key-grants", json=grant, headers=project.coordinator.auth, timeout=5
     )
@@ -223,9 +276,11 @@ def test_key_grant_reaches_only_its_device(sync_server: RunningServer) -> None:
     got = [c for c in pull_all(url, second) if c["type"] == "key_grant"]
     assert len(got) == 1 and got[0]["granted_by"] == project.coordinator.device_id
     assert not [c for c in pull_all(url, field) if c["type"] == "key_grant"]
-    bad = {**grant, "key_id": "0" * 16}
-    r = requests.post(url + "/v1/key-grants", json=bad, headers=project.coordinator.auth, timeout=5)
-    assert r.status_code == 404
+    to_field = {**grant, "device_id": field.device_id}
+    r = requests.post(
+        url + "/v1/key-grants", json=to_field, headers=project.coordinator.auth, timeout=5
+    )
+    assert r.status_code == 400
 
 
 def test_pull_pages_and_bad_cursor(sync_server: RunningServer) -> None:
@@ -233,7 +288,8 @@ def test_pull_pages_and_bad_cursor(sync_server: RunningServer) -> None:
     project = create_project(url, tok)
     field = enroll(url, tok, project)
     push(url, field, [seal(field, project, {"/data/q": str(i)}) for i in range(7)])
-    assert len(pull_all(url, project.coordinator, limit=2)) == 8
+    # Three statements of the project, the offer and the certificate, then seven records.
+    assert len(pull_all(url, project.coordinator, limit=2)) == 12
     for cursor in ("abc", "-1", "1" * 40, "1.5"):
         r = requests.get(url + "/v1/pull", params={"cursor": cursor}, headers=field.auth, timeout=5)
         assert 400 <= r.status_code < 500, cursor

@@ -49,7 +49,8 @@ def test_no_plaintext_or_token_in_database_or_logs(tmp_path: Path) -> None:
         answers = {"/data/name": marker.decode(), "/data/story": marker.decode() * 3}
         envs = [seal(field, project, answers) for _ in range(30)]
         assert {x["status"] for x in push(url, field, envs).json()["results"]} == {"created"}
-        assert len(pull_all(url, project.coordinator)) == 31
+        # Five statements (project, key, creator, offer, certificate) and 30 records.
+        assert len(pull_all(url, project.coordinator)) == 35
         # Broken requests that carry the marker: none of it may be logged or echoed.
         leaky = [
             requests.post(
@@ -71,9 +72,11 @@ def test_no_plaintext_or_token_in_database_or_logs(tmp_path: Path) -> None:
             requests.post(
                 url + "/v1/enroll",
                 json={
-                    "code": marker.decode()[:60],
+                    "code_id": marker.decode()[:60],
+                    "device_id": marker.decode(),
                     "x25519": "A" * 43 + "=",
                     "ed25519": "A" * 43 + "=",
+                    "mac": "A" * 43 + "=",
                 },
                 timeout=5,
             ),

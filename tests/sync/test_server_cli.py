@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from _server_kit import Device, admin, create_project
+from _server_kit import admin, create_project, enroll
 from conftest import RunningServer, free_port
 from typer.testing import CliRunner
 
@@ -54,37 +54,19 @@ def test_init_with_bad_database_url(tmp_path: Path) -> None:
     assert code == 1 and err.startswith("Error: cannot prepare the database")
 
 
-def test_enroll_code_devices_and_revoke(sync_server: RunningServer) -> None:
+def test_devices_list_and_revoke(sync_server: RunningServer) -> None:
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
-    code, out, err = _run(
-        "server",
-        "enroll-code",
-        "--server",
-        url,
-        "--admin-token",
-        tok,
-        "--role",
-        "field",
-        "--expires",
-        "2h",
-        "--json",
-    )
-    assert code == 0, err
-    enrol_code = json.loads(out)["code"]
-    dev = Device()
-    r = requests.post(
-        url + "/v1/enroll", json={"code": enrol_code, **dev.keys("laptop 7")}, timeout=5
-    )
-    assert r.status_code == 200
-    device_id, token = r.json()["device_id"], r.json()["token"]
+    dev = enroll(url, tok, project)
+    device_id, token = dev.device_id, dev.token
 
     code, out, _ = _run(
         "server", "devices", "list", "--server", url, "--admin-token", tok, "--json"
     )
     listed = {d["device_id"]: d for d in json.loads(out)}
     assert set(listed) == {project.coordinator.device_id, device_id}
-    assert listed[device_id]["name"] == "laptop 7" and listed[device_id]["revoked_at"] is None
+    assert listed[project.coordinator.device_id]["name"] == "office laptop"
+    assert listed[device_id]["revoked_at"] is None
 
     code, out, _ = _run("server", "devices", "list", "--server", url, "--admin-token", tok)
     assert code == 0 and device_id in out
@@ -97,9 +79,9 @@ def test_enroll_code_devices_and_revoke(sync_server: RunningServer) -> None:
     assert r.status_code == 401
 
 
-def test_enroll_code_human_output(sync_server: RunningServer) -> None:
-    create_project(sync_server.url, sync_server.admin_token)
-    code, out, _ = _run(
+def test_server_enroll_code_is_retired(sync_server: RunningServer) -> None:
+    # Old scripts get one line saying what replaced it, whatever options they pass.
+    code, _, err = _run(
         "server",
         "enroll-code",
         "--server",
@@ -108,8 +90,9 @@ def test_enroll_code_human_output(sync_server: RunningServer) -> None:
         sync_server.admin_token,
         "--role",
         "coordinator",
+        "--json",
     )
-    assert code == 0 and out.startswith("Enrolment code: ")
+    assert code == 2 and "fieldkit project enroll-code" in err.strip().splitlines()[-1]
 
 
 def test_admin_errors_map_to_exit_codes(sync_server: RunningServer) -> None:
@@ -130,42 +113,6 @@ def test_admin_errors_map_to_exit_codes(sync_server: RunningServer) -> None:
         "x" * 43,
     )
     assert code == 3 and "unreachable" in err
-    code, _, err = _run(
-        "server",
-        "enroll-code",
-        "--server",
-        sync_server.url,
-        "--admin-token",
-        sync_server.admin_token,
-        "--role",
-        "boss",
-    )
-    assert code == 2
-    code, _, err = _run(
-        "server",
-        "enroll-code",
-        "--server",
-        sync_server.url,
-        "--admin-token",
-        sync_server.admin_token,
-        "--role",
-        "field",
-        "--expires",
-        "soon",
-    )
-    assert code == 2 and "duration" in err
-    # No project yet: the server says so in one line.
-    code, _, err = _run(
-        "server",
-        "enroll-code",
-        "--server",
-        sync_server.url,
-        "--admin-token",
-        sync_server.admin_token,
-        "--role",
-        "field",
-    )
-    assert code == 1 and "no project" in err
     r = requests.get(sync_server.url + "/v1/admin/devices", headers=admin("bad"), timeout=5)
     assert r.status_code == 401
 
@@ -180,7 +127,7 @@ def test_parse_duration(text: str, seconds: int) -> None:
 
 def test_server_help_lists_commands() -> None:
     code, out, _ = _run("server", "--help")
-    for name in ("run", "init", "enroll-code", "devices"):
+    for name in ("run", "init", "devices"):
         assert name in out
     code, out, _ = _run("server", "run", "--help")
     assert "--database-url" in out and "--bench-endpoints" not in out
@@ -197,11 +144,7 @@ def test_copy_sqlite_to_postgres_keeps_everything(tmp_path: Path, pg_url: str) -
         field = enroll(url, tok, project)
         second = enroll(url, tok, project, role="coordinator")
         push(url, field, [seal(field, project, {"/data/q": str(i)}) for i in range(12)])
-        grant = {
-            "device_id": second.device_id,
-            "key_id": project.key_id,
-            "wrapped_private_key": "d3JhcHBlZA==",
-        }
+        grant = {"device_id": second.device_id, "wrapped": "d3JhcHBlZA=="}
         requests.post(
             url + "/v1/key-grants", json=grant, headers=project.coordinator.auth, timeout=5
         ).raise_for_status()
@@ -226,7 +169,6 @@ def test_copy_sqlite_to_postgres_keeps_everything(tmp_path: Path, pg_url: str) -
         assert push(url, field, more).json()["results"][0]["status"] == "created"
         after = pull_all(url, project.coordinator)
         assert after[: len(before)] == before and after[-1]["seq"] > before[-1]["seq"]
-        grant["device_id"] = field.device_id
         r = requests.post(
             url + "/v1/key-grants", json=grant, headers=project.coordinator.auth, timeout=5
         )
