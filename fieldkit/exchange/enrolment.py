@@ -382,7 +382,13 @@ def enroll(
     client = SyncClient(url, insecure_http=insecure_http, ca_bundle=ca_bundle, **client_options)
     with client:
         check_server(client)
-        reply = _enrol_reply(client.enroll(body))
+        try:
+            reply = _enrol_reply(client.enroll(body))
+        except AuthError:
+            raise AuthError(
+                "the server does not know this enrolment code, or it was used or has expired: "
+                "ask your coordinator for a new one"
+            ) from None
         root = _check_identity(reply, parsed, device_id=device_id)
         info = Enrolment(
             server_url=client.base_url,

@@ -140,11 +140,12 @@ class Forms:
                         "different content: raise the version in the settings sheet"
                     )
             else:
-                self._db.execute(
-                    "INSERT INTO forms (form_id, version, title, definition, added_at, "
-                    "published_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (form_id, version, title, encoded, utc_text(), published_at),
-                )
+                columns = "form_id, version, title, definition, added_at"
+                values: tuple[str, ...] = (form_id, version, title, encoded, utc_text())
+                if published_at is not None:
+                    columns, values = columns + ", published_at", (*values, published_at)
+                marks = ", ".join("?" * len(values))
+                self._db.execute(f"INSERT INTO forms ({columns}) VALUES ({marks})", values)  # noqa: S608 - fixed column names
                 self._audit.append("form_add", form_id=form_id)
         return self.get(form_id, version)
 
@@ -156,8 +157,9 @@ class Forms:
         if version is not None:
             sql += " AND version = ?"
             params = (form_id, version)
-        order = " ORDER BY COALESCE(published_at, added_at) DESC, rowid DESC LIMIT 1"
-        row = self._db.one(sql + order, params)
+        if version is None:
+            sql += " ORDER BY COALESCE(published_at, added_at) DESC, rowid DESC LIMIT 1"
+        row = self._db.one(sql, params)
         if row is None:
             which = f" version {version}" if version is not None else ""
             raise FormNotFound(f"form {form_id}{which} is not in this workspace")

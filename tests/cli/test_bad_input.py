@@ -386,7 +386,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 @pytest.mark.parametrize(
     "args",
     [
-        ["server", "enroll-code", "--role", "field"],
         ["server", "devices", "list"],
         ["server", "devices", "revoke", "d_nosuch"],
     ],
@@ -400,10 +399,7 @@ def test_wrong_admin_token(server: tuple[str, str], args: list[str]) -> None:
 def test_server_admin_commands_bad_input(server: tuple[str, str]) -> None:
     url, token = server
     for extra in (
-        ["server", "enroll-code", "--role", "bogus"],
-        ["server", "enroll-code", "--role", "field", "--expires", "-1h"],
-        ["server", "enroll-code", "--role", "field", "--expires", "99999d"],
-        ["server", "enroll-code", "--role", "field", "--project", "p_nosuch"],
+        ["server", "enroll-code", "--role", "field"],
         ["server", "devices", "revoke", "../../x"],
     ):
         _assert_one_line_error(_invoke(*extra, "--server", url, "--admin-token", token))
@@ -429,23 +425,20 @@ def test_project_create_wrong_token_and_revoked_device(
     )
     assert made.exit_code == 0, made.stderr
     assert _invoke("--home", coord, "forms", "publish", "consent").exit_code == 0
-    code = _invoke(
-        "server",
-        "enroll-code",
-        "--server",
-        url,
-        "--admin-token",
-        token,
-        "--role",
-        "field",
-        "--json",
-    )
+    for bad in (["--role", "bogus"], ["--role", "field", "--expires", "-1h"],
+                ["--role", "field", "--expires", "99999d"]):
+        _assert_one_line_error(_invoke("--home", coord, "project", "enroll-code", *bad))
+    code = _invoke("--home", coord, "project", "enroll-code", "--role", "field", "--json")
     assert code.exit_code == 0, code.stderr
     enrolled = _invoke(
         "--home", field, "enroll", url, json.loads(code.stdout)["code"], "--name", "laptop-7"
     )
     assert enrolled.exit_code == 0, enrolled.stderr
     _assert_one_line_error(_invoke("--home", field, "enroll", url, "USED-CODE"))
+    used = _invoke("--home", str(tmp_path / "other"), "init")
+    assert used.exit_code == 0
+    again = _invoke("--home", str(tmp_path / "other"), "enroll", url, json.loads(code.stdout)["code"])
+    assert "does not know this enrolment code" in _assert_one_line_error(again, code=4)
     devices = json.loads(
         _invoke(
             "server", "devices", "list", "--server", url, "--admin-token", token, "--json"

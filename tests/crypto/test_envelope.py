@@ -15,15 +15,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fieldkit.crypto.envelope import (
-    canonical_header_bytes,
     open_envelope,
+    padded_size,
     read_envelope,
     seal,
-    signed_bytes,
     verify_envelope,
 )
 from fieldkit.crypto.hpke import key_id
 from fieldkit.errors import CryptoError
+from sync.protocol import canonical_header_bytes, canonical_json, hpke_info
+
+
+def signed_bytes(header: dict[str, Any], ciphertext: bytes) -> bytes:
+    """What a device signs, written out here (sync.protocol.signed_bytes is the one used)."""
+    import hashlib
+
+    return canonical_header_bytes(header) + hashlib.sha256(ciphertext).digest()
 
 PROJECT = X25519PrivateKey.generate()
 SECOND_PROJECT_KEY = X25519PrivateKey.generate()
@@ -193,7 +200,7 @@ def test_several_project_keys_each_open() -> None:
         lambda d: d.pop("signature"),
         lambda d: d.update(extra=1),
         lambda d: d["header"].update(extra="x"),
-        lambda d: d["header"].update(v=2),
+        lambda d: d["header"].update(v=3),
         lambda d: d["header"].update(recipients=[]),
         lambda d: d["header"].update(record_id=5),
         lambda d: d.update(ciphertext="not base64!"),
@@ -216,7 +223,6 @@ def test_decompression_bomb_is_refused() -> None:
     # Seal by hand a body that inflates past the limit; the signature and AAD are valid.
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    from fieldkit.crypto.envelope import canonical_json, data_key_info
     from fieldkit.crypto.hpke import wrap
 
     data = json.loads(_seal(recipients=[PROJECT.public_key()]))
@@ -227,11 +233,12 @@ def test_decompression_bomb_is_refused() -> None:
         {
             "key_id": kid,
             "wrapped_key": base64.b64encode(
-                wrap(data_key, public_key=PROJECT.public_key(), info=data_key_info(kid))
+                wrap(data_key, public_key=PROJECT.public_key(), info=hpke_info(kid))
             ).decode(),
         }
     ]
     nonce = b"\x00" * 12
+    header["v"] = 1  # unpadded, as the first protocol sealed
     bomb = zlib.compress(b" " * (20 * 1024 * 1024), 9)
     ciphertext = nonce + AESGCM(data_key).encrypt(nonce, bomb, canonical_json(header))
     data["ciphertext"] = base64.b64encode(ciphertext).decode()
@@ -253,3 +260,45 @@ def test_sealed_envelope_follows_the_wire_contract() -> None:
     assert canonical_envelope_bytes(model) == blob
     header, ciphertext, _ = read_envelope(blob)
     assert wire_signed_bytes(model) == signed_bytes(header, ciphertext)
+
+
+def test_bodies_are_padded_to_size_buckets() -> None:
+    # Interviews that took other branches (a few answers more or less) give ciphertexts of
+    # the same length: the length says which bucket, not how many answers.
+    short = {"answers": {f"/data/q{i}": "no" for i in range(5)}, "finalized_at": "2026-11-28"}
+    longer = {"answers": {f"/data/q{i}": "yes" for i in range(12)}, "finalized_at": "2026-11-28"}
+    sizes = {
+        len(read_envelope(_seal(body=body, recipients=[PROJECT.public_key()]))[1])
+        for body in (short, longer)
+    }
+    assert len(sizes) == 1
+    assert [padded_size(n) for n in (1, 256, 257, 65536, 65537)] == [
+        256,
+        256,
+        512,
+        65536,
+        131072,
+    ]
+    for body in (short, longer):
+        assert _open(_seal(body=body)).body == body
+
+
+def test_envelopes_of_the_first_protocol_still_open() -> None:
+    # Unpadded (v = 1): a coordinator after an upgrade still reads records sealed before it.
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    from fieldkit.crypto.hpke import wrap
+
+    data = json.loads(_seal(recipients=[PROJECT.public_key()]))
+    header = data["header"]
+    header["v"] = 1
+    data_key = AESGCM.generate_key(bit_length=256)
+    kid = key_id(PROJECT.public_key())
+    blob = wrap(data_key, public_key=PROJECT.public_key(), info=hpke_info(kid))
+    header["recipients"] = [{"key_id": kid, "wrapped_key": base64.b64encode(blob).decode()}]
+    nonce = b"\x01" * 12
+    plain = zlib.compress(canonical_json(BODY))
+    ciphertext = nonce + AESGCM(data_key).encrypt(nonce, plain, canonical_json(header))
+    data["ciphertext"] = base64.b64encode(ciphertext).decode()
+    data["signature"] = base64.b64encode(DEVICE_SIGN.sign(signed_bytes(header, ciphertext))).decode()
+    assert _open(data).body == BODY

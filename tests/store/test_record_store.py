@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from pathlib import Path
 
 import pytest
@@ -166,28 +165,19 @@ def test_envelopes_unsent_and_mark_sent(ws: Workspace) -> None:
     assert [r.id for r in ws.records.list(status="sent")] == [a.id]
 
 
-def test_finalize_seals_when_a_project_key_is_known(ws: Workspace) -> None:
-    envelope = pytest.importorskip("fieldkit.crypto.envelope")
-    from cryptography.hazmat.primitives import serialization as s
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    project = X25519PrivateKey.generate()
-    public = project.public_key().public_bytes(s.Encoding.Raw, s.PublicFormat.Raw)
-    with ws.transaction():
-        ws.state.set(envelope.STATE_PROJECT_ID, "proj-1")
-        ws.state.set(envelope.STATE_DEVICE_ID, "dev-1")
-        ws.state.set(
-            envelope.STATE_PROJECT_KEYS,
-            [{"key_id": "k1", "public_key": base64.b64encode(public).decode()}],
-        )
+def test_finalize_does_not_seal_the_store_knows_nothing_of_sync(ws: Workspace) -> None:
+    # Sealing belongs to fieldkit.exchange (at sync): a finalized record waits in unsealed().
     record = ws.records.create_draft(form_id="household", form_version=V)
     ws.records.finalize(record.id, answers={"/data/site": "sealed text"})
-    [stored] = ws.records.unsent()
-    assert stored.record_id == record.id and b"sealed text" not in stored.envelope
-    opened = envelope.open_envelope(
-        stored.envelope, private_keys=[project], verify_key=ws.device.ed25519.public_key()
-    )
-    assert opened.body["answers"] == {"/data/site": "sealed text"}
+    assert ws.records.unsent() == []
+    assert [r.id for r in ws.records.unsealed()] == [record.id]
+
+
+def test_the_current_form_version_is_the_one_published_last(ws: Workspace) -> None:
+    # A version that arrives late (or is served again) does not become the default.
+    ws.forms.add({**FORM, "version": "2"}, published_at="2099-12-01T10:00:00.000Z")
+    ws.forms.add({**FORM, "version": "1"}, published_at="2099-11-01T10:00:00.000Z")
+    assert ws.forms.get("household").version == "2"
 
 
 def test_forms_add_get_list(ws: Workspace) -> None:
