@@ -10,6 +10,7 @@ classes of ``WatchedAdapter``, the requests adapter ``SyncClient`` mounts.
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 from typing import TYPE_CHECKING, Any
@@ -28,7 +29,7 @@ class Watchdog:
 
     def __init__(self, seconds: float) -> None:
         self._lock = threading.Lock()
-        self._sockets: list[socket.socket] = []
+        self._sockets: list[tuple[int, tuple[int, int]]] = []  # (descriptor, (device, inode))
         self._fired = False
         self._done = False
         self._timer = threading.Timer(max(0.0, seconds), self._fire)
@@ -53,29 +54,52 @@ class Watchdog:
 
     def watch(self, sock: socket.socket) -> None:
         """Cut ``sock`` when the deadline passes (at once if it has passed already)."""
+        try:
+            fd = sock.fileno()
+            handle = (fd, _identity(fd))
+        except (OSError, ValueError):
+            return  # already closed: nothing to wait on
         with self._lock:
             if self._done:
                 return
-            self._sockets.append(sock)
+            self._sockets.append(handle)
             if self._fired:
-                _cut(sock)
+                _cut(*handle)
 
     def _fire(self) -> None:
         with self._lock:
             if self._done:
                 return
             self._fired = True
-            for sock in self._sockets:
-                _cut(sock)
+            for handle in self._sockets:
+                _cut(*handle)
 
 
-def _cut(sock: socket.socket) -> None:
-    # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the TLS object under a
-    # thread still reading through it. Shutting the file descriptor down wakes that read.
+def _identity(fd: int) -> tuple[int, int]:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
+
+
+def _cut(fd: int, identity: tuple[int, int]) -> None:
+    """Shut the TCP socket behind ``fd`` down, which wakes a read blocked on it in any thread.
+
+    By descriptor, not through the socket object: during the TLS handshake the plain socket is
+    already detached into its (not yet returned) TLS wrapper, and ``SSLSocket.shutdown`` would
+    drop the TLS state under the reading thread. The device and inode check makes sure the
+    descriptor still is that socket, not a later one that reused its number.
+    """
     try:
-        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        if _identity(fd) != identity:
+            return
+        twin = socket.socket(fileno=os.dup(fd))  # shutdown acts on the socket, shared by both
     except OSError:
-        pass  # closed already, or a plain socket detached into its TLS wrapper
+        return  # closed already
+    try:
+        twin.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected (any more)
+    finally:
+        twin.close()
 
 
 def _report(sock: socket.socket | None) -> None:
@@ -91,16 +115,13 @@ else:
 
 
 class _Reporting(_Base):
-    """Reports each socket to the thread's watchdog: new (before TLS), wrapped, and reused."""
+    """Reports each socket to the thread's watchdog: new (so the TLS handshake is covered) and
+    reused (a keep-alive connection from the pool)."""
 
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         _report(sock)
         return sock
-
-    def connect(self) -> None:
-        super().connect()
-        _report(self.sock)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _report(self.sock)

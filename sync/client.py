@@ -67,7 +67,7 @@ class Timeouts:
 
     connect: float = 5.0
     read: float = 60.0
-    request: float = 300.0  # a 20 MB pull page over a 1 Mbit/s link takes under three minutes
+    request: float = 300.0  # the largest reply (16 MiB) over a 1 Mbit/s link: about 135 s
 
 
 @dataclass(frozen=True)
@@ -77,13 +77,14 @@ class Limits:
     A reply larger than ``reply_bytes`` (after gzip) or ``wire_bytes`` (as received) stops at
     that size, nested deeper than ``json_depth`` is refused before parsing, and the whole life
     of the client — one sync — ends after ``sync_seconds``. The defaults are far above what
-    the protocol needs (a pull page of 1,000 typical records is about 5 MB, nested 6 deep;
-    a form definition adds two levels per nested group), and low enough that parsing the
-    largest reply stays within a few hundred MB of memory.
+    the protocol needs (a pull page of 1,000 typical records is about 3 MB, nested 6 deep; a
+    form definition adds two levels per nested group; the server's own request cap is 16 MiB),
+    and low enough that the worst reply parses into under 400 MB of Python objects (16 MiB of
+    empty lists is the worst case, about 22 bytes of objects per byte).
     """
 
-    reply_bytes: int = 32 * _MIB
-    wire_bytes: int = 32 * _MIB
+    reply_bytes: int = 16 * _MIB
+    wire_bytes: int = 16 * _MIB
     json_depth: int = 100
     sync_seconds: float = 3600.0
 

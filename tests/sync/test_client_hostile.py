@@ -21,11 +21,14 @@ from typing import Any, BinaryIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from fieldkit.cli import app
 from fieldkit.errors import ProtocolError, SyncError, UsageError
 from fieldkit.text import CONTROL
+from sync._reply import TooDeep, parse_json
 from sync.admin import AdminClient
 from sync.client import Deadline, Limits, Retry, SyncClient, Timeouts
 
@@ -336,6 +339,38 @@ def test_a_reply_dripping_a_byte_every_two_seconds_stops_at_the_request_deadline
     assert len(server.requests) == 1  # not asked again: a trickle does not heal
 
 
+def test_a_tls_handshake_dripping_a_byte_every_two_seconds_stops_at_the_deadline() -> None:
+    # A TLS record header announcing 16 KiB, then a byte every 2 s: the handshake has the 8 s
+    # connect timeout (for the whole of it, in Python's ssl), the deadline ends it at 3 s.
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)  # the ClientHello
+            for byte in b"\x16\x03\x03\x40\x00" + bytes(10):
+                try:
+                    conn.send(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(2)
+
+    threading.Thread(target=drip, daemon=True).start()
+    client = _client(
+        f"https://127.0.0.1:{listener.getsockname()[1]}",
+        timeouts=Timeouts(connect=8, read=10, request=3),
+    )
+    start = time.monotonic()
+    try:
+        with pytest.raises(SyncError, match=r"took more than 3 s to answer one request"):
+            client.health()
+    finally:
+        listener.close()
+    assert 2.9 <= time.monotonic() - start < 5
+
+
 def test_endless_pages_stop_at_the_deadline_of_the_sync(hostile: Any) -> None:
     # The feed never ends (has_more for ever, the cursor never moves): the client's deadline
     # for the whole sync ends the loop a caller would run, in one error line.
@@ -533,3 +568,31 @@ def test_a_refused_admin_token_says_so(hostile: Any) -> None:
         "server", "devices", "list", "--server", server.url, "--admin-token", ADMIN_TOKEN
     )
     assert code == 4 and err == "Error: the server refused the admin token\n"
+
+
+# --- the depth check itself -------------------------------------------------------------------
+
+_TRICKY = st.text(alphabet='[]{}"\\ ab\u00e9\n', max_size=12)
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TRICKY,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_TRICKY, inner, max_size=4),
+    max_leaves=40,
+)
+
+
+def _true_depth(value: Any) -> int:
+    children = value.values() if isinstance(value, dict) else value
+    if isinstance(value, dict | list):
+        return 1 + max((_true_depth(v) for v in children), default=0)
+    return 0
+
+
+@given(value=_VALUES, ascii_only=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_the_depth_check_agrees_with_the_real_depth(value: Any, ascii_only: bool) -> None:
+    body = json.dumps(value, ensure_ascii=ascii_only).encode()
+    depth = _true_depth(value)
+    assert parse_json(body, max_depth=depth) == value
+    if depth:
+        with pytest.raises(TooDeep):
+            parse_json(body, max_depth=depth - 1)
