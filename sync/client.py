@@ -248,6 +248,9 @@ class SyncClient:
                 "rejected",
             }:
                 raise ProtocolError("the server's push reply has an unknown result")
+            if "reason" in item:
+                # The server's words, shown to the user later: one inert line (fieldkit.text).
+                item["reason"] = one_line(str(item["reason"]))
         return results
 
     def pull(self, *, cursor: str, limit: int) -> dict[str, Any]:

@@ -442,6 +442,13 @@ def test_escape_codes_in_a_server_error_are_shown_inert(hostile: Any) -> None:
     assert "Enter your passphrase:" in str(caught.value)  # shown, as text
 
 
+def test_a_push_rejection_reason_is_made_inert(hostile: Any) -> None:
+    result = {"record_id": "r", "status": "rejected", "reason": _EVIL}
+    server = hostile(lambda _r, out: json_reply(out, 200, {"results": [result]}))
+    (got,) = _client(server.url).push([b"{}"])
+    _assert_inert_line(got["reason"])
+
+
 def _run(*args: str) -> tuple[int, str, str]:
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout, result.stderr
