@@ -1,8 +1,11 @@
-"""A small HTTP client for the server's admin calls (enrolment codes, devices).
+"""The server's admin calls (enrolment codes, devices) over the one transport of sync.client.
 
-Used by `fieldkit server enroll-code` and `fieldkit server devices`. HTTP failures map onto the
-one error tree: nothing answering → ServerUnreachable, 401/403 → AuthError, any other refusal
-→ SyncError with the server's one-line reason, a reply off the protocol → ProtocolError.
+Used by `fieldkit server enroll-code` and `fieldkit server devices`. The calls go through
+``SyncClient``, so they follow its rules: plain http only to this machine unless
+``insecure_http`` (the admin token must never cross a network in clear), TLS always verified,
+capped and bounded replies, one ``SyncError`` family error per failure (nothing answering →
+ServerUnreachable, 401/403 → AuthError, a refusal → ProtocolError with the server's reason as
+inert text, a reply off the protocol → ProtocolError).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from fieldkit.errors import AuthError, ProtocolError, ServerUnreachable, SyncError, UsageError
-from sync.protocol import AdminDevice, AdminDeviceList, EnrollCodeRequest, EnrollCodeResponse
+from fieldkit.errors import ProtocolError, UsageError
+from sync.client import SyncClient, Timeouts
+from sync.protocol import AdminDevice, AdminDeviceList
 
 __all__ = ["AdminClient", "parse_duration"]
 
@@ -31,63 +35,45 @@ def parse_duration(text: str) -> int:
 class AdminClient:
     """Admin calls against one server with the admin token."""
 
-    def __init__(self, server: str, admin_token: str, *, timeout: float = 15.0) -> None:
-        self.base = server.rstrip("/")
+    def __init__(
+        self,
+        server: str,
+        admin_token: str,
+        *,
+        timeout: float = 15.0,
+        insecure_http: bool = False,
+        ca_bundle: str | None = None,
+    ) -> None:
+        if not admin_token.strip():
+            raise UsageError("an admin token is needed (fieldkit server init prints it)")
+        # Checks the address first: a refused URL raises here, before any byte is sent.
+        self._client = SyncClient(
+            server,
+            insecure_http=insecure_http,
+            ca_bundle=ca_bundle,
+            timeouts=Timeouts(connect=min(5.0, timeout), read=timeout, request=4 * timeout),
+        )
+        self.base = self._client.base_url
         self.token = admin_token
         self.timeout = timeout
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        import requests
-
-        try:
-            reply = requests.request(
-                method,
-                self.base + path,
-                json=body,
-                headers={"Authorization": f"Bearer {self.token}"},
-                timeout=self.timeout,
-            )
-        except requests.exceptions.SSLError:
-            raise SyncError("the server's TLS certificate does not verify") from None
-        except (requests.ConnectionError, requests.Timeout):
-            raise ServerUnreachable(f"server unreachable at {self.base}") from None
-        except requests.RequestException as exc:
-            raise SyncError(f"request failed ({exc.__class__.__name__})") from None
-        reason = _reason(reply)
-        if reply.status_code in (401, 403):
-            raise AuthError(reason or "the server refused the admin token")
-        if reply.status_code >= 400:
-            raise SyncError(f"server said {reply.status_code}: {reason or 'no reason given'}")
-        try:
-            return reply.json()
-        except ValueError:
-            raise ProtocolError("the server's reply is not JSON") from None
-
-    def enroll_code(
-        self, *, role: str, project_id: str | None, expires_in_seconds: int
-    ) -> EnrollCodeResponse:
-        """A one-time enrolment code for a role (and project) that expires after N seconds."""
-        try:
-            request = EnrollCodeRequest.model_validate(
-                {"role": role, "project_id": project_id, "expires_in_seconds": expires_in_seconds}
-            )
-        except ValueError:
-            raise UsageError(
-                "role must be field or coordinator; expiry between 1 minute and 30 days"
-            ) from None
-        data = self._call("POST", "/v1/admin/enroll-codes", request.model_dump(mode="json"))
-        return _parse(EnrollCodeResponse, data)
-
     def devices(self) -> list[AdminDevice]:
         """Every enrolled device of the server."""
-        return _parse(AdminDeviceList, self._call("GET", "/v1/admin/devices")).devices
+        return _parse(AdminDeviceList, self._client.admin_devices(admin_token=self.token)).devices
 
     def revoke(self, device_id: str) -> AdminDevice:
         """Revoke one device; its next call gets 401."""
-        from urllib.parse import quote
+        return _parse(AdminDevice, self._client.revoke_device(device_id, admin_token=self.token))
 
-        path = f"/v1/admin/devices/{quote(device_id, safe='')}/revoke"
-        return _parse(AdminDevice, self._call("POST", path))
+    def close(self) -> None:
+        """Close the keep-alive connection."""
+        self._client.close()
+
+    def __enter__(self) -> AdminClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -98,11 +84,3 @@ def _parse(model: type[M], data: Any) -> M:
         return model.model_validate(data)
     except ValueError:
         raise ProtocolError("the server's reply does not follow the protocol") from None
-
-
-def _reason(reply: Any) -> str | None:
-    try:
-        message = reply.json()["error"]["message"]
-    except (ValueError, KeyError, TypeError):
-        return None
-    return str(message)[:200] if message else None

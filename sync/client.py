@@ -7,6 +7,12 @@ timeout, 502/503/504, 429) is repeated with capped exponential backoff and jitte
 jitter", AWS Architecture Blog 2015), while a server that does not answer at all (connection
 refused, unknown host, connect timeout) is reported at once — a field worker on a bus must not
 wait minutes to learn they are offline (DESIGN §6).
+
+The server is assumed hostile too (DESIGN §3, "Hostile servers get bounded clients"): every
+reply is streamed within byte caps (as received and after gzip), its JSON nesting is bounded
+before it is parsed, each request has a deadline of its own that a server dripping bytes cannot
+stretch, and the client as a whole — one sync — has a deadline. Whatever goes wrong is one
+``SyncError`` with a one-line message; text quoted from the server is made inert first.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fieldkit.errors import (
     AuthError,
@@ -30,11 +36,15 @@ from fieldkit.errors import (
     SyncError,
     UsageError,
 )
+from fieldkit.text import one_line
+from sync._reply import BadEncoding, TooDeep, TooLarge, Truncated, parse_json, read_body
 
 if TYPE_CHECKING:
     import requests
 
 __all__ = [
+    "Deadline",
+    "Limits",
     "Retry",
     "SyncClient",
     "Timeouts",
@@ -45,12 +55,60 @@ _TRANSIENT_STATUS = frozenset({429, 502, 503, 504})
 _USER_AGENT = "fieldkit-sync/1"
 
 
+_MIB = 1024 * 1024
+# What an error reply (4xx/5xx) may cost: enough for the one-line reason, no more.
+_ERROR_REPLY_BYTES = 64 * 1024
+
+
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds to wait: for the TCP/TLS connection, and between bytes of the reply."""
+    """Seconds to wait: for the TCP/TLS connection, between bytes of the reply, and for the
+    whole of one request (sending, waiting and the whole reply), which no trickle stretches."""
 
     connect: float = 5.0
     read: float = 60.0
+    request: float = 300.0  # the largest reply (16 MiB) over a 1 Mbit/s link: about 135 s
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one server may cost this laptop, however it answers.
+
+    A reply larger than ``reply_bytes`` (after gzip) or ``wire_bytes`` (as received) stops at
+    that size, nested deeper than ``json_depth`` is refused before parsing, and the whole life
+    of the client — one sync — ends after ``sync_seconds``. The defaults are far above what
+    the protocol needs (a pull page of 1,000 typical records is about 3 MB, nested 6 deep; a
+    form definition adds two levels per nested group; the server's own request cap is 16 MiB),
+    and low enough that the worst reply parses into under 400 MB of Python objects (16 MiB of
+    empty lists is the worst case, about 22 bytes of objects per byte).
+    """
+
+    reply_bytes: int = 16 * _MIB
+    wire_bytes: int = 16 * _MIB
+    json_depth: int = 100
+    sync_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The instant (on the monotonic clock) by which every call of a client must be over."""
+
+    at: float
+    seconds: float  # how long it was set for, to name in the message
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(at=time.monotonic() + seconds, seconds=seconds)
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    @property
+    def passed(self) -> bool:
+        """True once the deadline is behind us."""
+        return self.remaining() <= 0
 
 
 @dataclass(frozen=True)
@@ -117,33 +175,46 @@ class SyncClient:
         ca_bundle: str | None = None,
         timeouts: Timeouts | None = None,
         retry: Retry | None = None,
+        limits: Limits | None = None,
+        deadline: Deadline | None = None,
         waiting: int = 0,
         gzip_min_bytes: int = 1024,
         gzip_level: int = 1,
     ) -> None:
         import requests
-        from requests.adapters import HTTPAdapter
+
+        from sync._watchdog import WatchedAdapter
 
         self.base_url = check_server_url(base_url, insecure_http=insecure_http)
         self.token = token
         self.timeouts = timeouts or Timeouts()
         self.retry = retry or Retry()
+        self.limits = limits or Limits()
+        # One client is one sync: its deadline runs from here unless the caller shares one.
+        self.deadline = deadline or Deadline.after(self.limits.sync_seconds)
         # How many records wait to be sent: named in the "unreachable" message.
         self.waiting = waiting
         self.gzip_min_bytes = gzip_min_bytes
         self.gzip_level = gzip_level
         self.bytes_sent = 0
-        self.bytes_received = 0
+        self.bytes_received = 0  # as received on the wire
         self._count_lock = threading.Lock()  # pushes may run in two threads (exchange._push)
         self._session = requests.Session()
         # Verification stays on: a CA bundle may be named, never switched off.
         self._session.verify = ca_bundle or True
         self._session.trust_env = False  # no proxy or netrc from the environment sees the token
         # Level 1: envelopes are mostly ciphertext; higher levels save ~3% for 2-3x the CPU.
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
+        adapter = WatchedAdapter(pool_connections=1, pool_maxsize=4, max_retries=0)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
-        self._session.headers.update({"User-Agent": _USER_AGENT, "Accept": "application/json"})
+        self._session.headers.update(
+            {
+                "User-Agent": _USER_AGENT,
+                "Accept": "application/json",
+                # gzip only: the one encoding read_body inflates within its caps.
+                "Accept-Encoding": "gzip",
+            }
+        )
 
     # --- the calls of the protocol (DESIGN §6, sync/protocol.py) --------------------------------
 
@@ -177,11 +248,25 @@ class SyncClient:
                 "rejected",
             }:
                 raise ProtocolError("the server's push reply has an unknown result")
+            if "reason" in item:
+                # The server's words, shown to the user later: one inert line (fieldkit.text).
+                item["reason"] = one_line(str(item["reason"]))
         return results
 
     def pull(self, *, cursor: str, limit: int) -> dict[str, Any]:
         """``GET /v1/pull``: the changes after ``cursor``, ``next_cursor`` and ``has_more``."""
-        reply = self._call("GET", "/v1/pull", params={"cursor": cursor, "limit": str(limit)})
+        while True:
+            try:
+                reply = self._call(
+                    "GET", "/v1/pull", params={"cursor": cursor, "limit": str(limit)}
+                )
+                break
+            except _TooLarge:
+                # Large records can make a page pass the cap: ask for fewer changes (the feed
+                # goes on from next_cursor either way); one change over the cap is an error.
+                if limit <= 1:
+                    raise
+                limit = max(1, limit // 4)
         if (
             not isinstance(reply.get("changes"), list)
             or not isinstance(reply.get("next_cursor"), str)
@@ -225,6 +310,17 @@ class SyncClient:
     def upgrade_identity(self, body: dict[str, Any]) -> None:
         """``POST /v1/projects/identity`` (coordinator): a signing identity for an old project."""
         self._call("POST", "/v1/projects/identity", json_body=body, idempotent=False)
+
+    # --- admin calls (sync.admin), with the admin token -------------------------------------
+
+    def admin_devices(self, *, admin_token: str) -> dict[str, Any]:
+        """``GET /v1/admin/devices``: every device the server knows."""
+        return self._call("GET", "/v1/admin/devices", bearer=admin_token)
+
+    def revoke_device(self, device_id: str, *, admin_token: str) -> dict[str, Any]:
+        """``POST /v1/admin/devices/ID/revoke``; repeating it changes nothing, so it is retried."""
+        path = f"/v1/admin/devices/{quote(device_id, safe='')}/revoke"
+        return self._call("POST", path, bearer=admin_token)
 
     def close(self) -> None:
         """Close the keep-alive connections."""
@@ -283,10 +379,16 @@ class SyncClient:
                 data = gzip.compress(raw_body, compresslevel=self.gzip_level, mtime=0)
                 headers["Content-Encoding"] = "gzip"
         url = self.base_url + path
+        # A 401 answers for the token that was sent: the admin token, or this device's.
+        admin = bearer is not None
         attempt = 0
         while True:
+            if self.deadline.passed:
+                raise self._out_of_time()
             try:
-                return self._once(method, url, headers=headers, data=data, params=params)
+                return self._once(
+                    method, url, headers=headers, data=data, params=params, admin=admin
+                )
             except _Transient as exc:
                 attempt += 1
                 if attempt >= self.retry.attempts or not idempotent:
@@ -294,7 +396,10 @@ class SyncClient:
                         f"the connection to the server kept failing ({exc.reason}); "
                         f"{self._waiting_text()} — try again later"
                     ) from None
-                self.retry.sleep(self.retry.delay(attempt))
+                delay = self.retry.delay(attempt)
+                if delay >= self.deadline.remaining():
+                    raise self._out_of_time() from None
+                self.retry.sleep(delay)
 
     def _waiting_text(self) -> str:
         n = self.waiting
@@ -308,52 +413,155 @@ class SyncClient:
         headers: dict[str, str],
         data: bytes | None,
         params: dict[str, str] | None,
+        admin: bool,
     ) -> dict[str, Any]:
         import requests
 
-        try:
-            response = self._session.request(
-                method,
-                url,
-                headers=headers,
-                data=data,
-                params=params,
-                timeout=(self.timeouts.connect, self.timeouts.read),
-                allow_redirects=False,
-            )
-            body = response.content  # read it all here, so a cut reply is caught here
-        except requests.exceptions.SSLError:
-            raise SyncError(
-                "the server's TLS certificate could not be verified; check the address, or "
-                "ask the server's admin (fieldkit never connects without verifying it)"
-            ) from None
-        except (requests.exceptions.ConnectTimeout, requests.exceptions.InvalidURL):
-            raise self._unreachable() from None
-        except requests.exceptions.ConnectionError as exc:
-            if _never_connected(exc):
-                raise self._unreachable() from None
-            raise _Transient("connection lost") from None
-        except requests.exceptions.Timeout:
-            raise _Transient("no reply in time") from None
-        except requests.exceptions.RequestException:
-            raise _Transient("reply cut short") from None
+        from sync._watchdog import Watchdog
+
+        # The request's own deadline, or the sync's when that comes first.
+        seconds = min(self.timeouts.request, self.deadline.remaining())
+        sync_bound = seconds < self.timeouts.request
+        with Watchdog(seconds) as watchdog:
+            try:
+                response = self._session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    data=data,
+                    params=params,
+                    timeout=(self.timeouts.connect, self.timeouts.read),
+                    allow_redirects=False,
+                    stream=True,  # the body is read here, within the caps
+                )
+            except requests.exceptions.RequestException as exc:
+                if watchdog.fired:  # whatever broke, the deadline cut the socket under it
+                    raise self._too_slow(seconds, sync_bound=sync_bound) from None
+                raise self._failure(exc) from None
+            try:
+                status = response.status_code
+                ok = 200 <= status < 300
+                body, wire = self._read(response, ok=ok)
+            except _Transient:
+                if watchdog.fired:
+                    raise self._too_slow(seconds, sync_bound=sync_bound) from None
+                raise
+            finally:
+                response.close()  # a reply left half-read closes its connection
+            if watchdog.fired:
+                # The socket was cut under the reply: what was read may look complete, it is not.
+                raise self._too_slow(seconds, sync_bound=sync_bound)
         with self._count_lock:
             self.bytes_sent += len(data or b"")
-            self.bytes_received += len(body)
-        status = response.status_code
+            self.bytes_received += wire
         if status in _TRANSIENT_STATUS or status >= 500:
             raise _Transient(f"server answered {status}")
-        parsed = _json(body)
-        if 200 <= status < 300:
+        try:
+            parsed = parse_json(body, max_depth=self.limits.json_depth) if body else None
+        except TooDeep:
+            raise ProtocolError(
+                f"the server's reply is nested more than {self.limits.json_depth} levels deep"
+            ) from None
+        except ValueError:  # not JSON, not UTF-8
+            parsed = None
+        if not isinstance(parsed, dict):
+            parsed = None
+        if ok:
             if parsed is None:
-                # A 2xx reply that is not JSON was cut or mangled in transit: ask again.
+                # A 2xx reply that is not a JSON object was cut or mangled in transit: ask again.
                 raise _Transient("reply cut short")
             return parsed
-        raise _http_error(status, parsed, url=url)
+        raise _http_error(status, parsed, url=url, admin=admin)
+
+    def _read(self, response: requests.Response, *, ok: bool) -> tuple[bytes, int]:
+        """The body of ``response`` within the caps: the limits for a 2xx reply, a few KiB
+        (the one-line reason) for any other; ``(body, bytes on the wire)``."""
+        import http.client
+
+        from urllib3.exceptions import HTTPError, ReadTimeoutError
+
+        wire_cap = self.limits.wire_bytes if ok else _ERROR_REPLY_BYTES
+        body_cap = self.limits.reply_bytes if ok else _ERROR_REPLY_BYTES
+        try:
+            return read_body(
+                response.raw,
+                encoding=response.headers.get("Content-Encoding", ""),
+                length=response.headers.get("Content-Length", ""),
+                wire_cap=wire_cap,
+                body_cap=body_cap,
+            )
+        except TooLarge as exc:
+            if not ok:
+                return b"", wire_cap  # an error reply's reason is not worth more
+            raise _TooLarge(_too_large_text(exc.cap, decompressed=exc.decompressed)) from None
+        except BadEncoding as exc:
+            if not ok:
+                return b"", 0
+            raise ProtocolError(f"the server's reply could not be read: {exc}") from None
+        except (Truncated, HTTPError, http.client.HTTPException, OSError, ValueError) as exc:
+            if isinstance(exc, ReadTimeoutError):
+                raise _Transient("no reply in time") from None
+            raise _Transient("reply cut short") from None
+
+    def _failure(self, exc: requests.exceptions.RequestException) -> Exception:
+        """The error (or retry, ``_Transient``) for a request that failed before its body."""
+        import requests
+
+        if isinstance(exc, requests.exceptions.SSLError):
+            return SyncError(
+                "the server's TLS certificate could not be verified; check the address, or "
+                "ask the server's admin (fieldkit never connects without verifying it)"
+            )
+        if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.InvalidURL):
+            return self._unreachable()
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            if _never_connected(exc):
+                return self._unreachable()
+            return _Transient("connection lost")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return _Transient("no reply in time")
+        return _Transient("reply cut short")
+
+    def _too_slow(self, seconds: float, *, sync_bound: bool) -> SyncError:
+        if sync_bound:
+            return self._out_of_time()
+        return SyncError(
+            f"the server took more than {_span(seconds)} to answer one request; "
+            f"{self._waiting_text()} — try again later"
+        )
+
+    def _out_of_time(self) -> SyncError:
+        return SyncError(
+            f"this sync ran past its limit of {_span(self.deadline.seconds)} and was stopped; "
+            f"{self._waiting_text()} — run it again to continue"
+        )
 
     def _unreachable(self) -> ServerUnreachable:
         host = urlsplit(self.base_url).netloc
         return ServerUnreachable(f"server unreachable ({host}); {self._waiting_text()}")
+
+
+class _TooLarge(ProtocolError):
+    """A reply over the size caps (``pull`` asks for a smaller page on it)."""
+
+
+def _too_large_text(cap: int, *, decompressed: bool) -> str:
+    when = " once decompressed" if decompressed else ""
+    return f"the server's reply is larger than {_size(cap)}{when}; it was not read"
+
+
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:g} s"
+    return f"{seconds / 60:g} minutes"
+
+
+def _size(n: int) -> str:
+    if n >= _MIB and n % _MIB == 0:
+        return f"{n // _MIB} MiB"
+    if n >= 1024 and n % 1024 == 0:
+        return f"{n // 1024} KiB"
+    return f"{n} bytes"
 
 
 def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
@@ -374,13 +582,17 @@ def _json(body: bytes) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _http_error(status: int, parsed: dict[str, Any] | None, *, url: str) -> SyncError:
+def _http_error(
+    status: int, parsed: dict[str, Any] | None, *, url: str, admin: bool = False
+) -> SyncError:
     detail = parsed.get("error") if parsed else None
     code = str(detail.get("code", "")) if isinstance(detail, dict) else ""
     message = str(detail.get("message", "")) if isinstance(detail, dict) else ""
-    # The server's messages carry no personal data (contract); keep them to one short line.
-    message = " ".join(message.split())[:200]
+    # Written by the server, which may be hostile: one short line of inert text (fieldkit.text).
+    code, message = one_line(code, limit=60), one_line(message)
     if status == 401:
+        if admin:
+            return AuthError("the server refused the admin token")
         if code in {"revoked", "device_revoked"} or "revoked" in message:
             return AuthError(
                 "this device's access was revoked; ask your coordinator to enrol it again"

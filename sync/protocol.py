@@ -20,54 +20,85 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
-    "DATA_KEY_INFO_PREFIX",
-    "ENVELOPE_KINDS",
-    "MAX_BATCH",
-    "MAX_CIPHERTEXT_CHARS",
-    "MAX_PULL_LIMIT",
-    "PROTOCOL_VERSION",
     "AdminDevice",
     "AdminDeviceList",
-    "Change",
+    "CODE_ALPHABET",
+    "DATA_KEY_INFO_PREFIX",
+    "DeviceBody",
     "DeviceKeys",
-    "EnrollCodeRequest",
-    "EnrollCodeResponse",
+    "ENVELOPE_KINDS",
+    "EmergencyContact",
+    "EnrolOfferBody",
     "EnrollRequest",
     "EnrollResponse",
+    "EnrollingDevice",
     "Envelope",
     "EnvelopeChange",
     "EnvelopeHeader",
+    "ErasureBody",
     "ErrorBody",
     "ErrorDetail",
+    "FormBody",
     "FormChange",
     "FormDefinition",
     "FormPublishRequest",
     "FormPublishResponse",
     "HealthResponse",
+    "IdentityUpgradeRequest",
     "KeyGrantChange",
     "KeyGrantRequest",
     "KeyGrantResponse",
+    "MAX_BATCH",
+    "MAX_CIPHERTEXT_CHARS",
+    "MAX_CONTACTS",
+    "MAX_GRANT_CHARS",
+    "MAX_PULL_LIMIT",
+    "MAX_RECIPIENTS",
+    "PROTOCOL_VERSION",
+    "PendingEnrolment",
+    "PendingEnrolmentList",
+    "ProjectBody",
     "ProjectCreateRequest",
     "ProjectCreateResponse",
     "ProjectDevice",
     "ProjectDeviceList",
+    "ProjectIdentity",
     "ProjectInfo",
     "ProjectKey",
+    "ProjectKeyBody",
     "ProjectKeyChange",
     "PullResponse",
     "PushRequest",
     "PushResponse",
     "PushResult",
     "Recipient",
+    "RefuseEnrolmentRequest",
+    "RevocationBody",
     "RevocationChange",
+    "STATEMENT_BODIES",
+    "STATEMENT_KINDS",
+    "SettingsBody",
+    "Statement",
+    "StatementChange",
+    "StatementRequest",
+    "StatementResponse",
     "b64decode",
     "b64encode",
+    "base32",
     "canonical_envelope_bytes",
     "canonical_header_bytes",
     "canonical_json",
+    "definition_sha256",
+    "fingerprint",
+    "form_ref",
     "hpke_info",
+    "identity_digest",
     "key_id",
+    "project_id_of",
     "signed_bytes",
+    "statement_body",
+    "statement_bytes",
+    "statement_id",
 ]
 
 PROTOCOL_VERSION = 1
@@ -470,21 +501,6 @@ class ProjectCreateResponse(_Model):
     device_id: Ident
     token: Token
     role: Role
-
-
-class EnrollCodeRequest(_Model):
-    """`POST /v1/admin/enroll-codes` (retired: a server-made code cannot pin the project)."""
-
-    role: Role
-    project_id: Ident | None = None
-    expires_in_seconds: Annotated[int, Field(ge=60, le=30 * 24 * 3600)] = 24 * 3600
-
-
-class EnrollCodeResponse(_Model):
-    """A one-time enrolment code (shown once) and when it expires."""
-
-    code: Annotated[str, Field(min_length=8, max_length=64)]
-    expires_at: datetime
 
 
 class EnrollRequest(_Model):

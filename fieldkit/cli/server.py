@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from fieldkit.cli.groups import devices_app, server_app
+from fieldkit.errors import UsageError
+from fieldkit.text import inert
+
+if TYPE_CHECKING:
+    from sync.admin import AdminClient
 
 _DATA_DIR_HELP = "Folder of the server's data (default: the workspace home's 'server' folder)."
 _DB_HELP = "postgresql://user@host/db to use PostgreSQL instead of the SQLite file."
@@ -107,6 +113,33 @@ _TOKEN = typer.Option(
     envvar="FIELDKIT_ADMIN_TOKEN",
     help="Admin token.",
 )
+# As for `fieldkit enroll`: the admin token never crosses a network in clear unless asked to.
+_INSECURE = typer.Option(
+    False,
+    "--insecure-http",
+    help="Allow plain http to a server that is not on this machine (trusted LAN only).",
+)
+_CA = typer.Option(
+    None,
+    "--ca-bundle",
+    help="Trust this CA certificate file (PEM) for the server: a private CA on an office LAN.",
+)
+
+
+def _admin(
+    server: str, admin_token: str, *, insecure_http: bool, ca_bundle: Path | None
+) -> AdminClient:
+    """The admin client; a plain-http address elsewhere is refused here, before any byte."""
+    from sync.admin import AdminClient
+
+    if ca_bundle is not None and not ca_bundle.is_file():
+        raise UsageError(f"no CA certificate file {ca_bundle}")
+    return AdminClient(
+        server,
+        admin_token,
+        insecure_http=insecure_http,
+        ca_bundle=str(ca_bundle) if ca_bundle else None,
+    )
 
 
 @server_app.command(
@@ -129,16 +162,18 @@ def devices_list(
     server: str = _SERVER,
     admin_token: str = _TOKEN,
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list."),
+    insecure_http: bool = _INSECURE,
+    ca_bundle: Path | None = _CA,
 ) -> None:
     """List enrolled devices with their role, project and whether they are revoked."""
-    from sync.admin import AdminClient
-
-    devices = AdminClient(server, admin_token).devices()
+    with _admin(server, admin_token, insecure_http=insecure_http, ca_bundle=ca_bundle) as admin:
+        devices = admin.devices()
     if as_json:
         typer.echo(json.dumps([d.model_dump(mode="json") for d in devices]))
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table()
     table.add_column("device", no_wrap=True)
@@ -151,7 +186,7 @@ def devices_list(
             d.device_id,
             d.role,
             d.project_id,
-            d.name or "",
+            Text(inert(d.name or "")),  # the server's text: no markup, no escape codes
             f"{d.enrolled_at:%Y-%m-%d}",
             f"{d.revoked_at:%Y-%m-%d %H:%M}" if d.revoked_at else "",
         )
@@ -164,11 +199,12 @@ def devices_revoke(
     server: str = _SERVER,
     admin_token: str = _TOKEN,
     as_json: bool = typer.Option(False, "--json", help="Print the device as JSON."),
+    insecure_http: bool = _INSECURE,
+    ca_bundle: Path | None = _CA,
 ) -> None:
     """Revoke a lost or retired device: its token stops working on its next call."""
-    from sync.admin import AdminClient
-
-    revoked = AdminClient(server, admin_token).revoke(device)
+    with _admin(server, admin_token, insecure_http=insecure_http, ca_bundle=ca_bundle) as admin:
+        revoked = admin.revoke(device)
     if as_json:
         typer.echo(json.dumps(revoked.model_dump(mode="json")))
         return

@@ -425,8 +425,11 @@ def test_project_create_wrong_token_and_revoked_device(
     )
     assert made.exit_code == 0, made.stderr
     assert _invoke("--home", coord, "forms", "publish", "consent").exit_code == 0
-    for bad in (["--role", "bogus"], ["--role", "field", "--expires", "-1h"],
-                ["--role", "field", "--expires", "99999d"]):
+    for bad in (
+        ["--role", "bogus"],
+        ["--role", "field", "--expires", "-1h"],
+        ["--role", "field", "--expires", "99999d"],
+    ):
         _assert_one_line_error(_invoke("--home", coord, "project", "enroll-code", *bad))
     code = _invoke("--home", coord, "project", "enroll-code", "--role", "field", "--json")
     assert code.exit_code == 0, code.stderr
@@ -437,7 +440,9 @@ def test_project_create_wrong_token_and_revoked_device(
     _assert_one_line_error(_invoke("--home", field, "enroll", url, "USED-CODE"))
     used = _invoke("--home", str(tmp_path / "other"), "init")
     assert used.exit_code == 0
-    again = _invoke("--home", str(tmp_path / "other"), "enroll", url, json.loads(code.stdout)["code"])
+    again = _invoke(
+        "--home", str(tmp_path / "other"), "enroll", url, json.loads(code.stdout)["code"]
+    )
     assert "does not know this enrolment code" in _assert_one_line_error(again, code=4)
     devices = json.loads(
         _invoke(

@@ -32,6 +32,7 @@ def signed_bytes(header: dict[str, Any], ciphertext: bytes) -> bytes:
 
     return canonical_header_bytes(header) + hashlib.sha256(ciphertext).digest()
 
+
 PROJECT = X25519PrivateKey.generate()
 SECOND_PROJECT_KEY = X25519PrivateKey.generate()
 DEVICE_X = X25519PrivateKey.generate()
@@ -300,5 +301,7 @@ def test_envelopes_of_the_first_protocol_still_open() -> None:
     plain = zlib.compress(canonical_json(BODY))
     ciphertext = nonce + AESGCM(data_key).encrypt(nonce, plain, canonical_json(header))
     data["ciphertext"] = base64.b64encode(ciphertext).decode()
-    data["signature"] = base64.b64encode(DEVICE_SIGN.sign(signed_bytes(header, ciphertext))).decode()
+    data["signature"] = base64.b64encode(
+        DEVICE_SIGN.sign(signed_bytes(header, ciphertext))
+    ).decode()
     assert _open(data).body == BODY

@@ -216,10 +216,17 @@ def enroll(url: str, admin_token: str, project: Project, role: str = "field") ->
     mac_key = _hkdf(secret, b"fieldkit/v2/enrol-mac-key")
     keys = dev.keys()
     fields = {"code_id": code_id, "device_id": dev.device_id, **keys, "name": None}
-    mac = hmac.new(mac_key, b"fieldkit/v2/enrol-device\n" + p.canonical_json(fields), hashlib.sha256)
+    mac = hmac.new(
+        mac_key, b"fieldkit/v2/enrol-device\n" + p.canonical_json(fields), hashlib.sha256
+    )
     r = requests.post(
         url + "/v1/enroll",
-        json={"code_id": code_id, "device_id": dev.device_id, **keys, "mac": p.b64encode(mac.digest())},
+        json={
+            "code_id": code_id,
+            "device_id": dev.device_id,
+            **keys,
+            "mac": p.b64encode(mac.digest()),
+        },
         timeout=10,
     )
     assert r.status_code == 200, r.text

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-import json
-
 from _client_kit import PASSPHRASE
 from typer.testing import CliRunner
 
@@ -130,7 +129,11 @@ def test_a_mistyped_code_is_caught_before_anything_else(tmp_path: Path, runner: 
     out = _run(runner, tmp_path / "f", "enroll", "http://127.0.0.1:9", "ABCDE-FGHJK", code=2)
     assert "not an enrolment code" in out
     out = _run(
-        runner, tmp_path / "f", "enroll", "http://127.0.0.1:9", "ABCDE-FGHJK-MNPQR-STVWX-YZ012",
+        runner,
+        tmp_path / "f",
+        "enroll",
+        "http://127.0.0.1:9",
+        "ABCDE-FGHJK-MNPQR-STVWX-YZ012",
         code=2,
     )
     assert "mistyped" in out

@@ -95,7 +95,7 @@ def test_unknown_fields_forbidden_everywhere() -> None:
     with pytest.raises(ValidationError):
         p.PushRequest.model_validate({"envelopes": [], "x": 1})
     with pytest.raises(ValidationError):
-        p.EnrollCodeRequest.model_validate({"role": "field", "admin": True})
+        p.EnrollRequest.model_validate({"code_id": "0" * 32, "admin": True})
 
 
 def test_batch_size_bounded() -> None:

@@ -224,9 +224,12 @@ def test_enroll_code_is_single_use_and_made_by_a_coordinator(sync_server: Runnin
     )
     assert r.status_code == 200
     # Refused: its token stops and it is no longer pending.
-    assert requests.get(
-        url + "/v1/pull", headers={"Authorization": f"Bearer {body.token}"}, timeout=5
-    ).status_code == 401
+    assert (
+        requests.get(
+            url + "/v1/pull", headers={"Authorization": f"Bearer {body.token}"}, timeout=5
+        ).status_code
+        == 401
+    )
     pending = requests.get(url + "/v1/enrolments", headers=project.coordinator.auth, timeout=5)
     assert pending.json()["enrolments"] == []
 
