@@ -253,13 +253,15 @@ class SyncClient:
                 item["reason"] = one_line(str(item["reason"]))
         return results
 
-    def pull(self, *, cursor: str, limit: int) -> dict[str, Any]:
-        """``GET /v1/pull``: the changes after ``cursor``, ``next_cursor`` and ``has_more``."""
+    def pull(self, *, cursor: str, limit: int, only: str | None = None) -> dict[str, Any]:
+        """``GET /v1/pull``: the changes after ``cursor``, ``next_cursor`` and ``has_more``
+        (``only="statement"``: signed statements alone, to read them again)."""
         while True:
+            params = {"cursor": cursor, "limit": str(limit)}
+            if only is not None:
+                params["only"] = only
             try:
-                reply = self._call(
-                    "GET", "/v1/pull", params={"cursor": cursor, "limit": str(limit)}
-                )
+                reply = self._call("GET", "/v1/pull", params=params)
                 break
             except _TooLarge:
                 # Large records can make a page pass the cap: ask for fewer changes (the feed

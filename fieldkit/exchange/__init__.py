@@ -12,7 +12,7 @@ from __future__ import annotations
 from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import Enrolment, ProjectRoot, enrolment, is_enrolled
 from fieldkit.exchange.code import EnrolmentCode
-from fieldkit.exchange.enrolment import Enrolled, IssuedCode, create_project, enroll, make_code
+from fieldkit.exchange.joining import Enrolled, IssuedCode, create_project, enroll, make_code
 from fieldkit.exchange.project import (
     ProjectInfo,
     Revoked,

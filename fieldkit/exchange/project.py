@@ -23,7 +23,7 @@ from fieldkit.exchange._state import (
     set_cursor,
 )
 from fieldkit.exchange._trust import STATE_PROJECT_KEYS, ProjectKey, Trust
-from fieldkit.exchange.enrolment import grant_keys, require_trust
+from fieldkit.exchange.joining import grant_keys, require_trust
 from sync.protocol import (
     DeviceBody,
     EmergencyContact,

@@ -62,6 +62,7 @@ PULL_LIMIT = 1000
 MAX_PAGES = 5000
 
 _UNCERTIFIED = "from a device the project has not certified yet"
+STATE_REREAD = "trust.reread_statements"
 _WAITS = "waits for the record it replaces"
 
 
@@ -294,7 +295,7 @@ def _exchange(
     """Certify (a coordinator), then pull."""
     certified = None
     if info.root is not None and info.is_coordinator:
-        from fieldkit.exchange.enrolment import certify_pending
+        from fieldkit.exchange.joining import certify_pending
 
         certified = certify_pending(
             ws, client, info, Trust(ws, info.root, device_id=info.device_id)
@@ -331,6 +332,24 @@ def _pull(
 ) -> PullSummary:
     summary = PullSummary()
     report("pull", 0, None)
+    if info.root is not None and ws.state.get(STATE_REREAD):
+        # The last pull refused statements: read every statement again first, so one that a
+        # network or server garbled is taken once it arrives intact (accepting is idempotent;
+        # what is refused again is not counted twice).
+        reread = PullSummary()
+        _pull_from(
+            ws,
+            client,
+            info,
+            "0",
+            summary=reread,
+            limit=limit,
+            report=report,
+            workers=workers,
+            only="statement",
+        )
+        summary.forms += reread.forms
+        summary.keys += reread.keys
     had_keys = bool(_private_keys(ws, info))
     _pull_from(
         ws, client, info, cursor(ws), summary=summary, limit=limit, report=report, workers=workers
@@ -343,16 +362,20 @@ def _pull(
             ws, client, info, "0", summary=summary, limit=limit, report=report, workers=workers
         )
     summary.held = ws.held.count()
+    if info.root is not None:
+        ws.state.set(STATE_REREAD, bool(summary.items_refused))
     return summary
 
 
-def _pages(client: SyncClient, start: str, limit: int) -> Iterator[dict[str, Any]]:
+def _pages(
+    client: SyncClient, start: str, limit: int, only: str | None = None
+) -> Iterator[dict[str, Any]]:
     """Pull pages in order, the next fetched while this one is applied; the cursor must move
     on every page and the number of pages is bounded (a hostile server cannot loop us)."""
     fetcher = ThreadPoolExecutor(max_workers=1)
     seen = {start}
     try:
-        upcoming = fetcher.submit(client.pull, cursor=start, limit=limit)
+        upcoming = fetcher.submit(client.pull, cursor=start, limit=limit, only=only)
         for _ in range(MAX_PAGES):
             page = upcoming.result()
             changes = page["changes"]
@@ -361,7 +384,9 @@ def _pages(client: SyncClient, start: str, limit: int) -> Iterator[dict[str, Any
                 if not changes or page["next_cursor"] in seen:
                     raise ProtocolError("the server's pull cursor does not move on")
                 seen.add(page["next_cursor"])
-                upcoming = fetcher.submit(client.pull, cursor=page["next_cursor"], limit=limit)
+                upcoming = fetcher.submit(
+                    client.pull, cursor=page["next_cursor"], limit=limit, only=only
+                )
             yield page
             if not more:
                 return
@@ -380,15 +405,18 @@ def _pull_from(
     limit: int,
     report: Progress,
     workers: int,
+    only: str | None = None,
 ) -> None:
     trust = Trust(ws, info.root, device_id=info.device_id) if info.root is not None else None
     taker = _Taker(ws, client, info, trust, summary, workers=workers)
     try:
-        for page in _pages(client, start, limit):
-            # The page and its cursor are saved in one local transaction (DESIGN §6).
+        for page in _pages(client, start, limit, only):
+            # The page and its cursor are saved in one local transaction (DESIGN §6); a pass
+            # over statements alone reads again what is behind the cursor and leaves it.
             with ws.records.batch():
                 taker.apply_page(page["changes"])
-                set_cursor(ws, page["next_cursor"])
+                if only is None:
+                    set_cursor(ws, page["next_cursor"])
             summary.changes += len(page["changes"])
             report("pull", summary.changes, None)
     finally:
@@ -612,7 +640,7 @@ class _Taker:
                 return {str(statement.body.get("device_id"))}
             return set()
         if kind == "key_grant":
-            from fieldkit.exchange.enrolment import open_grant
+            from fieldkit.exchange.joining import open_grant
 
             taken = open_grant(self._ws, self._trust, str(change.get("wrapped") or ""))
             if taken:

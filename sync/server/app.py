@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic_core
 from fastapi import Body, Depends, FastAPI, Query, Request
@@ -269,11 +269,19 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         engine: EngineDep,
         cursor: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int | None, Query(ge=1, le=p.MAX_PULL_LIMIT)] = None,
+        only: Annotated[Literal["statement"] | None, Query()] = None,
     ) -> Response:
-        """Changes after the cursor that this device may read, in commit order."""
+        """Changes after the cursor that this device may read, in commit order (``only``:
+        statements alone, for a device reading them again)."""
         require_device(caller)
         size = min(limit or settings.default_pull_limit, settings.max_pull_limit)
-        body = feed.pull(engine, caller=caller, cursor=feed.parse_cursor(cursor), limit=size)
+        body = feed.pull(
+            engine,
+            caller=caller,
+            cursor=feed.parse_cursor(cursor),
+            limit=size,
+            only=only,
+        )
         return Response(body, media_type="application/json")
 
     @app.post("/v1/forms", response_model=p.FormPublishResponse, tags=["coordinator"])

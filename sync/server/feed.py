@@ -82,7 +82,9 @@ def parse_cursor(cursor: str | None) -> int:
     return int(cursor)
 
 
-def pull(engine: Engine, *, caller: Caller, cursor: int, limit: int) -> bytes:
+def pull(
+    engine: Engine, *, caller: Caller, cursor: int, limit: int, only: str | None = None
+) -> bytes:
     """The JSON body of a PullResponse: changes after `cursor` the caller may read.
 
     Envelopes are spliced in as the canonical bytes stored at push, so 20,000 of them are not
@@ -120,6 +122,7 @@ def pull(engine: Engine, *, caller: Caller, cursor: int, limit: int) -> bytes:
             changes.c.project_id == caller.project_id,
             changes.c.change_no > cursor,
             or_(*visible),
+            *([changes.c.kind == only] if only else []),
         )
         .order_by(changes.c.change_no)
         .limit(limit + 1)
