@@ -103,26 +103,30 @@ def _seal_chunk(job: dict[str, Any]) -> list[bytes]:
 class Device:
     """A field device enrolled through the API (keys made here, no workspace needed)."""
 
-    def __init__(self, url: str, admin_token: str) -> None:
+    def __init__(self, url: str, coordinator: Any) -> None:
+        from fieldkit.crypto import enrolment as codes
+
         self.x = X25519PrivateKey.generate()
         self.ed = Ed25519PrivateKey.generate()
-        code = _post(
-            url + "/v1/admin/enroll-codes",
-            {"role": "field", "expires_in_seconds": 3600},
-            token=admin_token,
-        )["code"]
+        self.device_id = secrets.token_hex(8)
+        code = exchange.make_code(coordinator, role="field", expires_seconds=3600).code
+        code_id = codes.code_id(code.secret)
+        x, ed = (
+            _b64(self.x.public_key().public_bytes(*RAW)),
+            _b64(self.ed.public_key().public_bytes(*RAW)),
+        )
+        mac = codes.device_mac(
+            code.secret, code=code_id, device_id=self.device_id, x25519=x, ed25519=ed, name=None
+        )
         reply = _post(
             url + "/v1/enroll",
-            {
-                "code": code,
-                "x25519": _b64(self.x.public_key().public_bytes(*RAW)),
-                "ed25519": _b64(self.ed.public_key().public_bytes(*RAW)),
-            },
-        )
-        self.device_id = reply["device_id"]
+            {"code_id": code_id, "device_id": self.device_id, "x25519": x, "ed25519": ed,
+             "mac": _b64(mac)},
+        )  # fmt: skip
         self.token = reply["token"]
         self.project_id = reply["project"]["project_id"]
-        self.project_public = base64.b64decode(reply["project"]["keys"][0]["public_key"])
+        keys = coordinator.state.get("sync.project_keys")
+        self.project_public = base64.b64decode(keys[-1]["public_key"])
 
     def jobs(self, count: int, *, parts: int) -> list[dict[str, Any]]:
         """Sealing jobs for ``count`` records split in ``parts``."""
@@ -266,7 +270,7 @@ def baseline(url: str, token: str, envelopes: list[bytes]) -> tuple[float, float
 
 def pull_decrypt(url: str, token: str, project_key: X25519PrivateKey, devices: list[Device]) -> int:
     """Coordinator: fetch every envelope, verify its signature and decrypt it (in memory)."""
-    verify = {d.device_id: d.ed.public_key() for d in devices}
+    verify = {d.device_id: d.ed.public_key() for d in devices}  # the certified keys
     project_id = devices[0].project_id
     opened = 0
 
@@ -302,8 +306,10 @@ def run_backend(
         project_key = X25519PrivateKey.from_private_bytes(
             base64.b64decode(ws.state.get("sync.project_keys")[0]["private_key"])
         )
-        single = Device(url, admin_token)
-        many = [Device(url, admin_token) for _ in range(clients)]
+        single = Device(url, ws)
+        many = [Device(url, ws) for _ in range(clients)]
+        exchange.sync(ws)  # the coordinator certifies the devices (MAC under each code)
+        out["certificate_checks_per_s"] = certificate_checks(ws)
 
         start = time.perf_counter()
         single_envs = [e for chunk in seal_many(pool, single.jobs(n, parts=8)) for e in chunk]
@@ -363,6 +369,22 @@ def run_backend(
         out["pull_decrypt_store_records_per_s"] = round(summary.records / elapsed)
         ws.close()
     return out
+
+
+def certificate_checks(ws: Any, count: int = 2000) -> int:
+    """Statements (certificates) verified per second as a pull checks them: project and issuer
+    signatures, the issuer's certificate looked up, the body validated."""
+    from fieldkit.exchange._trust import Trust
+    from sync.protocol import Statement
+
+    info = exchange.enrolment(ws)
+    assert info.root is not None
+    trust = Trust(ws, info.root, device_id=info.device_id)
+    certs = [Statement.model_validate(s.statement) for s in ws.statements.list(kind="device")]
+    start = time.perf_counter()
+    for i in range(count):
+        trust._verified(certs[i % len(certs)])
+    return round(count / (time.perf_counter() - start))
 
 
 def crypto_floor(count: int = 2000) -> int:

@@ -27,7 +27,10 @@ def recipient_keys(ws: Workspace, info: Enrolment) -> list[ProjectKey]:
     if info.root is not None:
         current = Trust(ws, info.root, device_id=info.device_id).current_key()
         return [current] if current is not None else []
-    return [ProjectKey(**k) for k in ws.state.get(STATE_PROJECT_KEYS) or []]
+    return [
+        ProjectKey(key_id=k["key_id"], public_key=k["public_key"], generation=0)
+        for k in ws.state.get(STATE_PROJECT_KEYS) or []
+    ]
 
 
 def _iso(value: Any) -> str | None:

@@ -149,7 +149,11 @@ class Trust:
         self.device_id = device_id
         self._caches = _Caches(
             devices=dict(ws.state.get(STATE_DEVICES) or {}),
-            keys=[dict(k) for k in ws.state.get(STATE_PROJECT_KEYS) or []],
+            # Keys taken before signed statements have no generation yet (0 until signed).
+            keys=[
+                {"generation": 0, "private_key": None, **k}
+                for k in ws.state.get(STATE_PROJECT_KEYS) or []
+            ],
             codes=dict(ws.state.get(STATE_CODES) or {}),
         )
         self._verify_keys: dict[str, Ed25519PublicKey] = {}
@@ -181,8 +185,9 @@ class Trust:
         return sorted(keys, key=lambda k: k.generation)
 
     def current_key(self) -> ProjectKey | None:
-        """The key devices seal to: the highest generation the project announced."""
-        keys = self.project_keys()
+        """The key devices seal to: the highest generation the project announced (a key taken
+        before signed statements, generation 0, never counts)."""
+        keys = [k for k in self.project_keys() if k.generation >= 1]
         return keys[-1] if keys else None
 
     def private_keys(self) -> list[X25519PrivateKey]:
@@ -216,6 +221,9 @@ class Trust:
             if item["key_id"] == key.key_id:
                 if key.private_key and not item.get("private_key"):
                     item["private_key"] = key.private_key
+                    self._caches.dirty.add(STATE_PROJECT_KEYS)
+                if not item.get("generation") and key.generation:
+                    item["generation"] = key.generation  # signed at last (an upgrade)
                     self._caches.dirty.add(STATE_PROJECT_KEYS)
                 return
         self._caches.keys.append(
@@ -428,7 +436,7 @@ class Trust:
         if key_id(b64decode(body.public_key)) != body.key_id:
             raise CryptoError("a project key whose id does not match it")
         for known in self.project_keys():
-            if known.key_id == body.key_id and known.generation != body.generation:
+            if known.key_id == body.key_id and known.generation not in (0, body.generation):
                 raise CryptoError("a project key announced again under another generation")
             if known.generation == body.generation and known.key_id != body.key_id:
                 raise CryptoError("two project keys of the same generation")

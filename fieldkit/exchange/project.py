@@ -60,7 +60,22 @@ __all__ = [
     "upgrade_trust",
 ]
 
-STATE_CANDIDATE = "trust.candidate"  # a project statement seen before the identity is pinned
+STATE_CANDIDATE = "trust.candidate"
+# Below the client's JSON nesting limit (sync.client.Limits), with room for the pull envelope.
+MAX_FORM_DEPTH = 90
+
+
+def _depth(value: Any) -> int:
+    """How deeply a JSON value nests (iteratively: a hostile definition cannot overflow)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest  # a project statement seen before the identity is pinned
 
 
 def device_fingerprint(ed25519_b64: str) -> str:
@@ -187,6 +202,9 @@ def publish_form(
     version = str(definition.get("version") or "").strip()
     if not form_id or not version:
         raise FormError("a published form needs a form_id and a version (settings sheet)")
+    if _depth(definition) > MAX_FORM_DEPTH:
+        # Every laptop's pull refuses replies nested deeper than sync.client's limit.
+        raise FormError(f"form {form_id} nests groups more than {MAX_FORM_DEPTH} levels deep")
     info = enrolment(ws)
     if info.root is None:
         return _publish_unsigned(ws, definition, form_id, version, server, client_options)
@@ -498,7 +516,14 @@ def upgrade_trust(
                 psk.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
             )
             for generation, key in enumerate(keys, start=1):
-                trust.add_project_key(ProjectKey(**{**key, "generation": generation}))
+                trust.add_project_key(
+                    ProjectKey(
+                        key_id=key["key_id"],
+                        public_key=key["public_key"],
+                        generation=generation,
+                        private_key=key.get("private_key"),
+                    )
+                )
             for statement in statements:
                 trust.accept(statement)
             trust.flush()

@@ -524,3 +524,25 @@ def test_the_server_package_imports_nothing_of_forms_store_or_capture() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_a_pull_cursor_that_does_not_move_is_refused(tmp_path: Path, breached: Any) -> None:
+    # A server answering "more" forever without moving on must not loop the laptop.
+    _, field = project(tmp_path, breached.url, breached.admin_token)
+    cursor_before = field.state.get("sync.cursor")
+
+    def rewrite(method: str, path: str, status: int, body: bytes) -> bytes:
+        if path != "/v1/pull" or status != 200:
+            return body
+        page = json.loads(body)
+        page["has_more"] = True
+        page["next_cursor"] = cursor_before
+        page["changes"] = page["changes"] or [{"seq": 1, "type": "other"}]
+        return json.dumps(page).encode()
+
+    from fieldkit.errors import ProtocolError
+
+    with RewritingProxy(breached.url, rewrite) as proxy:
+        with pytest.raises(ProtocolError, match="cursor does not move on"):
+            exchange.sync(field, server=proxy.url)
+    assert exchange.sync(field).sent == 0  # straight to the server, all is well again
