@@ -149,3 +149,18 @@ def test_plain_http_to_a_remote_server_needs_the_flag(tmp_path: Path, runner: Cl
     _run(runner, tmp_path / "f", "init")
     out = _run(runner, tmp_path / "f", "enroll", "http://192.0.2.10:8765", "CODE", code=2)
     assert "--insecure-http" in out
+
+
+def test_project_show_prints_the_fingerprint_as_a_qr_code(
+    tmp_path: Path, sync_server, runner: CliRunner
+) -> None:  # type: ignore[no-untyped-def]
+    home = tmp_path / "c"
+    _run(runner, home, "init")
+    _run(
+        runner, home, "project", "create", "QR", "--server", sync_server.url,
+        "--admin-token", sync_server.admin_token,
+    )  # fmt: skip
+    out = _run(runner, home, "project", "show")
+    assert "Fingerprint: " in out and "certified" in out
+    assert "█" in out or "▀" in out  # the QR code, drawn in block characters
+    assert "█" not in _run(runner, home, "project", "show", "--no-qr")

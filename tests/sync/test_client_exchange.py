@@ -250,3 +250,34 @@ def test_a_record_sealed_for_another_project_is_rejected_not_sent(
     assert summary.rejected == [(rid, "project_id is not the project of this device")]
     assert "1 rejected" in summary.line()
     assert status_of(field)[rid] == "finalized"
+
+
+def test_a_signed_revocation_stops_the_laptop_and_a_coordinator_is_followed_by_a_rotation(
+    tmp_path: Path, sync_server
+) -> None:  # type: ignore[no-untyped-def]
+    url, admin = sync_server.url, sync_server.admin_token
+    coordinator, field = project(tmp_path, url, admin)
+    second = workspace(tmp_path, "second")
+    enroll(coordinator, second, url, role="coordinator")
+    exchange.pull(second)  # takes the project keys
+    result = exchange.revoke_device(coordinator, field.device_id)
+    assert result.rotated_to is None
+    capture(field, 1)
+    with pytest.raises(AuthError, match="revoked"):
+        exchange.sync(field)
+    listed = {d["device_id"]: d for d in exchange.certified_devices(coordinator)}
+    assert listed[field.device_id]["revoked_at"]
+    # Revoking a coordinator rotates the encryption key; the remaining coordinators get it.
+    third = workspace(tmp_path, "third")
+    enroll(coordinator, third, url, role="coordinator")
+    exchange.pull(third)
+    assert exchange.revoke_device(coordinator, second.device_id).rotated_to == 2
+    exchange.pull(third)
+    assert exchange.project_info(third).key_generation == 2
+    late = workspace(tmp_path, "late")
+    enroll(coordinator, late, url)
+    ids = capture(late, 1)
+    exchange.sync(late)
+    assert exchange.pull(third).records == 1 and set(answers_of(third)) >= set(ids)
+    with pytest.raises(UsageError, match="does not revoke its own"):
+        exchange.revoke_device(coordinator, coordinator.device_id)

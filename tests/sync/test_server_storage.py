@@ -114,3 +114,53 @@ def test_server_never_imports_the_field_toolkit() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_database_of_the_first_schema_upgrades_and_keeps_its_records(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A server made by 0.1 (revision 0001) keeps every envelope and its feed after the
+    upgrade; envelopes become keyed by (device, record id)."""
+    from datetime import UTC, datetime
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from sync.server import ServerSettings
+    from sync.server.db import MIGRATIONS
+
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else None
+    settings = ServerSettings(data_dir=tmp_path / "srv", database_url=url)
+    engine = make_engine(settings)
+    try:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0001")
+        now = datetime.now(UTC)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO envelopes (record_id, project_id, device_id, body, body_sha256, "
+                    "received_at) VALUES (:r, 'p_1', 'd_1', :b, :h, :t)"
+                ),
+                {"r": "6f1c0000-0000-4000-8000-000000000001", "b": b"{}", "h": b"h" * 32, "t": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO changes (change_no, project_id, kind, ref, audience) "
+                    "VALUES (1, 'p_1', 'envelope', :r, 'd_1')"
+                ),
+                {"r": "6f1c0000-0000-4000-8000-000000000001"},
+            )
+        migrate(engine)
+        with engine.begin() as conn:
+            rows = conn.execute(text("SELECT device_id, record_id FROM envelopes")).all()
+            assert [tuple(r) for r in rows] == [("d_1", "6f1c0000-0000-4000-8000-000000000001")]
+            pk = inspect(conn).get_pk_constraint("envelopes")["constrained_columns"]
+            assert sorted(pk) == ["device_id", "record_id"]
+    finally:
+        engine.dispose()
