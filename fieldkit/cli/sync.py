@@ -13,6 +13,7 @@ from fieldkit.cli._common import ask_secret, open_workspace_for
 from fieldkit.cli.app import app
 from fieldkit.cli.groups import forms_app, project_app
 from fieldkit.errors import UsageError
+from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from fieldkit.exchange import Progress
@@ -117,18 +118,27 @@ def enroll(
 
 
 def _ask_device_name() -> str | None:
-    """A device name typed at a terminal (none when not at one: names are optional)."""
+    """A device name typed at a terminal (none when not at one: names are optional). The
+    computer's own name is offered only with the user's yes: it can identify its owner."""
+    import socket
     import sys
 
-    from fieldkit.cli._common import ask_line
+    from fieldkit.cli._common import ask_line, confirm
 
     if not sys.stdin.isatty():
         return None
     text = ask_line(
         "A name for this laptop, as your coordinator will see it (e.g. coast-laptop-3; "
-        "never a person's name; Enter for none)"
-    )
-    return text.strip() or None
+        "never a person's name; Enter to skip)"
+    ).strip()
+    if text:
+        return text
+    host = socket.gethostname().split(".")[0][:100]
+    if host and confirm(
+        f"Use this computer's name '{inert(host)}'? (a computer's name can identify its owner)"
+    ):
+        return host
+    return None
 
 
 @app.command()

@@ -38,8 +38,10 @@ def _run(runner: CliRunner, home: Path, *args: str, code: int = 0) -> str:
 
 
 def _code(runner: CliRunner, coordinator: Path, role: str = "field") -> str:
-    out = _run(runner, coordinator, "project", "enroll-code", "--role", role, "--json")
-    return str(json.loads(out)["code"])
+    args = ["--home", str(coordinator), "project", "enroll-code", "--role", role, "--json"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return str(json.loads(result.stdout)["code"])
 
 
 def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: CliRunner) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +61,9 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     )
     assert "Created project Visits 2026" in out and "Fingerprint: " in out
     fingerprint = out.split("Fingerprint: ", 1)[1].split()[0]
-    shown = json.loads(_run(runner, coordinator, "project", "show", "--json"))
+    shown = json.loads(
+        runner.invoke(app, ["--home", str(coordinator), "project", "show", "--json"]).stdout
+    )
     assert shown["fingerprint"] == fingerprint and shown["role"] == "coordinator"
     form = tmp_path / "visits.md"
     form.write_text(FORM_MD, encoding="utf-8")
@@ -93,7 +97,9 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     with open_workspace(coordinator, passphrase=PASSPHRASE) as ws:
         sites = sorted(r.answers["/data/site"] for r in ws.records.list() if r.origin == "received")
     assert sites == ["KE-0101", "KE-0102"]
-    devices = json.loads(_run(runner, coordinator, "project", "devices", "--json"))
+    devices = json.loads(
+        runner.invoke(app, ["--home", str(coordinator), "project", "devices", "--json"]).stdout
+    )
     assert sorted(d["name"] or "" for d in devices) == ["", "coast-laptop-1"]
 
     # A second coordinator enrols; the first certifies it on its next sync and seals the

@@ -490,13 +490,6 @@ def test_server_text_in_admin_output_is_inert(hostile: Any) -> None:
     assert code == 0, err
     assert not CONTROL.search(out) and "laptop\N{REPLACEMENT CHARACTER}[2J" in out
     assert "[b]x" in out  # rich markup from the server is printed, not obeyed
-    code, out, err = _run(
-        "server", "enroll-code", "--server", server.url, "--admin-token", ADMIN_TOKEN,
-        "--role", "field",
-    )  # fmt: skip
-    assert code == 0, err
-    assert out.startswith("Enrolment code: CODE\N{REPLACEMENT CHARACTER}[2J")
-    assert not CONTROL.search(out)
 
 
 def test_a_deep_reply_to_an_admin_command_is_one_error_line(hostile: Any) -> None:
@@ -510,7 +503,6 @@ def test_a_deep_reply_to_an_admin_command_is_one_error_line(hostile: Any) -> Non
 # --- the admin token and plain http -------------------------------------------------------------
 
 _ADMIN_COMMANDS = {
-    "enroll-code": ["server", "enroll-code", "--role", "field"],
     "devices list": ["server", "devices", "list"],
     "devices revoke": ["server", "devices", "revoke", "dev-1"],
 }
@@ -526,9 +518,7 @@ def _admin_answer(request: Request, out: BinaryIO) -> None:
         "enrolled_at": "2026-01-02T03:04:05Z",
         "revoked_at": "2026-01-03T03:04:05Z",
     }
-    if request.path.endswith("/enroll-codes"):
-        json_reply(out, 200, {"code": "c" * 20, "expires_at": "2026-01-02T00:00:00Z"})
-    elif request.path.endswith("/revoke"):
+    if request.path.endswith("/revoke"):
         json_reply(out, 200, device)
     else:
         json_reply(out, 200, {"devices": [device]})
