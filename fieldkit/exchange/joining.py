@@ -22,6 +22,7 @@ The flow, and who can forge what:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -167,7 +168,6 @@ def create_project(
         PrivateFormat,
     )
 
-    from fieldkit.crypto.statements import sign_statement
     from sync.client import SyncClient
 
     refuse_second_enrolment(ws)
@@ -178,18 +178,8 @@ def create_project(
     project_id = project_id_of(psk_public)
     device_id = ws.device_id
     x25519, ed25519 = _keys_b64(ws)
-    issued_at = stamp()
 
-    def signed(kind: str, body: Any) -> Statement:
-        return sign_statement(
-            psk,
-            issuer_key=ws.device.ed25519,
-            kind=kind,
-            project_id=project_id,
-            issuer=device_id,
-            issued_at=issued_at,
-            body=body,
-        )
+    signed = founding_signer(psk, ws, project_id=project_id, issuer=device_id)
 
     statements = [
         signed(
@@ -275,6 +265,28 @@ def create_project(
         fingerprint=root.fingerprint,
         forms=0,
     )
+
+
+def founding_signer(
+    psk: Any, ws: Workspace, *, project_id: str, issuer: str
+) -> Callable[[str, Any], Statement]:
+    """Sign a project's founding statements (creation, upgrade) at one instant, by its creator."""
+    from fieldkit.crypto.statements import sign_statement
+
+    issued_at = stamp()
+
+    def signed(kind: str, body: Any) -> Statement:
+        return sign_statement(
+            psk,
+            issuer_key=ws.device.ed25519,
+            kind=kind,
+            project_id=project_id,
+            issuer=issuer,
+            issued_at=issued_at,
+            body=body,
+        )
+
+    return signed
 
 
 def _raw_public() -> Any:

@@ -23,7 +23,7 @@ from fieldkit.exchange._state import (
     set_cursor,
 )
 from fieldkit.exchange._trust import STATE_PROJECT_KEYS, ProjectKey, Trust
-from fieldkit.exchange.joining import grant_keys, require_trust
+from fieldkit.exchange.joining import founding_signer, grant_keys, require_trust
 from sync.protocol import (
     DeviceBody,
     EmergencyContact,
@@ -441,8 +441,6 @@ def upgrade_trust(
         PublicFormat,
     )
 
-    from fieldkit.crypto.statements import sign_statement
-    from fieldkit.exchange._trust import stamp
 
     info = enrolment(ws)
     if info.root is not None:
@@ -453,18 +451,7 @@ def upgrade_trust(
     psk = Ed25519PrivateKey.generate()
     signing_key = b64encode(psk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
     own_key = b64encode(ws.device.ed25519_public)
-    issued_at = stamp()
-
-    def signed(kind: str, body: Any) -> Statement:
-        return sign_statement(
-            psk,
-            issuer_key=ws.device.ed25519,
-            kind=kind,
-            project_id=info.project_id,
-            issuer=info.device_id,
-            issued_at=issued_at,
-            body=body,
-        )
+    signed = founding_signer(psk, ws, project_id=info.project_id, issuer=info.device_id)
 
     statements = [
         signed(
