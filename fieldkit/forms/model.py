@@ -556,28 +556,42 @@ def _substitute(text: str, values: Mapping[str, Any]) -> str:
 
 def _loop_groups(loop: dict[str, Any]) -> list[dict[str, Any]]:
     """A ``begin loop over LIST`` as pyxform builds it: one group per choice of the list, each
-    holding a copy of the loop's questions with ``%(name)s``/``%(label)s`` filled in
-    (pyxform builder._create_loop_from_dict)."""
+    holding a copy of the loop's questions with ``%(name)s``/``%(label)s`` filled in.
+
+    The filling follows pyxform (builder._name_and_label_substitutions) key for key: every
+    text of a question, and every text one level down in its dictionaries — the translated
+    label and hint, and also ``bind`` (relevant, constraint, calculation, messages),
+    ``control`` and ``parameters``. A dictionary keyed by language takes that language's
+    choice label; any other dictionary the choice's columns. Nested children are copied as
+    written, as pyxform does.
+    """
     groups = []
     for column in loop.get("columns") or []:
         if not isinstance(column, dict) or column.get("name") in {None, "none"}:
             continue
         label = column.get("label", "")
+        by_language: dict[str, dict[str, Any]] | None = None
+        if isinstance(label, dict):
+            by_language = {
+                str(lang): {"name": column["name"], "label": text} for lang, text in label.items()
+            }
         children = []
         for child in loop.get("children") or []:
+            if not isinstance(child, dict):
+                continue
             copy: dict[str, Any] = {}
             for key, value in child.items():
                 if isinstance(value, str):
                     value = _substitute(value, column)
-                elif isinstance(value, dict) and key in {"label", "hint"}:
+                elif isinstance(value, dict):
                     value = {
-                        lang: _substitute(
-                            str(text),
-                            {"name": column["name"], "label": label.get(lang, "")}
-                            if isinstance(label, dict)
-                            else column,
+                        inner: _substitute(
+                            text,
+                            by_language.get(str(inner), column) if by_language else column,
                         )
-                        for lang, text in value.items()
+                        if isinstance(text, str)
+                        else text
+                        for inner, text in value.items()
                     }
                 copy[key] = value
             children.append(copy)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from fieldkit.errors import AnswerError, FormError
 from fieldkit.forms import values as _values
-from fieldkit.forms.model import METADATA_TYPES, Choice, Form, Node
+from fieldkit.forms.model import DEFAULT_LANGUAGE, METADATA_TYPES, Choice, Form, Node
 
 if TYPE_CHECKING:
     from fieldkit.forms.graph import Item
@@ -824,6 +824,14 @@ class FormSession:
         """
         if not texts:
             return ""
+        plain = set(texts) == {DEFAULT_LANGUAGE}
+        if plain and "${" not in texts[DEFAULT_LANGUAGE]:
+            # One untranslated message with no ${name}: pyxform writes it as a plain
+            # jr:constraintMsg attribute, shown as it is in every language.
+            return texts[DEFAULT_LANGUAGE]
+        if plain and self.form.default_language:
+            # With ${name} it becomes itext in the settings' default_language only.
+            texts = {self.form.default_language: texts[DEFAULT_LANGUAGE]}
         if self.form.languages:
             active = self.lang or self.form.initial_language or ""
             text = texts.get(active, "-")

@@ -123,7 +123,8 @@ def _steps(form: Form, rng: random.Random, count: int = 25) -> list[dict[str, ob
         value = _value(node.type, [c.name for c in node.choices], node.name, rng)
         if value is None:
             continue
-        target = node.name
+        # A name used more than once (a loop's questions, one per choice) needs its path.
+        target = node.name if len(form.named(node.name)) == 1 else node.path
         if node.repeat is not None:
             target = node.path.replace(node.repeat, f"{node.repeat}[{rng.randint(1, 3)}]")
         steps.append({"set": target, "value": value})
