@@ -127,7 +127,9 @@ def _expand(ref: str, paths: list[str]) -> list[str]:
     out = []
     for path in paths:
         parts = path.split("/")
-        if len(parts) == len(wanted) and all(w in {"*", p} for w, p in zip(wanted, parts)):
+        if len(parts) == len(wanted) and all(
+            w in {"*", p} for w, p in zip(wanted, parts, strict=True)
+        ):
             out.append(path)
     return out
 
