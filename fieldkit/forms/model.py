@@ -290,8 +290,10 @@ class Form:
             self.initial_language = languages[0]
         self._compile()
         from fieldkit.forms.graph import Graph
+        from fieldkit.forms.instance import check_fixed_size
 
         self.graph: Graph = Graph(self)
+        check_fixed_size(self)
 
     # ------------------------------------------------------------------ construction
 

@@ -289,7 +289,7 @@ def _selected_at(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: the choice at the 0-based index, "" when out of range.
     items = _choices(args[0])
     index = to_number(args[1])
-    if math.isnan(index) or index < 0 or index != int(index) or index >= len(items):
+    if math.isnan(index) or index < 0 or index >= len(items) or index != int(index):
         return ""
     return items[int(index)]
 
