@@ -39,6 +39,7 @@ from fieldkit.forms.instance import (
     path_sort_key,
 )
 from fieldkit.forms.model import DEFAULT_LANGUAGE, METADATA_TYPES, Choice, Form, Node
+from fieldkit.forms.secondary import choice_item
 from fieldkit.forms.state import NodeState, Problem
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ class FormSession:
             self._ctx = EvalContext(
                 node,
                 root=self.root,
+                instances=self.form.secondary_instances(),
                 now=self._clock,
                 random=self._random,
                 choice_label=self._choice_label,
@@ -197,20 +199,12 @@ class FormSession:
         return False
 
     def _filtered_choices(self, expression: Expression, inst: InstanceNode) -> list[Choice]:
-        from fieldkit.forms.xpath import StaticNode
-
         ctx = self._context(inst)
         kept: list[Choice] = []
         for choice in inst.template.choices:
-            item = StaticNode(
-                "item",
-                children=[
-                    StaticNode("name", choice.name),
-                    StaticNode("label", choice.label(self.lang)),
-                    *(StaticNode(k, v) for k, v in choice.extra.items()),
-                ],
-            )
-            ctx.node = item
+            # Each choice is offered as its item (name, label and other columns; a file's
+            # row as ODK reads it), with ``current()`` the question's own node.
+            ctx.node = choice_item(choice, label=choice.label(self.lang))
             ctx.current = inst
             try:
                 keep = expression.evaluate_boolean(ctx)
