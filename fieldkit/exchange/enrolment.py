@@ -247,16 +247,19 @@ def publish_form(
     **client_options: Any,
 ) -> dict[str, str]:
     """Coordinator: send a form (or a new version) to the project; devices get it on sync."""
-    if isinstance(source, Path):
-        from fieldkit.forms import load_form
+    from fieldkit.forms import load_form, with_version
 
+    if isinstance(source, Path):
         definition = dict(load_form(source).definition)
     else:
         definition = dict(source)
+    # A form without a version gets the one `forms add` gives it (fieldkit.forms.versions).
+    definition = with_version(definition)
     form_id = str(definition.get("id_string") or "").strip()
-    version = str(definition.get("version") or "").strip()
-    if not form_id or not version:
-        raise FormError("a published form needs a form_id and a version (settings sheet)")
+    version = str(definition["version"])
+    if not form_id:
+        where = source.name if isinstance(source, Path) else "the form"
+        raise FormError(f"{where}: a published form needs a form_id (settings sheet)")
     ws.forms.add(definition)  # the coordinator's own workspace holds what it publishes
     body = {
         "form_id": form_id,

@@ -249,6 +249,11 @@ class Form:
         self.settings: dict[str, Any] = settings
         self.id: str = str(definition.get("id_string") or definition.get("name") or "form")
         self.version: str = str(definition.get("version") or "")
+        #: True when the settings sheet gave no version and ``version`` comes from the
+        #: form's content (versions.py).
+        self.version_from_content: bool = (definition.get("fieldkit") or {}).get(
+            "version_from"
+        ) == "content"
         self.title: str = str(definition.get("title") or self.id)
         self.root: str = str(definition.get("name") or "data")
         default_language = definition.get("default_language")

@@ -38,7 +38,12 @@ SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".md"}
 
 _ROW_RE = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
 _COLUMN_RE = re.compile(r"the '([^']+)' value is invalid", re.IGNORECASE)
-_SHEET_RE = re.compile(r"On the '(\w+)' sheet|sheet:\s*'?(\w+)'?|'(\w+)' sheet", re.IGNORECASE)
+# "sheet: 'name'" only with quotes: pyxform also writes "List name not in choices sheet: LIST"
+# about a row of the survey sheet, where the word after the colon is the list, not a sheet.
+_SHEET_RE = re.compile(r"On the '(\w+)' sheet|sheet:\s*'(\w+)'|'(\w+)' sheet", re.IGNORECASE)
+_LIST_MISSING_RE = re.compile(
+    r"List name not in (choices|columns|external choices) sheet:\s*(\S+)", re.IGNORECASE
+)
 
 
 @dataclass
@@ -143,8 +148,33 @@ def _read_workbook(data: bytes, *, suffix: str, name: str) -> dict[str, Any]:
     if "\x00" in text:
         raise FormError(f"{name}: the file is not text")
     raw = io.BytesIO(text.encode("utf-8"))
+    if suffix == ".md":
+        _check_markdown_cells(text)
     result: dict[str, Any] = csv_to_dict(raw) if suffix == ".csv" else md_to_dict(raw)
     return result
+
+
+def _check_markdown_cells(text: str) -> None:
+    """Refuse a Markdown row with more cells than its sheet's header, before pyxform reads it.
+
+    In a Markdown table every ``|`` starts a new cell, so a ``|`` inside a label or an
+    expression (the XPath union ``a | b``) splits the cell; pyxform then fails with "tuple
+    index out of range". Markdown's own escape, ``\\|``, keeps it in the cell.
+    """
+    from pyxform.xls2json_backends import _md_table_to_ss_structure
+
+    for sheet, rows in _md_table_to_ss_structure(text).items():
+        if not rows:
+            continue
+        width = len(rows[0])
+        for number, row in enumerate(rows[1:], start=2):
+            if any(cell not in {None, ""} for cell in row[width:]):
+                raise FormError(
+                    "the row has more cells than the sheet's header; a '|' inside a cell "
+                    "must be written '\\|'",
+                    sheet=str(sheet).lower() if sheet else None,
+                    row=number,
+                )
 
 
 def _check_zip(data: bytes, *, name: str) -> None:
@@ -415,6 +445,15 @@ def _reword(exc: BaseException) -> FormError:
         else:
             text = str(exc) or kind
     sheet, row = _locate(text)
+    missing = _LIST_MISSING_RE.search(text)
+    if missing is not None:
+        # A select on the survey sheet names a list its choices sheet lacks.
+        return FormError(
+            f"choice list '{missing.group(2)}' is not on the {missing.group(1).lower()} sheet",
+            sheet="survey",
+            row=row,
+            column="type",
+        )
     column = _COLUMN_RE.search(text)
     return FormError(
         _clean(text) or "pyxform could not read the form",

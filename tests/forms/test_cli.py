@@ -45,7 +45,7 @@ def test_validate_ok_and_errors(form_file: Path, tmp_path: Path) -> None:
     )
     result = CliRunner().invoke(app, ["forms", "validate", str(form_file)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("OK form.md (cli_form 3)")
+    assert result.stdout.startswith("OK form.md (cli_form version 3)")
     result = CliRunner().invoke(app, ["forms", "validate", str(form_file), str(bad)])
     assert result.exit_code == 1
     assert "ERROR bad.md: sheet survey, row 2, column relevant:" in result.stdout
