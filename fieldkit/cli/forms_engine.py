@@ -74,7 +74,9 @@ def show(
     version = form.version or "(none)"
     if form.version_from_content:
         version += " (from its content: the settings sheet gives none)"
-    console.print(Text(f"id {form.id}, version {version}"))
+    # The id is what a person types: one unbroken line (the terminal may wrap it).
+    console.print(Text(f"id {form.id}"), soft_wrap=True)
+    console.print(Text(f"version {version}"))
     if form.languages:
         console.print(Text(f"languages: {', '.join(form.languages)}"))
     if form.requires_consent:

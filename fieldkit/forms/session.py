@@ -385,6 +385,15 @@ class FormSession:
         With ``lenient`` a value that does not fit is stored the way ODK stores it instead
         (``values.coerce_answer``); unknown, read-only or calculated targets still raise.
         """
+        inst, stored = self._parse(name_or_path, text, lenient=lenient)
+        self._assign(inst, stored)
+        return inst.value
+
+    def check(self, name_or_path: str, text: str) -> None:
+        """Raise the AnswerError ``set`` would raise for this value, storing nothing."""
+        self._parse(name_or_path, text, lenient=False)
+
+    def _parse(self, name_or_path: str, text: str, *, lenient: bool) -> tuple[InstanceNode, str]:
         inst = self.tree.find(name_or_path)
         template = inst.template
         if not template.is_leaf:
@@ -418,8 +427,7 @@ class FormSession:
                 choices=choices,
                 parameters=template.parameters,
             )
-        self._assign(inst, stored)
-        return inst.value
+        return inst, stored
 
     def clear(self, name_or_path: str) -> None:
         """Remove an answer (the same as answering with empty text)."""
