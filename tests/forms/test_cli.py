@@ -209,17 +209,21 @@ def test_add_missing_file_names_the_bundled_forms(home: Path) -> None:
     assert "consent" in result.stderr and "Traceback" not in result.output
 
 
+def _validate(path: Path, text: str) -> tuple[int, str]:
+    path.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(app, ["forms", "validate", str(path)])
+    return result.exit_code, result.stdout.strip()
+
+
 def test_validate_names_the_survey_sheet_for_a_missing_list(tmp_path: Path) -> None:
-    path = tmp_path / "f.md"
-    path.write_text(
+    code, out = _validate(
+        tmp_path / "f.md",
         "| survey |\n| | type | name | label |\n| | text | x | X |\n"
         "| | select_one yes_no | q | Q |\n"
         "| choices |\n| | list_name | name | label |\n| | other | a | A |\n",
-        encoding="utf-8",
     )
-    result = CliRunner().invoke(app, ["forms", "validate", str(path)])
-    assert result.exit_code == 1
-    assert result.stdout.strip() == (
+    assert code == 1
+    assert out == (
         "ERROR f.md: sheet survey, row 3, column type: "
         "choice list 'yes_no' is not on the choices sheet"
     )
@@ -239,21 +243,13 @@ def test_validate_missing_file_names_it_once(tmp_path: Path) -> None:
     ],
 )
 def test_markdown_pipe_inside_a_cell(tmp_path: Path, row: str) -> None:
-    path = tmp_path / "f.md"
-    path.write_text(
-        f"| survey |\n| | type | name | label | relevant |\n| | text | a | A | |\n{row}\n",
-        encoding="utf-8",
-    )
-    result = CliRunner().invoke(app, ["forms", "validate", str(path)])
-    assert result.exit_code == 1
-    assert result.stdout.strip() == (
+    head = "| survey |\n| | type | name | label | relevant |\n| | text | a | A | |\n"
+    code, out = _validate(tmp_path / "f.md", f"{head}{row}\n")
+    assert code == 1
+    assert out == (
         "ERROR f.md: sheet survey, row 3: the row has more cells than the sheet's header; "
         "a '|' inside a cell must be written '\\|'"
     )
     escaped = row.replace("| ${a} = 'y'", "\\| ${a} = 'y'").replace("| no ", "\\| no ")
-    path.write_text(
-        f"| survey |\n| | type | name | label | relevant |\n| | text | a | A | |\n{escaped}\n",
-        encoding="utf-8",
-    )
-    ok = CliRunner().invoke(app, ["forms", "validate", str(path)])
-    assert ok.exit_code == 0, ok.output
+    code, out = _validate(tmp_path / "f.md", f"{head}{escaped}\n")
+    assert code == 0, out
