@@ -452,8 +452,10 @@ class FormSession:
             self.tree.capped = False
             # Take it all back: the instances this answer made (the last first, so none moves
             # up), the old value, then every computed value from that state.
+            fresh = {id(node) for node in made}
             for new in reversed(made):
-                if self.tree.attached(new):
+                # Only the outermost new instances: the ones inside go with them.
+                if not _inside(new, fresh) and self.tree.attached(new):
                     self.tree.remove(new)
             inst.value = inst.shown = before
             self.recompute_all()
@@ -673,3 +675,13 @@ class FormSession:
                 text = end
             out[inst.path] = text
         return out
+
+
+def _inside(node: InstanceNode, ids: set[int]) -> bool:
+    """True when an ancestor of ``node`` is one of ``ids``."""
+    parent = node.parent
+    while parent is not None:
+        if id(parent) in ids:
+            return True
+        parent = parent.parent
+    return False
