@@ -1,8 +1,12 @@
-"""Forms engine benchmark: a generated 2,000-question form.
+"""Forms engine benchmark: a generated 2,000-question form, nested repeats, regex().
 
 Prints one JSON line: load time (fieldkit's whole load, and pyxform's parse alone as the
 baseline, measured in the same run), median and p99 of one ``set`` with its incremental
-recomputation, and the same for a full re-evaluation, with the ratios.
+recomputation, and the same for a full re-evaluation, with the ratios. Then (issue 13):
+building a record of 20 x 20 x 20 nested repeats against a flat repeat of the same size
+(the ratio shows nesting costs no more per node), the time to refuse an answer that would
+make 60 x 60 x 60 instances, and regex() on RE2 against Python's backtracking ``re`` (an
+ordinary pattern; and ``^(a+)+$`` on 5,000 characters against ``re`` on 22).
 
 Run: .venv/bin/python bench/forms.py
 """
@@ -10,10 +14,12 @@ Run: .venv/bin/python bench/forms.py
 from __future__ import annotations
 
 import json
+import os
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 QUESTIONS = 2000
@@ -50,6 +56,85 @@ def generate(path: Path) -> None:
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
+def nested_form(count: str, *, levels: int, questions: int) -> str:
+    rows = ["| survey |", "| | type | name | label | repeat_count |"]
+    if count == "${n}":
+        rows.append("| | integer | n | N | |")
+    for level in range(levels):
+        rows.append(f"| | begin_repeat | r{level} | R{level} | {count} |")
+        rows.extend(f"| | text | q{level}_{i} | Q | |" for i in range(questions))
+    rows.extend("| | end_repeat | | | |" for _ in range(levels))
+    return "\n".join(rows) + "\n"
+
+
+def median_time(action: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def repeats_and_regex(folder: Path) -> dict[str, float | int]:
+    """Issue 13's figures: nested repeats, the record cap, regex() on RE2."""
+    import re
+
+    from fieldkit.errors import AnswerError
+    from fieldkit.forms import FormSession, load_form
+    from fieldkit.forms.xpath._regex import compile_pattern
+
+    nested_path = folder / "nested.md"
+    nested_path.write_text(nested_form("20", levels=3, questions=1), encoding="utf-8")
+    nested = load_form(nested_path)
+    size = FormSession(nested).tree.size
+    flat_path = folder / "flat.md"
+    # One repeat of 1,000 instances with as many nodes in all as the nested record.
+    flat_path.write_text(
+        nested_form("1000", levels=1, questions=round(size / 1000) - 1), encoding="utf-8"
+    )
+    flat = load_form(flat_path)
+    nested_s = median_time(lambda: FormSession(nested), 5)
+    flat_s = median_time(lambda: FormSession(flat), 5)
+
+    answered_path = folder / "answered.md"
+    answered_path.write_text(nested_form("${n}", levels=3, questions=1), encoding="utf-8")
+    answered = load_form(answered_path)
+
+    def refuse() -> None:
+        session = FormSession(answered)
+        try:
+            session.set("n", "60")
+        except AnswerError:
+            return
+        raise AssertionError("an answer making 216,000 instances was accepted")
+
+    refusal_s = median_time(refuse, 3)
+
+    ordinary = r"^\+?[0-9 ]{7,15}$"
+    re2_pattern, re_pattern = compile_pattern(ordinary), re.compile(ordinary)
+    phone = "+254 700 000000"
+    loops = 20_000
+    re2_us = median_time(lambda: [re2_pattern.search(phone) for _ in range(loops)], 5)
+    re_us = median_time(lambda: [re_pattern.search(phone) for _ in range(loops)], 5)
+    hostile = r"^(a+)+$"
+    re2_hostile = compile_pattern(hostile)
+    re2_hostile_s = median_time(lambda: re2_hostile.search("a" * 5000 + "b"), 5)
+    re_hostile_s = median_time(lambda: re.search(hostile, "a" * 22 + "b"), 3)
+    return {
+        "nested_20x20x20_nodes": size,
+        "nested_20x20x20_build_s": round(nested_s, 4),
+        "flat_same_size_build_s": round(flat_s, 4),
+        "nested_over_flat": round(nested_s / flat_s, 2),
+        "answer_refused_at_60x60x60_s": round(refusal_s, 4),
+        "regex_re2_ordinary_us": round(re2_us / loops * 1e6, 2),
+        "regex_python_re_ordinary_us": round(re_us / loops * 1e6, 2),
+        "regex_re2_over_python_re": round(re2_us / re_us, 1),
+        "regex_re2_catastrophic_5000_chars_ms": round(re2_hostile_s * 1000, 3),
+        "regex_python_re_catastrophic_22_chars_ms": round(re_hostile_s * 1000, 1),
+    }
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -79,6 +164,7 @@ def main() -> None:
             t = time.perf_counter()
             Form.from_definition(form.definition)
             from_def.append(time.perf_counter() - t)
+        issue13 = repeats_and_regex(Path(folder))
 
     session = FormSession(form)
     session.add_repeat("g50")
@@ -108,6 +194,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "load_average_1min": round(os.getloadavg()[0], 2),
                 "questions": len([n for n in form.nodes() if n.kind == "question"]),
                 "load_s": round(statistics.median(full_load), 4),
                 "load_without_xform_build_s": round(statistics.median(quick_load), 4),
@@ -121,6 +208,7 @@ def main() -> None:
                 "full_recompute_median_ms": round(med_full * 1000, 3),
                 "full_recompute_p99_ms": round(percentile(full, 0.99) * 1000, 3),
                 "full_over_incremental": round(med_full / med_set, 1),
+                **issue13,
             }
         )
     )

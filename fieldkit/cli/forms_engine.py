@@ -24,17 +24,22 @@ def validate(
     failed = False
     for path in files:
         report = check_form(path)
-        if report.ok:
-            title = f" ({report.form.id} {report.form.version})".rstrip() if report.form else ""
-            typer.echo(f"OK {path.name}{title}")
+        if report.ok and report.form is not None:
+            typer.echo(f"OK {path.name} ({report.form.id} version {report.form.version})")
         else:
             failed = True
             for error in report.errors:
-                typer.echo(f"ERROR {path.name}: {error}")
+                typer.echo(f"ERROR {path.name}: {_without_name(str(error), path.name)}")
         for warning in report.warnings:
-            typer.echo(f"WARNING {path.name}: {warning}")
+            typer.echo(f"WARNING {path.name}: {_without_name(str(warning), path.name)}")
     if failed:
         raise typer.Exit(1)
+
+
+def _without_name(message: str, name: str) -> str:
+    """A message without the file name it starts with (the line names the file already)."""
+    prefix = f"{name}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 def _load(ctx: typer.Context, source: str) -> Form:
@@ -58,17 +63,25 @@ def show(
 ) -> None:
     """Show a form's question tree: types, logic and languages."""
     from rich.console import Console
+    from rich.text import Text
     from rich.tree import Tree
 
     form = _load(ctx, source)
-    head = f"[bold]{form.title}[/] — id {form.id}"
-    if form.version:
-        head += f", version {form.version}"
+    console = Console()
+    # The header is printed as lines that wrap, never cropped: languages and the version
+    # are what a person needs from it.
+    console.print(Text(form.title, style="bold"))
+    version = form.version or "(none)"
+    if form.version_from_content:
+        version += " (from its content: the settings sheet gives none)"
+    # The id is what a person types: one unbroken line (the terminal may wrap it).
+    console.print(Text(f"id {form.id}"), soft_wrap=True)
+    console.print(Text(f"version {version}"))
     if form.languages:
-        head += f", languages: {', '.join(form.languages)}"
+        console.print(Text(f"languages: {', '.join(form.languages)}"))
     if form.requires_consent:
-        head += ", needs consent first"
-    tree = Tree(head)
+        console.print(Text("needs consent first"))
+    tree = Tree(Text(form.root, style="dim"))
 
     def add(branch: Tree, node: Node) -> None:
         line = f"[cyan]{node.name}[/] [dim]{node.type}[/]"
@@ -90,7 +103,7 @@ def show(
         ):
             value = getattr(node, attr)
             if value:
-                flags.append(f"{word}: {_escape(str(value))}")
+                flags.append(f"{word}: {_escape(_flag_text(str(value)))}")
         if node.choices:
             names = " ".join(c.name for c in node.choices[:8])
             more = " …" if len(node.choices) > 8 else ""
@@ -103,7 +116,12 @@ def show(
 
     for node in form.top.children:
         add(tree, node)
-    Console(soft_wrap=True).print(tree)
+    console.print(tree)
+
+
+def _flag_text(expression: str) -> str:
+    """``true()``/``false()`` (a plain ``yes``/``no`` cell, as pyxform writes it) as words."""
+    return {"true()": "yes", "false()": "no"}.get(expression.strip(), expression)
 
 
 def _escape(text: str) -> str:

@@ -13,14 +13,24 @@ from fieldkit.errors import FormNotFound
 
 def _form_file(source: str) -> Path:
     """A path as given, or the bundled form of that name (``fieldkit forms add consent``)."""
+    from fieldkit.bundled import FORM_NAMES, bundled_form
+
     path = Path(source)
-    if path.exists() or path.suffix or "/" in source or "\\" in source:
+    if path.exists():
         return path
-    try:
-        from fieldkit.bundled import bundled_form
-    except ImportError:
-        raise FormNotFound(f"no file {source} and no bundled forms in this install") from None
+    if path.suffix or "/" in source or "\\" in source:
+        raise FormNotFound(
+            f"{path.name}: no such file; a bundled form is named without a path: "
+            f"{', '.join(FORM_NAMES)}"
+        )
     return bundled_form(source)
+
+
+def _version_text(version: str, *, from_content: bool) -> str:
+    """A form version as the user reads it (saying where a derived one comes from)."""
+    if from_content:
+        return f"{version} (from its content: the settings sheet gives no version)"
+    return version or "(none)"
 
 
 @forms_app.command("add")
@@ -37,7 +47,8 @@ def add(
     form = load_form(_form_file(source))
     with open_workspace_for(ctx) as ws:
         version = ws.forms.add(form.definition)
-    typer.echo(f"Added form {version.form_id} version {version.version or '(none)'}")
+    shown = _version_text(version.version, from_content=form.version_from_content)
+    typer.echo(f"Added form {version.form_id} version {shown}")
 
 
 @forms_app.command("list")
@@ -69,10 +80,24 @@ def list_forms(
     if not rows:
         typer.echo("No forms yet: add one with `fieldkit forms add FILE` (e.g. consent).")
         return
-    table = Table("form", "version", "title", "added")
-    for row in rows:
+    console = Console(highlight=False)
+    keys = ("form_id", "version", "title", "added_at")
+    texts = [[str(row[k] or "") for k in keys] for row in rows]
+    # The form id and version are what a person types (`capture ID`, `export --form ID`):
+    # they are never cut. Where a table with both in full does not fit, one block per form.
+    widest = [max(len(t[i]) for t in texts) for i in range(2)]
+    if sum(widest) + 7 + 20 > console.width:
+        for form_id, version, title, added in texts:
+            console.print(Text(form_id, style="bold"), soft_wrap=True)
+            console.print(Text(f"  version {version}" + (f" · {title}" if title else "")))
+            console.print(Text(f"  added {added}"))
+        return
+    table = Table()
+    table.add_column("form", no_wrap=True, min_width=widest[0])
+    table.add_column("version", no_wrap=True, min_width=widest[1])
+    table.add_column("title", overflow="fold")
+    table.add_column("added", overflow="fold")
+    for text in texts:
         # Text, not markup: a form title may hold "[" and must print as written.
-        table.add_row(
-            *(Text(str(row[k] or "")) for k in ("form_id", "version", "title", "added_at"))
-        )
-    Console(highlight=False).print(table)
+        table.add_row(*(Text(t) for t in text))
+    console.print(table)

@@ -192,16 +192,19 @@ def publish_form(
 ) -> dict[str, str]:
     """Coordinator: sign a form version (by the digest of its definition) and send it to the
     project; devices take it on sync only if the signature and digest hold."""
-    if isinstance(source, Path):
-        from fieldkit.forms import load_form
+    from fieldkit.forms import load_form, with_version
 
+    if isinstance(source, Path):
         definition = dict(load_form(source).definition)
     else:
         definition = dict(source)
+    # A form without a version gets the one `forms add` gives it (fieldkit.forms.versions).
+    definition = with_version(definition)
     form_id = str(definition.get("id_string") or "").strip()
-    version = str(definition.get("version") or "").strip()
-    if not form_id or not version:
-        raise FormError("a published form needs a form_id and a version (settings sheet)")
+    version = str(definition["version"])
+    if not form_id:
+        where = source.name if isinstance(source, Path) else "the form"
+        raise FormError(f"{where}: a published form needs a form_id (settings sheet)")
     if _depth(definition) > MAX_FORM_DEPTH:
         # Every laptop's pull refuses replies nested deeper than sync.client's limit.
         raise FormError(f"form {form_id} nests groups more than {MAX_FORM_DEPTH} levels deep")

@@ -18,6 +18,7 @@ from pathlib import Path
 from fieldkit.errors import FormError
 from fieldkit.forms.model import Choice, Form, Node
 from fieldkit.forms.session import FormSession, NodeState, Problem
+from fieldkit.forms.versions import with_version
 
 __all__ = [
     "Choice",
@@ -29,6 +30,7 @@ __all__ = [
     "Problem",
     "check_form",
     "load_form",
+    "with_version",
 ]
 
 
@@ -61,7 +63,9 @@ def check_form(path: Path | str, *, build: bool = True) -> FormReport:
     if result.definition is None:
         return report
     try:
-        report.form = Form.from_definition(result.definition)
+        # A form without a version gets one from its content (versions.py), so every tool
+        # that loads the same file names it the same way.
+        report.form = Form.from_definition(with_version(result.definition))
     except FormError as exc:
         report.errors.extend(exc.problems or [exc])
     except RecursionError:

@@ -80,9 +80,12 @@ class Graph:
                     )
                 )
         readers: dict[str, list[Item]] = defaultdict(list)
+        paths = [node.path for node in form.walk()]
         for item in items:
             for ref in item.expression.references:
-                readers[ref].append(item)
+                for path in _expand(ref, paths):
+                    if item not in readers[path]:
+                        readers[path].append(item)
         self.readers: dict[str, list[Item]] = dict(readers)
         #: trigger question's template path → the nodes its change recalculates
         self.triggered: dict[str, list[Node]] = defaultdict(list)
@@ -114,6 +117,21 @@ class Graph:
     def readers_of(self, path: str) -> list[Item]:
         """Items whose expressions read the node at template ``path``."""
         return self.readers.get(path, [])
+
+
+def _expand(ref: str, paths: list[str]) -> list[str]:
+    """The template paths a reference reads: itself, or every path its ``*`` steps match."""
+    if "/*" not in ref:
+        return [ref]
+    wanted = ref.split("/")
+    out = []
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) == len(wanted) and all(
+            w in {"*", p} for w, p in zip(wanted, parts, strict=True)
+        ):
+            out.append(path)
+    return out
 
 
 def _toposort(items: list[Item], edges: dict[Item, list[Item]]) -> list[Item]:

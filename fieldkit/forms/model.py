@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.errors import ExpressionError, FormError
+from fieldkit.forms.choice_files import CHOICE_FILE_SUFFIXES, default_columns
 
 if TYPE_CHECKING:
     from fieldkit.forms.graph import Graph
-    from fieldkit.forms.xpath import Expression
+    from fieldkit.forms.xpath import Expression, StaticNode
 
 __all__ = ["Choice", "Form", "Node"]
 
@@ -126,6 +127,9 @@ class Choice:
     labels: Mapping[str, str] = field(default_factory=dict)
     extra: Mapping[str, str] = field(default_factory=dict)
     default_language: str | None = None
+    #: For a choice from a file: the columns of its item in ODK's secondary instance, in
+    #: order (a CSV row's columns; a GeoJSON feature's geometry, id and properties).
+    item: tuple[tuple[str, str], ...] = ()
 
     def label(self, lang: str | None = None) -> str:
         """The label in ``lang`` (falls back to the default language, then the name)."""
@@ -245,6 +249,11 @@ class Form:
         self.settings: dict[str, Any] = settings
         self.id: str = str(definition.get("id_string") or definition.get("name") or "form")
         self.version: str = str(definition.get("version") or "")
+        #: True when the settings sheet gave no version and ``version`` comes from the
+        #: form's content (versions.py).
+        self.version_from_content: bool = (definition.get("fieldkit") or {}).get(
+            "version_from"
+        ) == "content"
         self.title: str = str(definition.get("title") or self.id)
         self.root: str = str(definition.get("name") or "data")
         default_language = definition.get("default_language")
@@ -256,6 +265,7 @@ class Form:
         )
         self._rows: dict[str, int] = dict((definition.get("fieldkit") or {}).get("rows") or {})
         self._choice_lists: dict[str, Any] = definition.get("choices") or {}
+        self._secondary: dict[str, StaticNode] | None = None
         # In order of first appearance, as pyxform writes the itext translations (ODK starts
         # in the form's default_language, else in the first of them).
         self._languages: dict[str, None] = {}
@@ -290,8 +300,10 @@ class Form:
             self.initial_language = languages[0]
         self._compile()
         from fieldkit.forms.graph import Graph
+        from fieldkit.forms.instance import check_fixed_size
 
         self.graph: Graph = Graph(self)
+        check_fixed_size(self)
 
     # ------------------------------------------------------------------ construction
 
@@ -394,19 +406,53 @@ class Form:
                 column="type",
             )
         node.list_name = itemset if isinstance(itemset, str) else None
+        from_file = isinstance(itemset, str) and itemset.lower().endswith(CHOICE_FILE_SUFFIXES)
+        if from_file:
+            assert isinstance(itemset, str)
+            value_column, label_column = default_columns(itemset)
+            value_column = node.parameters.get("value", value_column)
+            label_column = node.parameters.get("label", label_column)
         for item in raw or []:
-            if not isinstance(item, dict) or item.get("name") is None:
+            if not isinstance(item, dict):
                 continue
-            labels = _as_languages(item.get("label"))
-            self._languages.update(dict.fromkeys(labels))
-            extra = {
-                str(k): str(v)
-                for k, v in item.items()
-                if k not in {"name", "label", "media"} and not isinstance(v, dict | list)
-            }
-            node.choices.append(
-                Choice(str(item["name"]), labels, extra, default_language=self.default_language)
-            )
+            if from_file:
+                choice = self._file_choice(item, value_column, label_column)
+            else:
+                choice = self._sheet_choice(item)
+            if choice is not None:
+                self._languages.update(dict.fromkeys(choice.labels))
+                node.choices.append(choice)
+
+    def _sheet_choice(self, item: dict[str, Any]) -> Choice | None:
+        """A choices-sheet row: ``name``, ``label`` (per language) and any other columns."""
+        if item.get("name") is None:
+            return None
+        extra = {
+            str(k): str(v)
+            for k, v in item.items()
+            if k not in {"name", "label", "media"} and not isinstance(v, dict | list)
+        }
+        labels = _as_languages(item.get("label"))
+        return Choice(str(item["name"]), labels, extra, default_language=self.default_language)
+
+    def _file_choice(self, item: dict[str, Any], value: str, label: str) -> Choice | None:
+        """A choice-file row (choice_files.py); the question's ``parameters`` name its value and
+        label columns. Definitions stored before rows kept their own columns hold the value
+        under ``name`` and the label under ``label``."""
+        name = item.get(value, item.get("name"))
+        if name is None or str(name) == "":
+            return None
+        translated = {
+            str(k).split("::", 1)[1]: str(v)
+            for k, v in item.items()
+            if str(k).startswith(label + "::") and not isinstance(v, dict | list)
+        }
+        labels = translated or _as_languages(item.get(label, item.get("label", name)))
+        columns = tuple((str(k), str(v)) for k, v in item.items() if not isinstance(v, dict | list))
+        extra = {k: v for k, v in columns if k not in {"name", "label"} and "::" not in k}
+        return Choice(
+            str(name), labels, extra, default_language=self.default_language, item=columns
+        )
 
     # ----------------------------------------------------------------- compilation
 
@@ -526,6 +572,14 @@ class Form:
         """Every node called ``name`` (names may repeat in different groups)."""
         return list(self._by_name.get(name, ()))
 
+    def secondary_instances(self) -> Mapping[str, StaticNode]:
+        """``instance('id')`` roots: one per choice list a question uses (secondary.py)."""
+        if self._secondary is None:
+            from fieldkit.forms.secondary import secondary_instances
+
+            self._secondary = secondary_instances(self)
+        return self._secondary
+
     def walk(self) -> Iterator[Node]:
         """Nodes in document order (same as ``nodes()`` without the copy)."""
         return iter(self._nodes)
@@ -556,28 +610,42 @@ def _substitute(text: str, values: Mapping[str, Any]) -> str:
 
 def _loop_groups(loop: dict[str, Any]) -> list[dict[str, Any]]:
     """A ``begin loop over LIST`` as pyxform builds it: one group per choice of the list, each
-    holding a copy of the loop's questions with ``%(name)s``/``%(label)s`` filled in
-    (pyxform builder._create_loop_from_dict)."""
+    holding a copy of the loop's questions with ``%(name)s``/``%(label)s`` filled in.
+
+    The filling follows pyxform (builder._name_and_label_substitutions) key for key: every
+    text of a question, and every text one level down in its dictionaries — the translated
+    label and hint, and also ``bind`` (relevant, constraint, calculation, messages),
+    ``control`` and ``parameters``. A dictionary keyed by language takes that language's
+    choice label; any other dictionary the choice's columns. Nested children are copied as
+    written, as pyxform does.
+    """
     groups = []
     for column in loop.get("columns") or []:
         if not isinstance(column, dict) or column.get("name") in {None, "none"}:
             continue
         label = column.get("label", "")
+        by_language: dict[str, dict[str, Any]] | None = None
+        if isinstance(label, dict):
+            by_language = {
+                str(lang): {"name": column["name"], "label": text} for lang, text in label.items()
+            }
         children = []
         for child in loop.get("children") or []:
+            if not isinstance(child, dict):
+                continue
             copy: dict[str, Any] = {}
             for key, value in child.items():
                 if isinstance(value, str):
                     value = _substitute(value, column)
-                elif isinstance(value, dict) and key in {"label", "hint"}:
+                elif isinstance(value, dict):
                     value = {
-                        lang: _substitute(
-                            str(text),
-                            {"name": column["name"], "label": label.get(lang, "")}
-                            if isinstance(label, dict)
-                            else column,
+                        inner: _substitute(
+                            text,
+                            by_language.get(str(inner), column) if by_language else column,
                         )
-                        for lang, text in value.items()
+                        if isinstance(text, str)
+                        else text
+                        for inner, text in value.items()
                     }
                 copy[key] = value
             children.append(copy)

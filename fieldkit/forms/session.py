@@ -21,173 +21,32 @@ from __future__ import annotations
 import random as _random
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fieldkit.errors import AnswerError, FormError
 from fieldkit.forms import values as _values
-from fieldkit.forms.model import METADATA_TYPES, Choice, Form, Node
+from fieldkit.forms.instance import (
+    MAX_INSTANCE_NODES,
+    MAX_REPEAT_COUNT,
+    InstanceNode,
+    InstanceTree,
+    affected_paths,
+    common_ancestor,
+    holds_text,
+    lift,
+    path_sort_key,
+)
+from fieldkit.forms.model import DEFAULT_LANGUAGE, METADATA_TYPES, Choice, Form, Node
+from fieldkit.forms.secondary import choice_item
+from fieldkit.forms.state import NodeState, Problem
 
 if TYPE_CHECKING:
     from fieldkit.forms.graph import Item
     from fieldkit.forms.xpath import EvalContext, Expression
 
-__all__ = ["FormSession", "NodeState", "Problem"]
-
-_STEP = re.compile(r"([^/\[\]]+)(?:\[(\d+)\])?")
-#: A hard cap on repeat_count so a form cannot make the laptop build millions of instances.
-MAX_REPEAT_COUNT = 1000
-
-
-class _Instance:
-    """One element of the primary instance; implements the evaluator's Node protocol."""
-
-    __slots__ = (
-        "_children",
-        "_named",
-        "choices",
-        "parent",
-        "path",
-        "position",
-        "self_relevant",
-        "session",
-        "shown",
-        "template",
-        "value",
-    )
-
-    def __init__(
-        self, session: FormSession, template: Node, parent: _Instance | None, position: int
-    ) -> None:
-        self.session = session
-        self.template = template
-        self.parent = parent
-        self.position = position
-        self._children: list[_Instance] = []
-        self._named: dict[str, list[_Instance]] = {}
-        self.value = ""  # the raw value (kept while non-relevant)
-        self.shown = ""  # the value after filtering to the current choices
-        self.self_relevant = True
-        self.choices: list[Choice] | None = None  # filtered choices (choice_filter only)
-        self.path = self._make_path()
-
-    def _make_path(self) -> str:
-        own = self.template.name
-        if self.template.kind == "repeat":
-            own = f"{own}[{self.position}]"
-        return f"{self.parent.path}/{own}" if self.parent is not None else f"/{own}"
-
-    # -- the Node protocol -------------------------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self.template.name
-
-    def children(self) -> Sequence[_Instance]:
-        return self._children
-
-    def children_named(self, name: str) -> Sequence[_Instance]:
-        return self._named.get(name, ())
-
-    def text(self) -> str:
-        if not self.relevant:
-            return ""
-        if self._children:
-            return "".join(child.text() for child in self._children)
-        return self.shown
-
-    def attributes(self) -> Mapping[str, str]:
-        return {}
-
-    # -- the session's view ------------------------------------------------------------
-
-    @property
-    def relevant(self) -> bool:
-        node: _Instance | None = self
-        while node is not None:
-            if not node.self_relevant:
-                return False
-            node = node.parent
-        return True
-
-    def append(self, child: _Instance) -> None:
-        self._children.append(child)
-        self._named.setdefault(child.template.name, []).append(child)
-
-    def remove(self, child: _Instance) -> None:
-        self._children.remove(child)
-        self._named[child.template.name].remove(child)
-
-    def renumber(self) -> None:
-        self.path = self._make_path()
-        for child in self._children:
-            child.renumber()
-
-    def walk(self) -> list[_Instance]:
-        out = [self]
-        for child in self._children:
-            out.extend(child.walk())
-        return out
-
-    def __repr__(self) -> str:
-        return f"_Instance({self.path!r})"
-
-
-@dataclass(frozen=True)
-class NodeState:
-    """Everything about one node of a session, as ``forms eval`` and capture need it."""
-
-    path: str
-    name: str
-    type: str
-    value: str
-    relevant: bool
-    required: bool
-    readonly: bool
-    constraint_valid: bool
-    required_empty: bool
-    constraint_message: str
-    required_message: str = ""
-    label: str = ""
-    hint: str = ""
-    guidance_hint: str = ""
-    choices: tuple[Choice, ...] = ()
-    appearance: str = ""
-    sensitive: bool = False
-    kind: str = "question"
-    parameters: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def valid(self) -> bool:
-        """ODK's validity: the constraint holds and no required answer is missing."""
-        return self.constraint_valid and not self.required_empty
-
-    def as_eval(self) -> dict[str, Any]:
-        """The node as one entry of ``forms eval``'s JSON (DESIGN §8)."""
-        return {
-            "path": self.path,
-            "name": self.name,
-            "type": self.type,
-            "value": self.value,
-            "relevant": self.relevant,
-            "required": self.required,
-            "readonly": self.readonly,
-            "constraint_valid": self.constraint_valid,
-            "required_empty": self.required_empty,
-            "valid": self.valid,
-            "constraint_message": self.constraint_message,
-        }
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something that stops a record from being finalized (no answer text in it)."""
-
-    path: str
-    name: str
-    message: str
+__all__ = ["MAX_INSTANCE_NODES", "MAX_REPEAT_COUNT", "FormSession", "NodeState", "Problem"]
 
 
 class FormSession:
@@ -215,11 +74,10 @@ class FormSession:
         # random() and randomize draw from this; it is no secret (instanceID uses uuid4).
         self._random = random if random is not None else _random.Random()  # noqa: S311
         self._ctx: EvalContext | None = None
-        self.root = _Instance(self, form.top, None, 1)
-        self._by_path: dict[str, _Instance] = {self.root.path: self.root}
-        self._by_template: dict[str, list[_Instance]] = {form.top.path: [self.root]}
+        self.tree = InstanceTree(form, initial_value=self._initial_value)
+        self.root = self.tree.root
         fresh = answers is None
-        self._build_children(self.root, fresh=fresh)
+        self.tree.build_children(self.root, fresh=fresh)
         if answers:
             self._restore(answers)
         self.recompute_all()
@@ -228,38 +86,6 @@ class FormSession:
             self.recompute_all()
 
     # ------------------------------------------------------------------ the tree
-
-    def _register(self, inst: _Instance) -> None:
-        self._by_path[inst.path] = inst
-        self._by_template.setdefault(inst.template.path, []).append(inst)
-
-    def _unregister(self, inst: _Instance) -> None:
-        for node in inst.walk():
-            self._by_path.pop(node.path, None)
-            same = self._by_template.get(node.template.path)
-            if same is not None and node in same:
-                same.remove(node)
-
-    def _build_children(self, inst: _Instance, *, fresh: bool) -> None:
-        for child in inst.template.children:
-            if child.kind == "repeat":
-                # ODK's primary instance starts with one instance of a user-controlled repeat;
-                # a counted repeat gets its instances from repeat_count.
-                if child.repeat_count is None and fresh:
-                    self._new_instance(inst, child, 1, fresh=True)
-                continue
-            self._new_instance(inst, child, 1, fresh=fresh)
-
-    def _new_instance(
-        self, parent: _Instance, template: Node, position: int, *, fresh: bool
-    ) -> _Instance:
-        inst = _Instance(self, template, parent, position)
-        parent.append(inst)
-        self._register(inst)
-        if template.is_leaf and fresh:
-            inst.value = inst.shown = self._initial_value(template)
-        self._build_children(inst, fresh=fresh)
-        return inst
 
     def _initial_value(self, template: Node) -> str:
         """Preloads and static defaults, when a record or repeat instance is created."""
@@ -278,7 +104,7 @@ class FormSession:
             return _values.coerce_computed(template.data_type, template.default)
         return ""
 
-    def _apply_dynamic_defaults(self, inst: _Instance) -> None:
+    def _apply_dynamic_defaults(self, inst: InstanceNode) -> None:
         # Dynamic defaults run once, at odk-instance-first-load / odk-new-repeat (XForms
         # actions pyxform writes as <setvalue>), after the static values are in place.
         for node in inst.walk():
@@ -292,51 +118,24 @@ class FormSession:
 
     def _restore(self, answers: Mapping[str, str]) -> None:
         """Rebuild the tree from a flat answers dict (a draft or a finalized record)."""
-        for path in sorted(answers, key=_path_sort_key):
+        for path in sorted(answers, key=path_sort_key):
             try:
-                inst = self._ensure_path(path)
+                inst = self.tree.ensure_path(path)
             except AnswerError:
                 continue  # a path the form no longer has (an older version): ignored
-            if inst is not None and inst.template.is_leaf:
+            if inst.template.is_leaf:
                 inst.value = inst.shown = str(answers[path])
-
-    def _ensure_path(self, path: str) -> _Instance | None:
-        parts = [p for p in path.split("/") if p]
-        if not parts or parts[0] != self.form.root:
-            raise AnswerError("not a path of this form")
-        inst = self.root
-        template_path = f"/{self.form.root}"
-        for part in parts[1:]:
-            match = _STEP.fullmatch(part)
-            if match is None:
-                raise AnswerError("not a path of this form")
-            name, position = match.group(1), int(match.group(2) or 1)
-            template_path = f"{template_path}/{name}"
-            template = self.form.find(template_path)
-            if template is None:
-                raise AnswerError("not a path of this form")
-            existing = inst.children_named(name)
-            if template.kind == "repeat":
-                if position > MAX_REPEAT_COUNT:
-                    raise AnswerError("too many repeat instances")
-                while len(existing) < position:
-                    self._new_instance(inst, template, len(existing) + 1, fresh=False)
-                    existing = inst.children_named(name)
-            elif not existing:
-                self._new_instance(inst, template, 1, fresh=False)
-                existing = inst.children_named(name)
-            inst = existing[position - 1] if template.kind == "repeat" else existing[0]
-        return inst
 
     # --------------------------------------------------------------- evaluation
 
-    def _context(self, node: _Instance) -> EvalContext:
+    def _context(self, node: InstanceNode) -> EvalContext:
         from fieldkit.forms.xpath import EvalContext
 
         if self._ctx is None:
             self._ctx = EvalContext(
                 node,
                 root=self.root,
+                instances=self.form.secondary_instances(),
                 now=self._clock,
                 random=self._random,
                 choice_label=self._choice_label,
@@ -357,7 +156,7 @@ class FormSession:
                 return choice.label(self.lang)
         return None
 
-    def _output(self, expression: Expression, node: _Instance) -> str:
+    def _output(self, expression: Expression, node: InstanceNode) -> str:
         from fieldkit.forms.xpath import to_output_text
 
         try:
@@ -365,7 +164,7 @@ class FormSession:
         except (FormError, AnswerError):
             return ""
 
-    def _boolean(self, expression: Expression, node: _Instance) -> bool:
+    def _boolean(self, expression: Expression, node: InstanceNode) -> bool:
         try:
             return expression.evaluate_boolean(self._context(node))
         except (FormError, AnswerError):
@@ -374,7 +173,7 @@ class FormSession:
     def _coerce(self, template: Node, text: str) -> str:
         return _values.coerce_computed(template.data_type, text)
 
-    def _compute(self, item: Item, inst: _Instance) -> bool:
+    def _compute(self, item: Item, inst: InstanceNode) -> bool:
         """Recompute one item on one instance; True when anything visible changed."""
         template = item.node
         if item.prop == "relevant":
@@ -382,7 +181,7 @@ class FormSession:
             inst.self_relevant = self._boolean(item.expression, inst)
             # Dependents re-run only when a text they read changes (ODK Web Forms is
             # value-reactive): a node with nothing in it reads "" relevant or not.
-            return before != inst.self_relevant and _holds_text(inst)
+            return before != inst.self_relevant and holds_text(inst)
         if item.prop == "value":
             text = self._coerce(template, self._output(item.expression, inst))
             if template.is_select:
@@ -399,21 +198,13 @@ class FormSession:
             return self._resize(item, inst)
         return False
 
-    def _filtered_choices(self, expression: Expression, inst: _Instance) -> list[Choice]:
-        from fieldkit.forms.xpath import StaticNode
-
+    def _filtered_choices(self, expression: Expression, inst: InstanceNode) -> list[Choice]:
         ctx = self._context(inst)
         kept: list[Choice] = []
         for choice in inst.template.choices:
-            item = StaticNode(
-                "item",
-                children=[
-                    StaticNode("name", choice.name),
-                    StaticNode("label", choice.label(self.lang)),
-                    *(StaticNode(k, v) for k, v in choice.extra.items()),
-                ],
-            )
-            ctx.node = item
+            # Each choice is offered as its item (name, label and other columns; a file's
+            # row as ODK reads it), with ``current()`` the question's own node.
+            ctx.node = choice_item(choice, label=choice.label(self.lang))
             ctx.current = inst
             try:
                 keep = expression.evaluate_boolean(ctx)
@@ -424,12 +215,12 @@ class FormSession:
         ctx.current = None
         return kept
 
-    def _current_choices(self, inst: _Instance) -> list[Choice]:
+    def _current_choices(self, inst: InstanceNode) -> list[Choice]:
         if inst.choices is not None:
             return inst.choices
         return inst.template.choices
 
-    def _filter_select(self, inst: _Instance, text: str) -> str:
+    def _filter_select(self, inst: InstanceNode, text: str) -> str:
         """Drop selected values that are not among the current choices (ODK)."""
         template = inst.template
         if not template.is_select or text == "" or not template.choices:
@@ -442,7 +233,7 @@ class FormSession:
             return " ".join(v for v in text.split() if v in allowed)
         return text if text in set(names) else ""
 
-    def _resize(self, item: Item, parent: _Instance) -> bool:
+    def _resize(self, item: Item, parent: InstanceNode) -> bool:
         """Make a counted repeat have exactly repeat_count instances under ``parent``."""
         from fieldkit.forms.xpath import to_number
 
@@ -466,50 +257,28 @@ class FormSession:
         if len(existing) == wanted:
             return False
         while len(existing) > wanted:
-            last = existing.pop()
-            holder.remove(last)
-            self._unregister(last)
+            self.tree.remove(existing.pop())
         while len(existing) < wanted:
-            new = self._insert_repeat(holder, template, len(existing) + 1)
-            existing.append(new)
+            if not self.tree.room_for(template):
+                # The whole record's cap: fewer instances than asked (see _assign).
+                self.tree.capped = True
+                break
+            existing.append(self._insert_repeat(holder, template))
         return True
 
-    def _insert_repeat(self, holder: _Instance, template: Node, position: int) -> _Instance:
+    def _insert_repeat(self, holder: InstanceNode, template: Node) -> InstanceNode:
         """A new repeat instance placed after its siblings; defaults applied; state computed."""
-        inst = _Instance(self, template, holder, position)
-        siblings = holder.children_named(template.name)
-        if siblings:
-            index = holder._children.index(siblings[-1]) + 1
-        else:
-            # Keep document order: after the last child whose template comes before this one.
-            order = [c.path for c in holder.template.children]
-            mine = order.index(template.path)
-            index = sum(1 for c in holder._children if order.index(c.template.path) < mine)
-        holder._children.insert(index, inst)
-        holder._named.setdefault(template.name, []).append(inst)
-        self._register(inst)
-        self._build_children(inst, fresh=True)
-        for node in inst.walk():
-            if node is not inst and node.template.is_leaf and node.value == "":
-                node.value = node.shown = self._initial_value(node.template)
+        inst = self.tree.insert_repeat(holder, template)
         self._recompute_subtree(inst)
         self._apply_dynamic_defaults(inst)
         self._recompute_subtree(inst)
         return inst
 
-    def _instances_in_scope(self, template: Node, scope: _Instance) -> list[_Instance]:
-        """Instances of ``template`` at or below ``scope``."""
-        everything = self._by_template.get(template.path, [])
-        if scope is self.root:
-            return list(everything)
-        prefix = scope.path + "/"
-        return [i for i in everything if i is scope or i.path.startswith(prefix)]
-
-    def _recompute_subtree(self, inst: _Instance) -> None:
+    def _recompute_subtree(self, inst: InstanceNode) -> None:
         for item in self.form.graph.items:
             if item.node.path == inst.template.path and item.prop == "count":
                 continue
-            for target in self._instances_in_scope(item.node, inst):
+            for target in self.tree.in_scope(item.node, inst):
                 if item.prop == "count":
                     self._compute(item, target.parent if target.parent is not None else target)
                 else:
@@ -519,33 +288,19 @@ class FormSession:
         """Recompute every item on every instance, in dependency order (full re-evaluation)."""
         for item in self.form.graph.items:
             if item.prop == "count":
-                holders = self._holders(item.node, self.root)
+                holders = self.tree.holders(item.node, self.root)
                 for holder in holders:
                     self._resize(item, holder)
                 continue
-            for inst in list(self._by_template.get(item.node.path, [])):
+            for inst in self.tree.instances(item.node.path):
                 self._compute(item, inst)
-
-    def _holders(self, repeat: Node, scope: _Instance) -> list[_Instance]:
-        """Instances of the repeat's parent at or below ``scope`` (where its instances live)."""
-        parent = repeat.parent
-        if parent is None:
-            return []
-        holders = self._instances_in_scope(parent, scope)
-        if not holders and scope.template.path.startswith(parent.path + "/"):
-            # scope is inside the parent: the one holder is scope's ancestor of that template
-            node: _Instance | None = scope
-            while node is not None and node.template is not parent:
-                node = node.parent
-            return [node] if node is not None else []
-        return holders
 
     def _propagate(
         self,
-        origin: _Instance,
+        origin: InstanceNode,
         changed: Node,
         *,
-        held: list[tuple[Item, _Instance]] | None = None,
+        held: list[tuple[Item, InstanceNode]] | None = None,
     ) -> None:
         """Recompute what depends on ``changed`` (at instance ``origin``), in topological order.
 
@@ -555,28 +310,28 @@ class FormSession:
         below the deepest repeat instance both share. With ``held``, repeat_count items are
         collected there instead of run (see ``_assign``).
         """
-        seeds: list[tuple[Item, _Instance]] = []
-        for path in _affected_paths(changed):
+        seeds: list[tuple[Item, InstanceNode]] = []
+        for path in affected_paths(changed):
             for item in self.form.graph.readers_of(path):
-                scope = self.root if item.global_scope else _lift(origin, changed, item.node)
+                scope = self.root if item.global_scope else lift(origin, changed, item.node)
                 seeds.append((item, scope))
         self._run(seeds, held=held)
 
     def _run(
         self,
-        seeds: list[tuple[Item, _Instance]],
+        seeds: list[tuple[Item, InstanceNode]],
         *,
-        held: list[tuple[Item, _Instance]] | None = None,
+        held: list[tuple[Item, InstanceNode]] | None = None,
     ) -> None:
         import heapq
 
-        pending: dict[int, tuple[Item, _Instance]] = {}
+        pending: dict[int, tuple[Item, InstanceNode]] = {}
         heap: list[tuple[int, int]] = []
 
-        def schedule(item: Item, scope: _Instance) -> None:
+        def schedule(item: Item, scope: InstanceNode) -> None:
             key = id(item)
             if key in pending:
-                pending[key] = (item, _common(pending[key][1], scope))
+                pending[key] = (item, common_ancestor(pending[key][1], scope))
             else:
                 pending[key] = (item, scope)
                 heapq.heappush(heap, (item.order, key))
@@ -591,17 +346,17 @@ class FormSession:
                 if held is not None:
                     held.append((item, scope))
                     continue
-                for holder in self._holders(item.node, scope):
+                for holder in self.tree.holders(item.node, scope):
                     any_change = self._resize(item, holder) or any_change
             else:
-                for inst in self._instances_in_scope(item.node, scope):
+                for inst in self.tree.in_scope(item.node, scope):
                     any_change = self._compute(item, inst) or any_change
             if any_change:
                 for dependent in item.dependents:
                     at = (
                         self.root
                         if dependent.global_scope
-                        else _lift(scope, item.node, dependent.node)
+                        else lift(scope, item.node, dependent.node)
                     )
                     schedule(dependent, at)
 
@@ -614,7 +369,7 @@ class FormSession:
             raise AnswerError(f"the form has no language '{lang}'")
         changed = lang != self.lang
         self.lang = lang
-        if changed and getattr(self, "root", None) is not None:
+        if changed and getattr(self, "tree", None) is not None:
             # jr:choice-name() reads labels in the current language: its calculations rerun.
             seeds = [
                 (item, self.root)
@@ -624,32 +379,22 @@ class FormSession:
             if seeds:
                 self._run(seeds)
 
-    def _find(self, name_or_path: str) -> _Instance:
-        if name_or_path.startswith("/"):
-            inst = self._by_path.get(name_or_path)
-            if inst is None:
-                # Positions may be left out where a repeat has only its first instance.
-                inst = self._by_path.get(_with_positions(name_or_path, self.form))
-            if inst is None:
-                raise AnswerError("no such question in this record")
-            return inst
-        templates = self.form.named(name_or_path)
-        if not templates:
-            raise AnswerError(f"no question named '{name_or_path}'")
-        instances = self._by_template.get(templates[0].path, [])
-        if len(templates) > 1 or len(instances) > 1:
-            raise AnswerError(f"'{name_or_path}' is not unique here; give its path")
-        if not instances:
-            raise AnswerError(f"'{name_or_path}' has no instance yet (add a repeat first)")
-        return instances[0]
-
     def set(self, name_or_path: str, text: str, *, lenient: bool = False) -> str:
         """Answer a question; returns its stored text. AnswerError when the value does not fit.
 
         With ``lenient`` a value that does not fit is stored the way ODK stores it instead
         (``values.coerce_answer``); unknown, read-only or calculated targets still raise.
         """
-        inst = self._find(name_or_path)
+        inst, stored = self._parse(name_or_path, text, lenient=lenient)
+        self._assign(inst, stored)
+        return inst.value
+
+    def check(self, name_or_path: str, text: str) -> None:
+        """Raise the AnswerError ``set`` would raise for this value, storing nothing."""
+        self._parse(name_or_path, text, lenient=False)
+
+    def _parse(self, name_or_path: str, text: str, *, lenient: bool) -> tuple[InstanceNode, str]:
+        inst = self.tree.find(name_or_path)
         template = inst.template
         if not template.is_leaf:
             raise AnswerError(f"'{template.name}' is a {template.kind}, not a question")
@@ -682,17 +427,44 @@ class FormSession:
                 choices=choices,
                 parameters=template.parameters,
             )
-        self._assign(inst, stored)
-        return inst.value
+        return inst, stored
 
     def clear(self, name_or_path: str) -> None:
         """Remove an answer (the same as answering with empty text)."""
-        inst = self._find(name_or_path)
+        inst = self.tree.find(name_or_path)
         if not inst.template.is_leaf or inst.template.kind in {"calculate", "metadata"}:
             raise AnswerError(f"'{inst.template.name}' is not a question")
         self._assign(inst, "")
 
-    def _assign(self, inst: _Instance, stored: str) -> None:
+    def _assign(self, inst: InstanceNode, stored: str) -> None:
+        """Store an answer and recompute what depends on it; an answer that would grow the
+        record past ``MAX_INSTANCE_NODES`` (a count driving repeats inside repeats) is taken
+        back and refused, so the record stays as it was."""
+        before = inst.value
+        self.tree.capped = False
+        self.tree.journal = []
+        try:
+            self._store(inst, stored)
+            made = self.tree.journal
+        finally:
+            self.tree.journal = None
+        if self.tree.capped:
+            self.tree.capped = False
+            # Take it all back: the instances this answer made (the last first, so none moves
+            # up), the old value, then every computed value from that state.
+            fresh = {id(node) for node in made}
+            for new in reversed(made):
+                # Only the outermost new instances: the ones inside go with them.
+                if not _inside(new, fresh) and self.tree.attached(new):
+                    self.tree.remove(new)
+            inst.value = inst.shown = before
+            self.recompute_all()
+            raise AnswerError(
+                f"'{inst.template.name}': the record would hold more than "
+                f"{MAX_INSTANCE_NODES:,} fields (repeats inside repeats); not stored"
+            )
+
+    def _store(self, inst: InstanceNode, stored: str) -> None:
         stored = self._filter_select(inst, stored)
         if inst.value == stored and inst.shown == stored:
             return
@@ -704,21 +476,21 @@ class FormSession:
             return
         # ODK Web Forms runs the value-changed actions after calculations and relevance are
         # fresh but before repeat_count adds or removes instances (those follow as effects).
-        held: list[tuple[Item, _Instance]] = []
+        held: list[tuple[Item, InstanceNode]] = []
         self._propagate(inst, inst.template, held=held)
         self._fire(inst)
         self._run(held)
 
-    def _fire(self, changed: _Instance) -> None:
+    def _fire(self, changed: InstanceNode) -> None:
         """Run the calculations whose ``trigger`` is the question that just changed.
 
         pyxform writes them as ``<setvalue event="xforms-value-changed">`` inside the trigger
         question (ODK XForms spec, "Actions"): evaluated once per change, not kept up to date.
         """
         for target in self.form.graph.triggered.get(changed.template.path, ()):
-            scope = _lift(changed, changed.template, target)
+            scope = lift(changed, changed.template, target)
             expression = target.compiled.get("calculation")
-            for inst in self._instances_in_scope(target, scope):
+            for inst in self.tree.in_scope(target, scope):
                 text = self._output(expression, inst) if expression is not None else ""
                 text = self._coerce(target, text)
                 if text != inst.value or text != inst.shown:
@@ -727,65 +499,31 @@ class FormSession:
 
     def add_repeat(self, name_or_path: str) -> str:
         """Add an instance at the end of a user-controlled repeat; returns its path."""
-        template, holder = self._repeat_target(name_or_path)
+        template, holder = self.tree.repeat_target(name_or_path)
         if template.repeat_count is not None:
             raise AnswerError(f"'{template.name}' repeats a set number of times")
         existing = holder.children_named(template.name)
-        if len(existing) >= MAX_REPEAT_COUNT:
+        if len(existing) >= MAX_REPEAT_COUNT or not self.tree.room_for(template):
             raise AnswerError("too many repeat instances")
-        inst = self._insert_repeat(holder, template, len(existing) + 1)
+        inst = self._insert_repeat(holder, template)
         self._propagate(inst, template)
         return inst.path
 
-    def _repeat_target(self, name_or_path: str) -> tuple[Node, _Instance]:
-        if name_or_path.startswith("/"):
-            stripped = re.sub(r"\[\d+\]$", "", name_or_path)
-            template_path = re.sub(r"\[\d+\]", "", stripped)
-            template = self.form.find(template_path)
-            if template is None or template.kind != "repeat":
-                raise AnswerError("not a repeat of this form")
-            parent_path = stripped.rsplit("/", 1)[0]
-            holder = self._by_path.get(parent_path) or self._by_path.get(
-                _with_positions(parent_path, self.form)
-            )
-            if holder is None:
-                raise AnswerError("the repeat's group does not exist in this record")
-            return template, holder
-        templates = [t for t in self.form.named(name_or_path) if t.kind == "repeat"]
-        if not templates:
-            raise AnswerError(f"no repeat named '{name_or_path}'")
-        template = templates[0]
-        assert template.parent is not None
-        holders = self._by_template.get(template.parent.path, [])
-        if len(holders) != 1:
-            raise AnswerError(f"'{name_or_path}' is inside another repeat; give its path")
-        return template, holders[0]
-
     def remove_repeat(self, path: str) -> None:
         """Remove one repeat instance (``/data/household/member[2]``); later ones move up."""
-        inst = self._by_path.get(path)
+        inst = self.tree.by_path.get(path)
         if inst is None or inst.template.kind != "repeat":
             raise AnswerError("no such repeat instance in this record")
         if inst.template.repeat_count is not None:
             raise AnswerError(f"'{inst.template.name}' repeats a set number of times")
         holder = inst.parent
         assert holder is not None
-        holder.remove(inst)
-        self._unregister(inst)
-        siblings = holder.children_named(inst.template.name)
-        for position, sibling in enumerate(siblings, start=1):
-            if sibling.position != position:
-                for node in sibling.walk():
-                    self._by_path.pop(node.path, None)
-                sibling.position = position
-                sibling.renumber()
-                for node in sibling.walk():
-                    self._by_path[node.path] = node
+        self.tree.remove(inst)
         self._propagate(holder, inst.template)
 
     # -- reading --------------------------------------------------------------------
 
-    def _readonly(self, inst: _Instance) -> bool:
+    def _readonly(self, inst: InstanceNode) -> bool:
         expression = inst.template.compiled.get("readonly")
         # Only the readonly bind (pyxform writes one for notes) makes a node read-only, as in
         # ODK Web Forms, which reports a calculate without that bind as not read-only.
@@ -802,7 +540,7 @@ class FormSession:
             parent = parent.parent
         return False
 
-    def _render(self, inst: _Instance, text: str) -> str:
+    def _render(self, inst: InstanceNode, text: str) -> str:
         """Label/hint text with ``${name}`` replaced by the current values (ODK <output>)."""
         if "${" not in text:
             return text
@@ -814,7 +552,7 @@ class FormSession:
 
         return re.sub(r"\$\{([^}]*)\}", replace, text)
 
-    def _message(self, inst: _Instance, texts: Mapping[str, str]) -> str:
+    def _message(self, inst: InstanceNode, texts: Mapping[str, str]) -> str:
         """A constraint/required message exactly as ODK shows it.
 
         In a translated form pyxform writes messages as itext, filling a language the form
@@ -824,6 +562,14 @@ class FormSession:
         """
         if not texts:
             return ""
+        plain = set(texts) == {DEFAULT_LANGUAGE}
+        if plain and "${" not in texts[DEFAULT_LANGUAGE]:
+            # One untranslated message with no ${name}: pyxform writes it as a plain
+            # jr:constraintMsg attribute, shown as it is in every language.
+            return texts[DEFAULT_LANGUAGE]
+        if plain and self.form.default_language:
+            # With ${name} it becomes itext in the settings' default_language only.
+            texts = {self.form.default_language: texts[DEFAULT_LANGUAGE]}
         if self.form.languages:
             active = self.lang or self.form.initial_language or ""
             text = texts.get(active, "-")
@@ -833,7 +579,7 @@ class FormSession:
             return text
         return f" {self._render(inst, text)} "
 
-    def _state(self, inst: _Instance) -> NodeState:
+    def _state(self, inst: InstanceNode) -> NodeState:
         template = inst.template
         relevant = inst.relevant
         value = inst.shown if relevant else ""
@@ -873,17 +619,17 @@ class FormSession:
 
     def node(self, path: str) -> NodeState:
         """The state of one node, by instance path (or by name where it is unique)."""
-        return self._state(self._find(path))
+        return self._state(self.tree.find(path))
 
     def nodes(self) -> list[NodeState]:
         """Every leaf (question, note, calculate, metadata) of the record in document order."""
-        return [self._state(i) for i in self.root.walk()[1:] if i.template.is_leaf]
+        return [self._state(i) for i in self.tree.nodes() if i.template.is_leaf]
 
     def eval_nodes(self) -> list[NodeState]:
         """Questions and calculates (no metadata, no meta group): what ``forms eval`` prints."""
         return [
             self._state(i)
-            for i in self.root.walk()[1:]
+            for i in self.tree.nodes()
             if i.template.is_leaf
             and i.template.kind in {"question", "calculate", "note"}
             and not i.template.path.startswith(f"/{self.form.root}/meta/")
@@ -892,7 +638,7 @@ class FormSession:
     def questions(self) -> list[NodeState]:
         """The visible questions and notes, in navigation (document) order."""
         out = []
-        for inst in self.root.walk()[1:]:
+        for inst in self.tree.nodes():
             template = inst.template
             if template.kind in {"question", "note"} and inst.relevant:
                 out.append(self._state(inst))
@@ -901,7 +647,7 @@ class FormSession:
     def problems(self) -> list[Problem]:
         """What stops finalizing: required answers missing, constraints not met."""
         out = []
-        for inst in self.root.walk()[1:]:
+        for inst in self.tree.nodes():
             if inst.template.kind not in {"question"}:
                 continue
             state = self._state(inst)
@@ -915,13 +661,13 @@ class FormSession:
 
     def answers(self) -> dict[str, str]:
         """The raw answers (a draft): every leaf's value, kept even while non-relevant."""
-        return {inst.path: inst.value for inst in self.root.walk()[1:] if inst.template.is_leaf}
+        return {inst.path: inst.value for inst in self.tree.nodes() if inst.template.is_leaf}
 
     def submission(self) -> dict[str, str]:
         """What a finalized record holds: every leaf's text, empty where non-relevant."""
         end = _values.now_text(self._clock())
         out = {}
-        for inst in self.root.walk()[1:]:
+        for inst in self.tree.nodes():
             if not inst.template.is_leaf:
                 continue
             text = inst.text()
@@ -931,77 +677,11 @@ class FormSession:
         return out
 
 
-def _holds_text(inst: _Instance) -> bool:
-    """True when the node (or a descendant its own relevance lets through) has a value."""
-    if inst.template.is_leaf:
-        return inst.shown != ""
-    return any(child.self_relevant and _holds_text(child) for child in inst.children())
-
-
-def _affected_paths(changed: Node) -> list[str]:
-    """Template paths whose text a change at ``changed`` may alter (a subtree for containers)."""
-    out = [changed.path]
-    for child in changed.children:
-        out.extend(_affected_paths(child))
-    return out
-
-
-def _repeats_above(node: Node) -> list[str]:
-    out = []
-    current = node.parent
-    while current is not None:
-        if current.kind == "repeat":
-            out.append(current.path)
-        current = current.parent
-    return out
-
-
-def _lift(at: _Instance, source: Node, target: Node) -> _Instance:
-    """The instance below which ``target`` must be recomputed after ``source`` changed at ``at``.
-
-    That is ``at``'s ancestor at the deepest repeat enclosing both ``source`` (strictly) and
-    ``target``; the root when they share no repeat.
-    """
-    shared = set(_repeats_above(source)) & ({target.path} | set(_repeats_above(target)))
-    node: _Instance | None = at
-    while node is not None:
-        if node.template.kind == "repeat" and node.template.path in shared:
-            return node
-        node = node.parent
-    return at.session.root
-
-
-def _common(a: _Instance, b: _Instance) -> _Instance:
-    """The lowest common ancestor-or-self of two instances."""
-    ancestors = set()
-    node: _Instance | None = a
-    while node is not None:
-        ancestors.add(id(node))
-        node = node.parent
-    node = b
-    while node is not None:
-        if id(node) in ancestors:
-            return node
-        node = node.parent
-    return a.session.root
-
-
-def _path_sort_key(path: str) -> tuple[int, ...]:
-    return tuple(int(n) for n in re.findall(r"\[(\d+)\]", path)) or (0,)
-
-
-def _with_positions(path: str, form: Form) -> str:
-    """Add ``[1]`` after every repeat step that has no position."""
-    parts = [p for p in path.split("/") if p]
-    out = []
-    template = ""
-    for part in parts:
-        match = _STEP.fullmatch(part)
-        if match is None:
-            return path
-        template += "/" + match.group(1)
-        node = form.find(template)
-        if node is not None and node.kind == "repeat" and match.group(2) is None:
-            part = f"{part}[1]"
-        out.append(part)
-    return "/" + "/".join(out)
+def _inside(node: InstanceNode, ids: set[int]) -> bool:
+    """True when an ancestor of ``node`` is one of ``ids``."""
+    parent = node.parent
+    while parent is not None:
+        if id(parent) in ids:
+            return True
+        parent = parent.parent
+    return False

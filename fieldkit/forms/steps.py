@@ -40,7 +40,7 @@ def _apply(session: FormSession, step: Any) -> None:
         elif isinstance(value, bool):
             value = "true" if value else "false"
         try:
-            session.set(str(step["set"]), str(value))
+            session.check(str(step["set"]), str(value))
         except AnswerError:
             # Reported, and also stored as ODK would store it (a number cut to a whole one,
             # anything else that does not fit emptied), so the state stays ODK's.
@@ -49,6 +49,7 @@ def _apply(session: FormSession, step: Any) -> None:
             except AnswerError:
                 pass
             raise
+        session.set(str(step["set"]), str(value))
     elif "clear" in step:
         session.clear(str(step["clear"]))
     elif "add_repeat" in step:

@@ -5,8 +5,9 @@ its readers (openpyxl, xlrd, csv) can throw becomes a ``FormError`` with sheet a
 known, so no form file can crash the loader. The definition is pyxform's own
 ``parse_file_to_json`` output plus three things fieldkit adds:
 
-- ``choices`` also holds the rows of every ``select_*_from_file`` CSV (key: the file name) and
-  of the ``external_choices`` sheet, so a stored definition needs no file beside it;
+- ``choices`` also holds the rows of every ``select_*_from_file`` CSV or GeoJSON file (key:
+  the file name; see choice_files.py) and of the ``external_choices`` sheet, so a stored
+  definition needs no file beside it;
 - ``fieldkit.rows``: survey-sheet row of every element, by path below the root
   (``household/member/age``), so expression errors found later name their row.
 """
@@ -14,7 +15,6 @@ known, so no form file can crash the loader. The definition is pyxform's own
 from __future__ import annotations
 
 import copy
-import csv
 import io
 import re
 import warnings
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldkit.errors import FormError
+from fieldkit.forms.choice_files import CHOICE_FILE_SUFFIXES, default_columns, read_choice_file
 
 __all__ = ["FormCheck", "parse_xlsform"]
 
@@ -32,13 +33,17 @@ __all__ = ["FormCheck", "parse_xlsform"]
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_UNZIPPED_BYTES = 100 * 1024 * 1024
 MAX_ZIP_RATIO = 200  # typical xlsx members compress 5-20x; a zip bomb compresses 1000x+
-MAX_CSV_BYTES = 20 * 1024 * 1024
 
 SUPPORTED_SUFFIXES = {".xlsx", ".xlsm", ".xls", ".csv", ".md"}
 
 _ROW_RE = re.compile(r"\[row\s*:\s*(\d+)\]", re.IGNORECASE)
 _COLUMN_RE = re.compile(r"the '([^']+)' value is invalid", re.IGNORECASE)
-_SHEET_RE = re.compile(r"On the '(\w+)' sheet|sheet:\s*'?(\w+)'?|'(\w+)' sheet", re.IGNORECASE)
+# "sheet: 'name'" only with quotes: pyxform also writes "List name not in choices sheet: LIST"
+# about a row of the survey sheet, where the word after the colon is the list, not a sheet.
+_SHEET_RE = re.compile(r"On the '(\w+)' sheet|sheet:\s*'(\w+)'|'(\w+)' sheet", re.IGNORECASE)
+_LIST_MISSING_RE = re.compile(
+    r"List name not in (choices|columns|external choices) sheet:\s*(\S+)", re.IGNORECASE
+)
 
 
 @dataclass
@@ -143,8 +148,33 @@ def _read_workbook(data: bytes, *, suffix: str, name: str) -> dict[str, Any]:
     if "\x00" in text:
         raise FormError(f"{name}: the file is not text")
     raw = io.BytesIO(text.encode("utf-8"))
+    if suffix == ".md":
+        _check_markdown_cells(text)
     result: dict[str, Any] = csv_to_dict(raw) if suffix == ".csv" else md_to_dict(raw)
     return result
+
+
+def _check_markdown_cells(text: str) -> None:
+    """Refuse a Markdown row with more cells than its sheet's header, before pyxform reads it.
+
+    In a Markdown table every ``|`` starts a new cell, so a ``|`` inside a label or an
+    expression (the XPath union ``a | b``) splits the cell; pyxform then fails with "tuple
+    index out of range". Markdown's own escape, ``\\|``, keeps it in the cell.
+    """
+    from pyxform.xls2json_backends import _md_table_to_ss_structure
+
+    for sheet, rows in _md_table_to_ss_structure(text).items():
+        if not rows:
+            continue
+        width = len(rows[0])
+        for number, row in enumerate(rows[1:], start=2):
+            if any(cell not in {None, ""} for cell in row[width:]):
+                raise FormError(
+                    "the row has more cells than the sheet's header; a '|' inside a cell "
+                    "must be written '\\|'",
+                    sheet=str(sheet).lower() if sheet else None,
+                    row=number,
+                )
 
 
 def _check_zip(data: bytes, *, name: str) -> None:
@@ -339,10 +369,10 @@ def _inline_external_choices(
             continue
         if "." not in itemset or itemset in choices:
             continue
-        if not itemset.lower().endswith(".csv"):
+        if not itemset.lower().endswith(CHOICE_FILE_SUFFIXES):
             raise FormError(
                 f"question '{element.get('name')}': choices from {itemset} are not supported; "
-                "use a CSV file",
+                "use a CSV or GeoJSON file",
                 sheet="survey",
             )
         if "/" in itemset or "\\" in itemset or itemset.startswith("."):
@@ -351,57 +381,12 @@ def _inline_external_choices(
                 sheet="survey",
             )
         params = element.get("parameters") or {}
-        choices[itemset] = _read_choice_csv(
+        value_column, _ = default_columns(itemset)
+        choices[itemset] = read_choice_file(
             folder / itemset,
-            value_column=str(params.get("value", "name")),
-            label_column=str(params.get("label", "label")),
+            value_column=str(params.get("value", value_column)),
             question=str(element.get("name")),
         )
-
-
-def _read_choice_csv(
-    path: Path, *, value_column: str, label_column: str, question: str
-) -> list[dict[str, Any]]:
-    """Rows of a select_*_from_file CSV as choices (ODK: value column ``name``, label ``label``)."""
-    if path.name.startswith(".") or "/" in path.name or "\\" in path.name:
-        raise FormError(f"question '{question}': bad choice file name", sheet="survey")
-    try:
-        size = path.stat().st_size
-        if size > MAX_CSV_BYTES:
-            raise FormError(f"question '{question}': choice file {path.name} is too large")
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise FormError(
-            f"question '{question}': choice file {path.name} not found beside the form",
-            sheet="survey",
-        ) from None
-    except UnicodeDecodeError:
-        raise FormError(f"choice file {path.name} is not UTF-8 text") from None
-    except OSError as exc:
-        raise FormError(f"choice file {path.name}: {exc.strerror}") from None
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    headers = [h.strip() for h in (reader.fieldnames or [])]
-    if value_column not in headers:
-        raise FormError(f"choice file {path.name} has no '{value_column}' column")
-    translated = [h for h in headers if h.startswith(label_column + "::")]
-    out: list[dict[str, Any]] = []
-    for raw in reader:
-        row = {str(k).strip(): (v or "").strip() for k, v in raw.items() if k is not None}
-        value = row.get(value_column, "")
-        if not value:
-            continue
-        label: Any
-        if translated:
-            label = {h.split("::", 1)[1]: row.get(h, "") for h in translated}
-        else:
-            label = row.get(label_column, value)
-        choice: dict[str, Any] = {"name": value, "label": label}
-        # Other columns stay available to choice_filter expressions (ODK: any column).
-        for key, item in row.items():
-            if key not in {value_column, label_column, "name", "label"} and "::" not in key:
-                choice[key] = item
-        out.append(choice)
-    return out
 
 
 # --------------------------------------------------------------------------- rewording
@@ -460,6 +445,15 @@ def _reword(exc: BaseException) -> FormError:
         else:
             text = str(exc) or kind
     sheet, row = _locate(text)
+    missing = _LIST_MISSING_RE.search(text)
+    if missing is not None:
+        # A select on the survey sheet names a list its choices sheet lacks.
+        return FormError(
+            f"choice list '{missing.group(2)}' is not on the {missing.group(1).lower()} sheet",
+            sheet="survey",
+            row=row,
+            column="type",
+        )
     column = _COLUMN_RE.search(text)
     return FormError(
         _clean(text) or "pyxform could not read the form",

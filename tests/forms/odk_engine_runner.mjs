@@ -25,7 +25,8 @@ const fetchFormAttachment = async (url) => {
   const name = String(url).split('/').pop();
   const text = (input.attachments ?? {})[name];
   if (text == null) throw new Error('no attachment ' + name);
-  const type = name.endsWith('.csv') ? 'text/csv' : 'text/xml';
+  const type = name.endsWith('.csv') ? 'text/csv'
+    : name.endsWith('.geojson') ? 'application/geo+json' : 'text/xml';
   return new Response(text, { headers: { 'content-type': type } });
 };
 

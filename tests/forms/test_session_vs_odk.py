@@ -1,7 +1,8 @@
 """Differential test: ``forms eval`` against ODK Web Forms' own engine, node by node.
 
 Each form in diff_forms/ is converted to an XForm by pyxform and run by @getodk/xforms-engine
-(ODK Web Forms) with seeded random answer sequences; fieldkit runs the same steps. Every node's
+(ODK Web Forms) with seeded random answer sequences; fieldkit runs the same steps. Choice files
+beside a form (CSV, GeoJSON) are given to the engine as its attachments. Every node's
 value, relevant, required, readonly, constraint_valid and required_empty must agree.
 
 Runs only where `node` and the engine exist (skips cleanly otherwise). Install the engine
@@ -57,11 +58,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _odk(xform: str, runs: list[list[dict[str, object]]]) -> list[dict[str, list[Any]]]:
+def _attachments(path: Path) -> dict[str, str]:
+    """The choice files beside a form (select_*_from_file), as ODK's engine fetches them."""
+    return {
+        f.name: f.read_text(encoding="utf-8")
+        for f in path.parent.iterdir()
+        if f.suffix in {".csv", ".geojson"} and f.name in path.read_text(errors="replace")
+    }
+
+
+def _odk(
+    xform: str, runs: list[list[dict[str, object]]], attachments: dict[str, str]
+) -> list[dict[str, list[Any]]]:
     """Every run of steps in one engine process (starting node is the slow part)."""
     out = subprocess.run(
         ["node", str(RUNNER), str(ENGINE)],
-        input=json.dumps({"xform": xform, "runs": runs}),
+        input=json.dumps({"xform": xform, "runs": runs, "attachments": attachments}),
         capture_output=True,
         text=True,
         check=True,
@@ -123,7 +135,8 @@ def _steps(form: Form, rng: random.Random, count: int = 25) -> list[dict[str, ob
         value = _value(node.type, [c.name for c in node.choices], node.name, rng)
         if value is None:
             continue
-        target = node.name
+        # A name used more than once (a loop's questions, one per choice) needs its path.
+        target = node.name if len(form.named(node.name)) == 1 else node.path
         if node.repeat is not None:
             target = node.path.replace(node.repeat, f"{node.repeat}[{rng.randint(1, 3)}]")
         steps.append({"set": target, "value": value})
@@ -143,7 +156,7 @@ def test_same_state_as_odk(path: Path) -> None:
     metadata = {n.path for n in form.nodes() if n.kind == "metadata" or "/meta/" in n.path}
     differences: list[tuple[object, ...]] = []
     runs = [_steps(form, random.Random(seed)) for seed in range(8)]
-    results = _odk(xform, runs)
+    results = _odk(xform, runs, _attachments(path) if path.suffix == ".md" else {})
     for seed, steps in enumerate(runs):
         mine = evaluate_steps(form, steps, now=datetime.now(UTC))
         theirs = {n["path"]: n for n in results[seed]["nodes"]}

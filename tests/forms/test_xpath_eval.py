@@ -156,7 +156,10 @@ def test_references_are_absolute_template_paths() -> None:
         ("not()", "not() takes 1 argument, not 0"),
         ("${last-saved#a}", "last-saved"),
         ("indexed-repeat(${a}, 1, 2)", "indexed-repeat()"),
-        ("regex(${a}, '[a-')", "regex(): invalid regular expression, at character 13"),
+        ("regex(${a}, '[a-')", "regex(): invalid regular expression .an unclosed .., at char"),
+        ("regex(${a}, '(a)\\1')", "regex(): back-references"),
+        ("regex(${a}, '^(?=a)')", "regex(): look-arounds"),
+        ("regex(${a}, '(a{1000}){1000}')", "regex(): invalid regular expression"),
     ],
 )
 def test_load_errors(text: str, message: str) -> None:

@@ -170,3 +170,22 @@ def test_project_show_prints_the_fingerprint_as_a_qr_code(
     assert "Fingerprint: " in out and "certified" in out
     assert "█" in out or "▀" in out  # the QR code, drawn in block characters
     assert "█" not in _run(runner, home, "project", "show", "--no-qr")
+def test_publish_without_version_gets_the_version_add_gives(
+    tmp_path: Path,
+    sync_server,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
+) -> None:
+    # Issue 13: `forms add` accepted a form without a version and `forms publish` refused it.
+    coordinator, laptop = tmp_path / "c", tmp_path / "l"
+    _run(runner, coordinator, "init")
+    url, admin = sync_server.url, sync_server.admin_token
+    _run(runner, coordinator, "project", "create", "P", "--server", url, "--admin-token", admin)
+    form = tmp_path / "unversioned.md"
+    form.write_text(FORM_MD.replace("| 2026112801 |", "| |"), encoding="utf-8")
+    published = _run(runner, coordinator, "forms", "publish", str(form))
+    _run(runner, laptop, "init")
+    added = _run(runner, laptop, "forms", "add", str(form))
+    version = published.split(" version ")[1].split(" ")[0]
+    assert version.startswith("content-") and f"version {version}" in added
+    missing = runner.invoke(app, ["--home", str(coordinator), "forms", "publish", "gone.md"])
+    assert missing.exit_code != 0 and "gone.md" in missing.output

@@ -9,6 +9,7 @@ import re
 import uuid as _uuid
 
 from ._context import EvalContext
+from ._regex import Pattern, RegexInvalid, compile_pattern
 from ._registry import (
     NAN,
     _context_or,
@@ -168,23 +169,28 @@ def _coalesce(ctx: EvalContext, args: list[Value]) -> Value:
 def _regex(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: "regex(string value, string expression) … the regular expression is created from
     # the provided expression string" and tested against the value (a search, not a full
-    # match, as in JavaScript's RegExp.test).
-    pattern = _compiled_regex(to_string(args[1]))
-    return bool(pattern.search(to_string(args[0]))) if pattern is not None else False
+    # match, as in JavaScript's RegExp.test). Matched by RE2 in linear time (_regex.py).
+    pattern = compiled_regex(to_string(args[1]))
+    if isinstance(pattern, RegexInvalid):
+        return False
+    return pattern.search(to_string(args[0])) is not None
 
 
-_REGEX_CACHE: dict[str, re.Pattern[str] | None] = {}
+_REGEX_CACHE: dict[str, Pattern | RegexInvalid] = {}
 
 
-def _compiled_regex(source: str) -> re.Pattern[str] | None:
-    if source not in _REGEX_CACHE:
+def compiled_regex(source: str) -> Pattern | RegexInvalid:
+    """The compiled pattern, or the reason it cannot be compiled (cached either way)."""
+    found = _REGEX_CACHE.get(source)
+    if found is None:
         try:
-            _REGEX_CACHE[source] = re.compile(source)
-        except re.error:
-            _REGEX_CACHE[source] = None
+            found = compile_pattern(source)
+        except RegexInvalid as exc:
+            found = exc
+        _REGEX_CACHE[source] = found
         if len(_REGEX_CACHE) > 1024:
             _REGEX_CACHE.pop(next(iter(_REGEX_CACHE)))
-    return _REGEX_CACHE[source]
+    return found
 
 
 _MAX_UUID_LENGTH = 10_000
@@ -289,7 +295,7 @@ def _selected_at(ctx: EvalContext, args: list[Value]) -> Value:
     # ODK: the choice at the 0-based index, "" when out of range.
     items = _choices(args[0])
     index = to_number(args[1])
-    if math.isnan(index) or index < 0 or index != int(index) or index >= len(items):
+    if math.isnan(index) or index < 0 or index >= len(items) or index != int(index):
         return ""
     return items[int(index)]
 

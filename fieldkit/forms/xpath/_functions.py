@@ -18,8 +18,9 @@ from fieldkit.errors import ExpressionError
 from . import _fn_dates, _fn_numbers  # noqa: F401 - importing them registers their functions
 from ._ast import Call, Literal, Path, Ref
 from ._context import EvalContext, Node
-from ._fn_text import _compiled_regex
+from ._fn_text import compiled_regex
 from ._references import resolve_ref
+from ._regex import RegexInvalid
 from ._registry import FUNCTIONS, NAN, _nodes, _special
 from ._values import (
     Value,
@@ -75,9 +76,10 @@ def compile_call(compiler: _Compiler, expr: Call, scope: _Scope) -> Compiled:
         )
     if name == "regex" and isinstance(expr.args[1], Literal):
         # A pattern written in the form is checked at load (ODK raises when it evaluates).
-        if _compiled_regex(expr.args[1].value) is None:
+        problem = compiled_regex(expr.args[1].value)
+        if isinstance(problem, RegexInvalid):
             raise ExpressionError(
-                f"regex(): invalid regular expression, at character {expr.args[1].pos}",
+                f"regex(): {problem}, at character {expr.args[1].pos}",
                 offset=expr.args[1].pos,
             )
     if fn.impl is None:

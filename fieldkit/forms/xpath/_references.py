@@ -10,6 +10,9 @@ from ._ast import Binary, Call, Expr, Filter, Literal, Negate, Number, Ref
 
 Resolver = Callable[[str], "str | None"]
 
+#: The step of a reference path that stands for any child element (``*``, ``node()``).
+WILDCARD = "*"
+
 
 def _split(path: str) -> tuple[str, ...]:
     return tuple(part for part in path.split("/") if part)
@@ -127,6 +130,10 @@ def _collect(
                 current = current[:-1] if current else None
             elif step.axis == "child" and step.test not in ("*", "node()"):
                 current = current + (step.test,)
+            elif step.axis == "child":
+                # Any child (``/data/trip/*/times``, a loop's questions): a wildcard step,
+                # matched against the form's nodes when the dependency graph is built.
+                current = current + (WILDCARD,)
             else:
                 if current:
                     refs.add(path_text(current))
