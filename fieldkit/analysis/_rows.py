@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -63,6 +63,10 @@ class TableRows:
     values: list[Mapping[str, str]] = field(default_factory=list)
     records: list[RecordLike] = field(default_factory=list)
     parent_index: list[int] = field(default_factory=list)
+    # Stable keys (ODK Central's KEY / PARENT_KEY shape): the record id, then the instance
+    # path below the root, e.g. "<id>/household/member[2]/visit[1]".
+    keys: list[str] = field(default_factory=list)
+    parent_keys: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -85,11 +89,15 @@ def collect_rows(
     root = schema.root
     depth = {k: t.depth for k, t in schema.tables.items()}
     parent = {k: t.parent or root for k, t in schema.tables.items()}
-    top_keys = frozenset(c.key for c in schema.columns.values() if c.table == root)
+    canonical = schema.canonical
+    top_keys = frozenset(
+        key for c in schema.columns.values() if c.table == root for key in (c.key, *c.aliases)
+    )
     # Every leaf of a repeat, exported or not: an instance whose answers are all left out
     # (sensitive) still exists, and its row still links its children.
     leaves = {c.key: c.table for c in schema.columns.values() if c.table != root}
     has_nested = any(d >= 2 for d in depth.values())
+    segments = {k: _key_segments(k, root, schema) for k in schema.tables}
     out = {k: TableRows() for k in schema.tables}
     # instance path → ((depth, table, positions), template path or None when left out);
     # () when the path is no repeat leaf of this form.
@@ -98,6 +106,7 @@ def collect_rows(
 
     def parse(key: str) -> tuple[Where, str | None] | tuple[()]:
         template = _POSITION.sub("", key)
+        template = canonical.get(template, template)
         table = leaves.get(template)
         if table is None:
             return ()
@@ -119,6 +128,7 @@ def collect_rows(
         if not leaves:
             continue
         instances: dict[Where, dict[str, str]] = {}
+        filled: set[Where] = set()
         for key in answers.keys() - top_keys:
             info = cache.get(key)
             if info is None:
@@ -129,33 +139,67 @@ def collect_rows(
             row = instances.get(where)
             if row is None:
                 row = instances[where] = {}
+            value = answers[key]
+            if value:
+                filled.add(where)
             if template is not None:
-                row[template] = answers[key]
-        if not instances:
+                row[template] = value
+        if not filled:
             continue
+        # A repeat that was left out or not relevant still has its (empty) leaves in the
+        # submission; ODK and Kobo submissions have no such instance, so it is no row.
+        kept = set(filled)
         if has_nested:
             # A repeat instance exists through its leaves (docs/internals.md); one whose only
-            # leaves are in a nested repeat still needs its own row for children to link to.
-            for level, table, positions in sorted(instances, reverse=True):
+            # answers are in a nested repeat still needs its own row for children to link to.
+            for level, table, positions in filled:
                 for up in range(1, level):
                     ancestor = _ancestor(table, up, parent)
-                    instances.setdefault((level - up, ancestor, positions[:-up]), {})
-        placed: dict[tuple[str, tuple[int, ...]], int] = {}
+                    kept.add((level - up, ancestor, positions[:-up]))
+        placed: dict[tuple[str, tuple[int, ...]], tuple[int, str]] = {}
         index = len(top_values)
+        rid = record.id
         # Sorted by (depth, table, positions): parents are placed before their children.
-        for where in sorted(instances):
+        for where in sorted(kept):
             level, table, positions = where
             rows = out[table]
-            rows.values.append(instances[where])
+            rows.values.append(instances.get(where, {}))
             rows.records.append(record)
-            rows.parent_index.append(
-                index if level == 1 else placed[(parent[table], positions[:-1])]
-            )
+            steps = _zip_positions(segments[table], positions)
+            key = rid + "/" + "/".join(f"{name}[{p}]" if p else name for name, p in steps)
+            if level == 1:
+                rows.parent_index.append(index)
+                rows.parent_keys.append(rid)
+            else:
+                up_index, up_key = placed[(parent[table], positions[:-1])]
+                rows.parent_index.append(up_index)
+                rows.parent_keys.append(up_key)
+            rows.keys.append(key)
             if has_nested:
-                placed[(table, positions)] = len(rows.values)
+                placed[(table, positions)] = (len(rows.values), key)
     if progress is not None:
         progress(total, total)
     return Built(out)
+
+
+def _key_segments(table: str, root: str, schema: Schema) -> list[tuple[str, bool]]:
+    """The steps of a table's template path below the root, each marked when it is a repeat
+    (the steps that carry a position in an instance path)."""
+    steps = table[len(root) + 1 :].split("/") if table != root else []
+    out = []
+    for i, name in enumerate(steps):
+        prefix = root + "/" + "/".join(steps[: i + 1])
+        out.append((name, prefix in schema.tables))
+    return out
+
+
+def _zip_positions(
+    segments: list[tuple[str, bool]], positions: tuple[int, ...]
+) -> Iterator[tuple[str, int]]:
+    """Each step with its position (0 for a group, which has none)."""
+    it = iter(positions)
+    for name, is_repeat in segments:
+        yield name, next(it) if is_repeat else 0
 
 
 def _ancestor(table: str, up: int, parent: Mapping[str, str]) -> str:

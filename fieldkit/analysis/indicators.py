@@ -159,8 +159,7 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     day = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     for column in ("interview_date", "_capture_day"):
         if column in out.columns:
-            parsed = pd.to_datetime(_text(out, column), errors="coerce", format="%Y-%m-%d")
-            day = day.fillna(parsed)
+            day = day.fillna(_days(out, column))
     out["_date"] = day
     return out
 
@@ -220,6 +219,22 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
         return pd.Series([None] * len(frame), index=frame.index, dtype="str")
     values = _as_text(frame[column]).str.strip()
     return values.where(values.str.len() > 0)
+
+
+def _days(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    """A date column (typed by the export, or text) as day timestamps, NaT where blank."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        days: pd.Series[Any] = values.dt.normalize().astype("datetime64[ns]")
+        return days
+    parsed = pd.to_datetime(_text(frame, column), errors="coerce", format="%Y-%m-%d")
+    return parsed.astype("datetime64[ns]")
 
 
 def _tokens(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
@@ -527,7 +542,6 @@ def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[In
 def _services(
     period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
 ) -> list[Indicator]:
-    import pandas as pd
 
     served = _new("identified_receiving_service")
     days = _new("days_to_first_service")
@@ -549,7 +563,7 @@ def _services(
         .reset_index()
     )
     ref = everything["referral"]
-    start = pd.to_datetime(_text(ref, "service_start_date"), errors="coerce", format="%Y-%m-%d")
+    start = _days(ref, "service_start_date")
     started = ref[start.notna() | _text(ref, "referral_status").isin(_SERVED)]
     people["_flag"] = people["_person"].isin(set(started["_person"]))
     _rated(served, people, "_flag", rules=rules, per_person=True)
@@ -568,7 +582,6 @@ def _services(
 
 
 def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
-    import pandas as pd
 
     per_case = _new("follow_ups_per_case")
     on_time = _new("follow_ups_on_time")
@@ -587,8 +600,8 @@ def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
     per_case.total = per_person(fu, "all")
     for dim in _dims(fu, ("site",)):
         per_case.breakdowns[dim] = _breakdown(fu, dim, size=_people, rules=rules, figure=per_person)
-    due = pd.to_datetime(_text(fu, "due_date"), errors="coerce", format="%Y-%m-%d")
-    visit = pd.to_datetime(_text(fu, "visit_date"), errors="coerce", format="%Y-%m-%d")
+    due = _days(fu, "due_date")
+    visit = _days(fu, "visit_date")
     eligible = (status == "missed") | ((status == "done") & due.notna() & visit.notna())
     fu["_flag"] = (status == "done") & (visit <= due).fillna(False)
     _rated(

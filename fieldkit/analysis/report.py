@@ -19,6 +19,7 @@ from typing import Any
 
 from fieldkit.analysis._cells import Figure, Protection
 from fieldkit.analysis.indicators import FORM_IDS, Indicator, IndicatorSet, compute_indicators
+from fieldkit.analysis.options import ExportOptions
 from fieldkit.errors import ExportError, UsageError
 
 __all__ = ["build_report", "render_html", "render_json", "write_report"]
@@ -41,6 +42,8 @@ _DIM_TITLES = {
     "emergency_type": "Emergency service",
     "visit_month": "Follow-up month",
 }
+# The report reads choice names (the FIELDS contract), in plain text columns.
+_REPORT_TABLES = ExportOptions(select_multiple="summary", duplicate_keys=(), categorical=False)
 _UNITS = {"percent": "%", "days": " days", "per_case": " per case", "count": ""}
 
 
@@ -67,7 +70,7 @@ def build_report(
         if form_id in present:
             # Sensitive fields are never loaded (include_sensitive is empty): what is not in the
             # frames cannot reach the page (DOMAIN §5).
-            built = tables(workspace, form_id, select_multiple="summary", duplicate_keys=())
+            built = tables(workspace, form_id, _REPORT_TABLES)
             frames[form_id] = built[next(iter(built))]
     return compute_indicators(
         frames,

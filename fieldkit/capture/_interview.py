@@ -574,7 +574,6 @@ def _display(state: NodeState, value: str, lang: str | None) -> str:
     return inert(shown)
 
 
-
 def _problem_message(state: NodeState) -> str:
     """The form's message when ``state`` fails its constraint; "" when it is acceptable now.
 

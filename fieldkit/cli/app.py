@@ -87,6 +87,4 @@ def _root(
     from fieldkit.config import resolve_settings
 
     ctx.ensure_object(dict)
-    ctx.obj["settings"] = resolve_settings(
-        home=home, debug=debug, passphrase_file=passphrase_file
-    )
+    ctx.obj["settings"] = resolve_settings(home=home, debug=debug, passphrase_file=passphrase_file)

@@ -162,6 +162,4 @@ class Forms:
             "SELECT form_id, version, title, definition, added_at FROM forms "
             "ORDER BY form_id, rowid"
         )
-        return [
-            FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4], self._built) for r in rows
-        ]
+        return [FormVersion(r[0], r[1], r[2], json.loads(r[3]), r[4], self._built) for r in rows]

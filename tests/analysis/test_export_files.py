@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _analysis_kit import FORMS, definition, receive
 
-from fieldkit.analysis import excel_sheet_names, neutralise, tables, write_tables
+from fieldkit.analysis import ExportOptions, excel_sheet_names, neutralise, tables, write_tables
 from fieldkit.analysis.export import export_form
 from fieldkit.errors import ExportError
 from fieldkit.store import Workspace
@@ -60,7 +60,9 @@ def test_neutralise_rules() -> None:
 def test_csv_cells_and_headers_neutralised(
     ws: Workspace, formulas: list[str], tmp_path: Path
 ) -> None:
-    result = export_form(ws, "formulas", fmt="csv", out_dir=tmp_path / "out", headers="labels")
+    result = export_form(
+        ws, "formulas", fmt="csv", out_dir=tmp_path / "out", options=ExportOptions(headers="labels")
+    )
     assert {p.name for p in result.files} == {
         "formulas.csv",
         "item.csv",
@@ -159,7 +161,13 @@ def test_file_names_hold_no_answer_text(ws: Workspace, tmp_path: Path) -> None:
     )
     for fmt in ("csv", "xlsx", "parquet"):
         out = tmp_path / fmt
-        export_form(ws, "household", fmt=fmt, out_dir=out, include_sensitive=["full_name"])
+        export_form(
+            ws,
+            "household",
+            fmt=fmt,
+            out_dir=out,
+            options=ExportOptions(include_sensitive=["full_name"]),
+        )
         for path in out.iterdir():
             assert "Canary" not in path.name
             assert path.stem in {"household", "member", "visit"}

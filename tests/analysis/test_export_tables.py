@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from _analysis_kit import FORMS, definition, receive
 
-from fieldkit.analysis import tables
+from fieldkit.analysis import ExportOptions, tables
 from fieldkit.analysis.tables import build_tables, form_versions
 from fieldkit.errors import FormNotFound, UsageError
 from fieldkit.store import Workspace
@@ -187,10 +187,10 @@ def test_repeat_tables_link_to_parents(ws: Workspace, household: dict[str, str])
 
 
 def test_select_multiple_modes(ws: Workspace, household: dict[str, str]) -> None:
-    summary = tables(ws, "household", select_multiple="summary")["household"]
+    summary = tables(ws, "household", ExportOptions(select_multiple="summary"))["household"]
     assert "signs" in summary.columns
     assert not [c for c in summary.columns if c.startswith("signs/")]
-    details = tables(ws, "household", select_multiple="details")["household"]
+    details = tables(ws, "household", ExportOptions(select_multiple="details"))["household"]
     assert "signs" not in details.columns
     assert [c for c in details.columns if c.startswith("signs/")] == [
         "signs/debt",
@@ -198,7 +198,7 @@ def test_select_multiple_modes(ws: Workspace, household: dict[str, str]) -> None
         "signs/threats",
     ]
     with pytest.raises(UsageError):
-        tables(ws, "household", select_multiple="all")  # type: ignore[arg-type]
+        tables(ws, "household", ExportOptions(select_multiple="all"))  # type: ignore[arg-type]
 
 
 def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[str, str]) -> None:
@@ -206,7 +206,9 @@ def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[s
     assert "full_name" not in default.columns
     assert not [c for c in default.columns if c.startswith("home")]
     assert "Alice Canary" not in default.to_csv()
-    named = tables(ws, "household", include_sensitive=["full_name", "home"])["household"]
+    named = tables(ws, "household", ExportOptions(include_sensitive=["full_name", "home"]))[
+        "household"
+    ]
     assert rows(named, ["full_name"])[0] == {"full_name": "Alice Canary"}
     # geopoint "lat lon alt acc" → four decimal columns.
     assert rows(named, ["home_latitude", "home_longitude", "home_altitude", "home_precision"]) == [
@@ -218,11 +220,11 @@ def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[s
          "home_precision": None},
     ]  # fmt: skip
     with pytest.raises(UsageError, match="no sensitive field named age"):
-        tables(ws, "household", include_sensitive=["age"])
+        tables(ws, "household", ExportOptions(include_sensitive=["age"]))
 
 
 def test_label_headers_in_a_chosen_language(ws: Workspace, household: dict[str, str]) -> None:
-    french = tables(ws, "household", headers="labels", lang="fr")
+    french = tables(ws, "household", ExportOptions(headers="labels", lang="fr"))
     assert list(french["household"].columns[:9]) == [
         "Site",
         "Code",
@@ -235,10 +237,10 @@ def test_label_headers_in_a_chosen_language(ws: Workspace, household: dict[str, 
         "Remarques",
     ]
     assert list(french["member"].columns[:1]) == ["Âge du membre"]
-    english = tables(ws, "household", headers="labels", lang="English (en)")
+    english = tables(ws, "household", ExportOptions(headers="labels", lang="English (en)"))
     assert english["household"].columns[2] == "Age"
     with pytest.raises(UsageError, match="no language de"):
-        tables(ws, "household", headers="labels", lang="de")
+        tables(ws, "household", ExportOptions(headers="labels", lang="de"))
 
 
 def test_edits_show_the_latest_version_unless_history(
@@ -259,7 +261,7 @@ def test_edits_show_the_latest_version_unless_history(
     assert current["_replaces"].iloc[2] == first_edit
     # The edit of AB-1002 is not a duplicate of its own original.
     assert list(current["_possible_duplicate"]) == [True, True, False]
-    everything = tables(ws, "household", history=True)["household"]
+    everything = tables(ws, "household", ExportOptions(history=True))["household"]
     assert len(everything) == 5
     latest = dict(zip(everything["_id"], everything["_latest"], strict=True))
     assert latest == {
@@ -286,18 +288,18 @@ def test_same_record_from_two_pulls_appears_once(ws: Workspace, household: dict[
 
 
 def test_configured_duplicate_keys(ws: Workspace, household: dict[str, str]) -> None:
-    by_site = tables(ws, "household", duplicate_keys=["site"])["household"]
+    by_site = tables(ws, "household", ExportOptions(duplicate_keys=["site"]))["household"]
     assert list(by_site["_possible_duplicate"]) == [True, False, True]
-    none = tables(ws, "household", duplicate_keys=[])["household"]
+    none = tables(ws, "household", ExportOptions(duplicate_keys=[]))["household"]
     assert "_possible_duplicate" not in none.columns
     with pytest.raises(UsageError, match="no top-level field named m_age"):
-        tables(ws, "household", duplicate_keys=["m_age"])
+        tables(ws, "household", ExportOptions(duplicate_keys=["m_age"]))
 
 
 def test_since_keeps_records_finalized_from_that_day(
     ws: Workspace, household: dict[str, str]
 ) -> None:
-    out = tables(ws, "household", since=date(2026, 3, 2))
+    out = tables(ws, "household", ExportOptions(since=date(2026, 3, 2)))
     assert list(out["household"]["_id"]) == [household["r2"], household["r3"]]
     assert list(out["member"]["_parent_index"]) == [1]
     assert list(out["visit"]["_parent_index"]) == [1]
@@ -332,7 +334,9 @@ def test_every_exported_value_equals_the_captured_one(
     ws: Workspace, household: dict[str, str]
 ) -> None:
     """Round trip: each answer of each record is found, unchanged, in its table cell."""
-    out = tables(ws, "household", include_sensitive=["full_name"], select_multiple="summary")
+    out = tables(
+        ws, "household", ExportOptions(include_sensitive=["full_name"], select_multiple="summary")
+    )
     form = out["household"].set_index("_id")
     member, visit = out["member"], out["visit"]
     names = {"/data/header/site": "site"}
@@ -381,5 +385,5 @@ def test_repeat_of_sensitive_answers_keeps_its_rows(ws: Workspace) -> None:
         {"call_day": "2026-03-01", "_parent_index": 2, "_parent_table": "contact"}
     ]
     assert "700" not in out["contact"].to_csv()
-    named = tables(ws, "contacts", include_sensitive=["phone"])
+    named = tables(ws, "contacts", ExportOptions(include_sensitive=["phone"]))
     assert list(named["contact"]["phone"]) == ["+254 700 000 001", "+254 700 000 002"]
