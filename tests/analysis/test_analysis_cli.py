@@ -52,7 +52,13 @@ def test_export_csv(home: Path, tmp_path: Path) -> None:
                                "--out", str(out))  # fmt: skip
     assert code == 0, stderr
     assert "3 table(s), 6 row(s)" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["household.csv", "member.csv", "visit.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "household-member.csv",
+        "household-visit.csv",
+        "household.codebook.csv",
+        "household.csv",
+        "household.manifest.json",
+    ]
     frame = pd.read_csv(out / "household.csv", encoding="utf-8-sig")
     assert list(frame["age"]) == [20, 21, 22]
     assert "full_name" not in frame.columns
