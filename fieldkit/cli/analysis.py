@@ -157,6 +157,13 @@ def report_command(
     min_cell: int = typer.Option(11, "--min-cell", help="Cells with fewer people show as <k."),
     resolution: int = typer.Option(5, "--resolution", help="Round counts down to a multiple."),
     as_json: bool = typer.Option(False, "--json", help="The same figures as JSON."),
+    lang: str = typer.Option("en", "--lang", help="Language of labels and page: en or fr."),
+    programme: str | None = typer.Option(
+        None, "--programme", help="Programme name for the title (default: the project's)."
+    ),
+    organisation: str | None = typer.Option(
+        None, "--organisation", help="Organisation named under the title."
+    ),
 ) -> None:
     """The programme's indicator report, small cells suppressed: HTML with plots, or JSON."""
     from fieldkit.analysis.report import build_report, render_json, write_report
@@ -167,7 +174,14 @@ def report_command(
     start, end = _day(date_from, "--from"), _day(date_to, "--to")
     with open_workspace_for(ctx) as ws:
         result = build_report(
-            ws, date_from=start, date_to=end, min_cell=min_cell, resolution=resolution
+            ws,
+            date_from=start,
+            date_to=end,
+            min_cell=min_cell,
+            resolution=resolution,
+            lang=lang,
+            programme=programme,
+            organisation=organisation,
         )
     if out is None:
         typer.echo(render_json(result))
