@@ -54,8 +54,11 @@ class Protection:
         """True when ``n`` people would be too few to publish."""
         return self.people and 0 < n < self.k
 
-    def bounds(self, shown: int | str, *, cap: int) -> tuple[int, int]:
-        """What a reader knows of a count from what is shown (``cap``: the largest it can be)."""
+    def bounds(self, shown: int | str | None, *, cap: int) -> tuple[int, int]:
+        """What a reader knows of a count from what is shown (``cap``: the largest it can be;
+        None: not shown at all, as a withheld rate's numerator)."""
+        if shown is None:
+            return (0, cap)
         if shown == WITHHELD:
             return (self.k if self.people else 1, cap)
         if isinstance(shown, str):  # "<k"
@@ -102,9 +105,11 @@ class Raw:
     values: tuple[int, ...] = field(default=())
 
 
-def _protected(shown: Sequence[int | str], total: int | str, rules: Protection, cap: int) -> bool:
+def _protected(
+    shown: Sequence[int | str | None], total: int | str, rules: Protection, cap: int
+) -> bool:
     """No withheld cell can be pinned to one value from the others and the total."""
-    withheld = [i for i, s in enumerate(shown) if isinstance(s, str)]
+    withheld = [i for i, s in enumerate(shown) if s is None or isinstance(s, str)]
     if not withheld:
         return True
     if len(withheld) == 1:
@@ -122,22 +127,39 @@ def _protected(shown: Sequence[int | str], total: int | str, rules: Protection, 
     return True
 
 
-def _suppress(counts: Sequence[int], total: int, rules: Protection, primary: set[int]) -> set[int]:
+class _Unprotectable(Exception):
+    """A breakdown whose small cells cannot be hidden: it is not published."""
+
+
+def _suppress(
+    counts: Sequence[int],
+    total: int,
+    rules: Protection,
+    primary: set[int],
+    *,
+    hidden: bool = False,
+) -> set[int]:
     """The cells to withhold: ``primary`` plus the fewest complements (smallest first) that
-    keep every withheld cell from being worked out. Zeros are never withheld (nobody)."""
+    keep every withheld cell from being worked out. Zeros are never withheld (nobody).
+
+    A withheld cell shows as the page shows it: "<k" or "withheld" for a count, nothing at
+    all (``hidden``) for a rate's numerator or denominator."""
     if not rules.people:
         return set()
     withheld = set(primary)
     shown_total = rules.count(total)
     while True:
-        shown: list[int | str] = [
-            (WITHHELD if i in withheld else rules.count(n)) for i, n in enumerate(counts)
+        shown: list[int | str | None] = [
+            (None if hidden else _count_cell(n, True, rules)) if i in withheld else rules.count(n)
+            for i, n in enumerate(counts)
         ]
         if _protected(shown, shown_total, rules, cap=max(total, rules.k)):
             return withheld
         candidates = sorted((n, i) for i, n in enumerate(counts) if i not in withheld and n > 0)
         if not candidates:
-            return withheld
+            # Nothing left to withhold and still a cell can be worked out (two cells of 10
+            # under a total of 20): no breakdown is published at all.
+            raise _Unprotectable
         withheld.add(candidates[0][1])
 
 
@@ -147,7 +169,7 @@ def _count_cell(n: int, withheld: bool, rules: Protection) -> int | str:
     return rules.count(n) if rules.small(n) else WITHHELD
 
 
-def publish(
+def _publish(
     unit: str,
     total: Raw,
     cells: Sequence[Raw],
@@ -156,12 +178,7 @@ def publish(
     partition: bool,
     labels: dict[str, str] | None = None,
 ) -> tuple[Figure, list[Figure]]:
-    """The published total and cells of one indicator table.
-
-    ``unit``: ``count``, ``percent``, ``per_case`` or ``days``. ``partition``: the cells add up
-    to the total (each unit in one category), so complementary suppression applies; a
-    multiple-choice breakdown (one person, several categories) is no partition.
-    """
+    """``publish`` itself; raises ``_Unprotectable``."""
     labels = labels or {}
 
     def name(raw: Raw) -> str:
@@ -204,11 +221,35 @@ def publish(
                 ([c.den for c in cells], total.den),
                 ([c.den - c.num for c in cells], total.den - total.num),
             ):
-                withheld |= _suppress(part[0], part[1], rules, withheld)
+                withheld |= _suppress(part[0], part[1], rules, withheld, hidden=True)
             if withheld == before:
                 break
     out = [_ratio(unit, name(c), c, i in withheld, rules) for i, c in enumerate(cells)]
     return _ratio(unit, "all", total, small_row(total) and rules.people, rules), out
+
+
+def publish(
+    unit: str,
+    total: Raw,
+    cells: Sequence[Raw],
+    rules: Protection,
+    *,
+    partition: bool,
+    labels: dict[str, str] | None = None,
+) -> tuple[Figure, list[Figure]]:
+    """The published total and cells of one indicator table.
+
+    ``unit``: ``count``, ``percent``, ``per_case`` or ``days``. ``partition``: the cells add up
+    to the total (each unit in one category), so complementary suppression applies; a
+    multiple-choice breakdown (one person, several categories) is no partition. When no
+    choice of withheld cells keeps every one of them from being worked out, no cell is
+    published (an empty list): the total alone.
+    """
+    try:
+        return _publish(unit, total, cells, rules, partition=partition, labels=labels)
+    except _Unprotectable:
+        head, _ = _publish(unit, total, [], rules, partition=partition, labels=labels)
+        return head, []
 
 
 def _ratio(unit: str, label: str, c: Raw, withheld: bool, rules: Protection) -> Figure:
