@@ -136,8 +136,10 @@ def test_anonymous_survey_counts_are_not_suppressed() -> None:
 
 
 def test_title_block_and_french_labels(ws: Workspace, tmp_path: Path) -> None:  # noqa: F811
-    report = build_report(ws, min_cell=3, resolution=1, lang="fr",
-                          programme="Programme <Côte>", organisation="ONG & partenaires")  # fmt: skip
+    report = build_report(
+        ws, min_cell=3, resolution=1, lang="fr", programme="Programme <Côte>",
+        organisation="ONG & partenaires",
+    )  # fmt: skip
     page = render_html(report)
     assert "<h1>Programme &lt;Côte&gt;</h1>" in page
     assert "ONG &amp; partenaires" in page
