@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -97,7 +97,8 @@ def collect_rows(
     # (sensitive) still exists, and its row still links its children.
     leaves = {c.key: c.table for c in schema.columns.values() if c.table != root}
     has_nested = any(d >= 2 for d in depth.values())
-    segments = {k: _key_segments(k, root, schema) for k in schema.tables}
+    # "member[{}]/visit[{}]": a row's key is the record id and this, filled with positions.
+    key_formats = {k: _key_format(k, root, schema) for k in schema.tables}
     out = {k: TableRows() for k in schema.tables}
     # instance path → ((depth, table, positions), template path or None when left out);
     # () when the path is no repeat leaf of this form.
@@ -165,8 +166,7 @@ def collect_rows(
             rows = out[table]
             rows.values.append(instances.get(where, {}))
             rows.records.append(record)
-            steps = _zip_positions(segments[table], positions)
-            key = rid + "/" + "/".join(f"{name}[{p}]" if p else name for name, p in steps)
+            key = rid + "/" + key_formats[table].format(*positions)
             if level == 1:
                 rows.parent_index.append(index)
                 rows.parent_keys.append(rid)
@@ -182,24 +182,16 @@ def collect_rows(
     return Built(out)
 
 
-def _key_segments(table: str, root: str, schema: Schema) -> list[tuple[str, bool]]:
-    """The steps of a table's template path below the root, each marked when it is a repeat
-    (the steps that carry a position in an instance path)."""
+def _key_format(table: str, root: str, schema: Schema) -> str:
+    """The steps of a table's template path below the root as a format string, a ``[{}]``
+    after each repeat (the steps that carry a position in an instance path)."""
     steps = table[len(root) + 1 :].split("/") if table != root else []
     out = []
     for i, name in enumerate(steps):
         prefix = root + "/" + "/".join(steps[: i + 1])
-        out.append((name, prefix in schema.tables))
-    return out
-
-
-def _zip_positions(
-    segments: list[tuple[str, bool]], positions: tuple[int, ...]
-) -> Iterator[tuple[str, int]]:
-    """Each step with its position (0 for a group, which has none)."""
-    it = iter(positions)
-    for name, is_repeat in segments:
-        yield name, next(it) if is_repeat else 0
+        safe = name.replace("{", "{{").replace("}", "}}")
+        out.append(f"{safe}[{{}}]" if prefix in schema.tables else safe)
+    return "/".join(out)
 
 
 def _ancestor(table: str, up: int, parent: Mapping[str, str]) -> str:
