@@ -93,7 +93,7 @@ def export_form(
         return lambda done, total: report(name, done, total)
 
     # Refuse before the (long) build when the files are there already.
-    _check_targets(out_dir, form_id, _planned(form_id, [], fmt), options.overwrite)
+    _check_targets(out_dir, form_id, _planned(form_id, fmt), options.overwrite)
     built = build(workspace, form_id, options, progress=phase("records"))
     return write_built(built, fmt=fmt, out_dir=out_dir, progress=phase("rows"))
 
@@ -237,7 +237,8 @@ def _table_files(form_id: str, names: Sequence[str], fmt: str) -> dict[str, str]
     return out
 
 
-def _planned(form_id: str, names: Sequence[str], fmt: str) -> list[str]:
+def _planned(form_id: str, fmt: str) -> list[str]:
+    """The files an export of ``form_id`` writes whatever its repeats are."""
     base = safe_name(form_id)
     return [f"{base}.{fmt}", f"{base}.codebook.csv", f"{base}.manifest.json"]
 
