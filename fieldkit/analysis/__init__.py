@@ -7,12 +7,21 @@ functions that use them.
 from __future__ import annotations
 
 from fieldkit.analysis._cells import Figure, Protection
-from fieldkit.analysis.export import ExportResult, excel_sheet_names, neutralise, write_tables
+from fieldkit.analysis.export import (
+    ExportResult,
+    excel_sheet_names,
+    export_form,
+    neutralise,
+    write_tables,
+)
 from fieldkit.analysis.indicators import Indicator, IndicatorSet, compute_indicators
+from fieldkit.analysis.options import ExportOptions
+from fieldkit.analysis.read import read_tables
 from fieldkit.analysis.report import build_report, render_html, render_json, write_report
 from fieldkit.analysis.tables import build_tables, tables
 
 __all__ = [
+    "ExportOptions",
     "ExportResult",
     "Figure",
     "Indicator",
@@ -22,7 +31,9 @@ __all__ = [
     "build_tables",
     "compute_indicators",
     "excel_sheet_names",
+    "export_form",
     "neutralise",
+    "read_tables",
     "render_html",
     "render_json",
     "tables",

@@ -1,28 +1,66 @@
-"""Table rows → typed pandas columns: text, numbers, 0/1 choice columns, geopoint parts."""
+"""Table rows → typed pandas columns: text, numbers, categories, dates and times, 0/1 choice
+columns, geopoint parts, CTDC codes.
+
+Every column is typed only when every value parses; one value that does not keeps the column
+as text, so what was captured is never dropped.
+"""
 
 from __future__ import annotations
 
+import datetime as _dt
+import re
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fieldkit.analysis._rows import TableRows
 from fieldkit.analysis._schema import (
+    DATE,
+    DATETIME,
     DECIMAL,
     GEOPOINT,
     INTEGER,
     SELECT_MULTIPLE,
+    SELECT_ONE,
+    TEXT,
+    TIME,
     ColumnSpec,
     TableSpec,
 )
+from fieldkit.analysis.options import ExportOptions, Headers
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["GEOPOINT_PARTS", "build_frame", "index_series", "text_column", "unique_name"]
+__all__ = [
+    "GEOPOINT_PARTS",
+    "OutputColumn",
+    "build_frame",
+    "index_series",
+    "text_column",
+    "unique_name",
+]
 
-SelectMultiple = Literal["both", "summary", "details"]
-Headers = Literal["names", "labels"]
 GEOPOINT_PARTS = ("latitude", "longitude", "altitude", "precision")
+# Labels of a select_multiple summary contain spaces: joined with this instead.
+LABEL_SEPARATOR = "; "
+_TIME = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?(Z|[+-]\d{2}:?\d{2})?$")
+
+
+@dataclass(frozen=True)
+class OutputColumn:
+    """What one exported column is: the codebook's row, the writers' type.
+
+    ``role``: ``value`` (the answer), ``choice`` (a 0/1 column; ``detail`` is the choice),
+    ``part`` (a geopoint part), ``ctdc`` (a CTDC variable) or ``meta`` (``_id``…).
+    ``kind``: the export kind of the column's values (``boolean`` and ``key`` for metadata).
+    """
+
+    header: str
+    kind: str
+    role: str = "value"
+    spec: ColumnSpec | None = None
+    detail: str = ""
 
 
 def _column_names(
@@ -52,19 +90,28 @@ def _column_names(
 
 
 def _pick_columns(
-    values: Sequence[Mapping[str, str]], keys: list[str]
+    values: Sequence[Mapping[str, str]], columns: Sequence[ColumnSpec]
 ) -> list[Sequence[str | None]]:
-    """The answers at ``keys`` of every row, column by column.
+    """The answers of every column, column by column (a moved question's older paths filled
+    in where the current one is missing).
 
     One pass over the rows, each looked up with a C-level ``map(row.get, keys)`` and the
     result transposed by ``zip``: every answers dict is touched once rather than once per
     column, which on 100,000 records is most of the cost of an export.
     """
+    keys = [c.key for c in columns]
     if not keys:
         return []
     if not values:
         return [() for _ in keys]
-    return list(zip(*[tuple(map(row.get, keys)) for row in values], strict=True))
+    picked: list[Sequence[str | None]] = list(
+        zip(*[tuple(map(row.get, keys)) for row in values], strict=True)
+    )
+    for i, c in enumerate(columns):
+        for alias in c.aliases:
+            older = [row.get(alias) for row in values]
+            picked[i] = [a if a is not None else b for a, b in zip(picked[i], older, strict=True)]
+    return picked
 
 
 def _answers(raw: Sequence[str | None]) -> pd.Series[Any]:
@@ -133,36 +180,166 @@ def build_frame(
     rows: TableRows,
     columns: list[ColumnSpec],
     *,
-    select_multiple: SelectMultiple,
-    headers: Headers,
-    lang: str | None,
-) -> pd.DataFrame:
+    options: ExportOptions,
+) -> tuple[pd.DataFrame, list[OutputColumn]]:
     """One table's frame: a column per exported leaf (more for selects and geopoints)."""
     import pandas as pd
 
+    lang, headers = options.lang, options.headers
     names = _column_names(columns, table=table, headers=headers, lang=lang)
     data: dict[str, pd.Series[Any]] = {}
+    info: list[OutputColumn] = []
+
+    def put(header: str, series: pd.Series[Any], out: OutputColumn) -> None:
+        data[header] = series
+        info.append(out)
+
     values = rows.values
-    for c, raw in zip(columns, _pick_columns(values, [c.key for c in columns]), strict=True):
-        key = c.key
-        name = names[key]
+    for c, raw in zip(columns, _pick_columns(values, columns), strict=True):
+        name = names[c.key]
+        if options.codes == "ctdc" and c.ctdc:
+            from fieldkit.analysis._ctdc import ctdc_columns, known_variable
+
+            if known_variable(c.ctdc):
+                for header, series in ctdc_columns(c.ctdc, _answers(raw)).items():
+                    header = unique_name(header, data)
+                    put(header, series, OutputColumn(header, "ctdc", "ctdc", c, c.ctdc))
+                continue
         if c.kind in (INTEGER, DECIMAL):
-            data[name] = _numeric(raw, c.kind)
+            series = _numeric(raw, c.kind)
+            put(name, series, OutputColumn(name, _kind_of(series, c.kind), spec=c))
             continue
         text = _answers(raw)
-        if c.kind == GEOPOINT:
+        if c.kind in (DATE, DATETIME, TIME):
+            series = _temporal(text, c.kind)
+            put(name, series, OutputColumn(name, _kind_of(series, c.kind), spec=c))
+        elif c.kind == GEOPOINT:
+            # The raw "lat lon alt acc" beside its parts: a part that was not captured stays
+            # blank (never 0, which would read as a perfect fix).
+            put(name, text, OutputColumn(name, TEXT, spec=c))
             for part, series in zip(GEOPOINT_PARTS, _geopoint(text), strict=True):
-                data[_geo_header(name, part, headers)] = series
+                header = unique_name(_geo_header(name, part, headers), data)
+                put(header, series, OutputColumn(header, DECIMAL, "part", c, part))
         elif c.kind == SELECT_MULTIPLE:
-            if select_multiple in ("both", "summary"):
-                data[name] = text
-            if select_multiple in ("both", "details"):
+            if options.select_multiple in ("both", "summary"):
+                summary = _multiple_labels(text, c, lang) if options.values == "labels" else text
+                put(name, summary, OutputColumn(name, SELECT_MULTIPLE, spec=c))
+            if options.select_multiple in ("both", "details"):
                 for choice in c.choices:
                     label = c.choice_labels[choice](lang) if headers == "labels" else None
-                    data[unique_name(f"{name}/{label or choice}", data)] = _chosen(text, choice)
+                    header = unique_name(f"{name}/{label or choice}", data)
+                    put(header, _chosen(text, choice), OutputColumn(header, INTEGER, "choice",
+                                                                    c, choice))  # fmt: skip
+        elif c.kind == SELECT_ONE:
+            series = _select_one(text, c, options)
+            put(name, series, OutputColumn(name, SELECT_ONE, spec=c))
         else:
-            data[name] = text
-    return pd.DataFrame(data, index=pd.RangeIndex(len(values)))
+            put(name, text, OutputColumn(name, TEXT, spec=c))
+    return pd.DataFrame(data, index=pd.RangeIndex(len(values))), info
+
+
+def _kind_of(series: pd.Series[Any], kind: str) -> str:
+    """The kind a typed column ended up with: text when a value kept it from being typed."""
+    import pandas as pd
+
+    if kind in (INTEGER, DECIMAL):
+        return kind if pd.api.types.is_numeric_dtype(series.dtype) else TEXT
+    if kind in (DATE, DATETIME):
+        return kind if pd.api.types.is_datetime64_any_dtype(series.dtype) else TEXT
+    if kind == TIME:
+        return kind if series.dtype == object else TEXT
+    return kind
+
+
+def _choice_label(c: ColumnSpec, choice: str, lang: str | None) -> str:
+    label = c.choice_labels.get(choice)
+    text = label(lang) if label else None
+    return text or choice
+
+
+def _labels_of(c: ColumnSpec, lang: str | None) -> dict[str, str]:
+    """Choice name → label, labels made unique (two choices may share a label)."""
+    out: dict[str, str] = {}
+    seen: set[str] = set()
+    for choice in c.choices:
+        label = _choice_label(c, choice, lang)
+        if label in seen:
+            label = f"{label} [{choice}]"
+        seen.add(label)
+        out[choice] = label
+    return out
+
+
+def _select_one(text: pd.Series[Any], c: ColumnSpec, options: ExportOptions) -> pd.Series[Any]:
+    """A select_one as a categorical with every choice of every version as a level (in the
+    form's order), names or labels; a value no version lists is kept as an extra level."""
+    import pandas as pd
+
+    if options.values == "labels":
+        labels = _labels_of(c, options.lang)
+        text = text.map(lambda v: labels.get(v, v) if isinstance(v, str) else v).astype("str")
+        levels = list(labels.values())
+    else:
+        levels = list(dict.fromkeys(c.choices))
+    if not options.categorical:
+        return text
+    extra = sorted(set(text.dropna()) - set(levels))
+    return pd.Series(
+        pd.Categorical(text, categories=[*levels, *extra]), index=text.index, name=text.name
+    )
+
+
+def _multiple_labels(text: pd.Series[Any], c: ColumnSpec, lang: str | None) -> pd.Series[Any]:
+    labels = _labels_of(c, lang)
+    return text.map(
+        lambda v: (
+            LABEL_SEPARATOR.join(labels.get(x, x) for x in v.split()) if isinstance(v, str) else v
+        )
+    ).astype("str")
+
+
+def _temporal(text: pd.Series[Any], kind: str) -> pd.Series[Any]:
+    """Dates as pandas datetimes (midnight), date-times in UTC, times as ``datetime.time``
+    (the clock time as captured; a time of day has no date to place its offset on)."""
+    import pandas as pd
+
+    present = text.notna()
+    if not bool(present.any()):
+        if kind == TIME:
+            empty: pd.Series[Any] = pd.Series([None] * len(text), index=text.index, dtype="object")
+            return empty
+        blank: pd.Series[Any] = pd.Series(pd.NaT, index=text.index, dtype=_datetime_dtype(kind))
+        return blank
+    if kind == TIME:
+        parsed = [_parse_time(v) if isinstance(v, str) else None for v in text]
+        if any(p is None for p, ok in zip(parsed, present, strict=True) if ok):
+            return text
+        return pd.Series(parsed, index=text.index, dtype="object")
+    if kind == DATE:
+        out = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
+    else:
+        out = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
+    if bool((out.isna() & present).any()):
+        return text  # one unreadable value: the column keeps every value as text
+    typed: pd.Series[Any] = out.astype(_datetime_dtype(kind))
+    return typed
+
+
+def _datetime_dtype(kind: str) -> Any:
+    return "datetime64[ms, UTC]" if kind == DATETIME else "datetime64[s]"
+
+
+def _parse_time(value: str) -> _dt.time | None:
+    match = _TIME.match(value.strip())
+    if match is None:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    second = int(match.group(3) or 0)
+    micro = int((match.group(4) or "0").ljust(6, "0"))
+    try:
+        return _dt.time(hour, minute, second, micro)
+    except ValueError:
+        return None
 
 
 def unique_name(name: str, taken: Collection[Any]) -> str:

@@ -63,6 +63,10 @@ class TableRows:
     values: list[Mapping[str, str]] = field(default_factory=list)
     records: list[RecordLike] = field(default_factory=list)
     parent_index: list[int] = field(default_factory=list)
+    # Stable keys (ODK Central's KEY / PARENT_KEY shape): the record id, then the instance
+    # path below the root, e.g. "<id>/household/member[2]/visit[1]".
+    keys: list[str] = field(default_factory=list)
+    parent_keys: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -85,11 +89,16 @@ def collect_rows(
     root = schema.root
     depth = {k: t.depth for k, t in schema.tables.items()}
     parent = {k: t.parent or root for k, t in schema.tables.items()}
-    top_keys = frozenset(c.key for c in schema.columns.values() if c.table == root)
+    canonical = schema.canonical
+    top_keys = frozenset(
+        key for c in schema.columns.values() if c.table == root for key in (c.key, *c.aliases)
+    )
     # Every leaf of a repeat, exported or not: an instance whose answers are all left out
     # (sensitive) still exists, and its row still links its children.
     leaves = {c.key: c.table for c in schema.columns.values() if c.table != root}
     has_nested = any(d >= 2 for d in depth.values())
+    # "member[{}]/visit[{}]": a row's key is the record id and this, filled with positions.
+    key_formats = {k: _key_format(k, root, schema) for k in schema.tables}
     out = {k: TableRows() for k in schema.tables}
     # instance path → ((depth, table, positions), template path or None when left out);
     # () when the path is no repeat leaf of this form.
@@ -98,6 +107,7 @@ def collect_rows(
 
     def parse(key: str) -> tuple[Where, str | None] | tuple[()]:
         template = _POSITION.sub("", key)
+        template = canonical.get(template, template)
         table = leaves.get(template)
         if table is None:
             return ()
@@ -119,6 +129,7 @@ def collect_rows(
         if not leaves:
             continue
         instances: dict[Where, dict[str, str]] = {}
+        filled: set[Where] = set()
         for key in answers.keys() - top_keys:
             info = cache.get(key)
             if info is None:
@@ -129,33 +140,58 @@ def collect_rows(
             row = instances.get(where)
             if row is None:
                 row = instances[where] = {}
+            value = answers[key]
+            if value:
+                filled.add(where)
             if template is not None:
-                row[template] = answers[key]
-        if not instances:
+                row[template] = value
+        if not filled:
             continue
+        # A repeat that was left out or not relevant still has its (empty) leaves in the
+        # submission; ODK and Kobo submissions have no such instance, so it is no row.
+        kept = set(filled)
         if has_nested:
             # A repeat instance exists through its leaves (docs/internals.md); one whose only
-            # leaves are in a nested repeat still needs its own row for children to link to.
-            for level, table, positions in sorted(instances, reverse=True):
+            # answers are in a nested repeat still needs its own row for children to link to.
+            for level, table, positions in filled:
                 for up in range(1, level):
                     ancestor = _ancestor(table, up, parent)
-                    instances.setdefault((level - up, ancestor, positions[:-up]), {})
-        placed: dict[tuple[str, tuple[int, ...]], int] = {}
+                    kept.add((level - up, ancestor, positions[:-up]))
+        placed: dict[tuple[str, tuple[int, ...]], tuple[int, str]] = {}
         index = len(top_values)
+        rid = record.id
         # Sorted by (depth, table, positions): parents are placed before their children.
-        for where in sorted(instances):
+        for where in sorted(kept):
             level, table, positions = where
             rows = out[table]
-            rows.values.append(instances[where])
+            rows.values.append(instances.get(where, {}))
             rows.records.append(record)
-            rows.parent_index.append(
-                index if level == 1 else placed[(parent[table], positions[:-1])]
-            )
+            key = rid + "/" + key_formats[table].format(*positions)
+            if level == 1:
+                rows.parent_index.append(index)
+                rows.parent_keys.append(rid)
+            else:
+                up_index, up_key = placed[(parent[table], positions[:-1])]
+                rows.parent_index.append(up_index)
+                rows.parent_keys.append(up_key)
+            rows.keys.append(key)
             if has_nested:
-                placed[(table, positions)] = len(rows.values)
+                placed[(table, positions)] = (len(rows.values), key)
     if progress is not None:
         progress(total, total)
     return Built(out)
+
+
+def _key_format(table: str, root: str, schema: Schema) -> str:
+    """The steps of a table's template path below the root as a format string, a ``[{}]``
+    after each repeat (the steps that carry a position in an instance path)."""
+    steps = table[len(root) + 1 :].split("/") if table != root else []
+    out = []
+    for i, name in enumerate(steps):
+        prefix = root + "/" + "/".join(steps[: i + 1])
+        safe = name.replace("{", "{{").replace("}", "}}")
+        out.append(f"{safe}[{{}}]" if prefix in schema.tables else safe)
+    return "/".join(out)
 
 
 def _ancestor(table: str, up: int, parent: Mapping[str, str]) -> str:

@@ -23,14 +23,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.analysis._catalogue import CATALOGUE
-from fieldkit.analysis._cells import (
-    Figure,
-    Protection,
-    count_figure,
-    median_figure,
-    rate_figure,
-    ratio_figure,
-)
+from fieldkit.analysis._cells import Figure, Protection, Raw, publish
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -51,8 +44,16 @@ FORM_IDS = (
     "follow_up",
 )
 SCREENINGS = ("adult_screening", "youth_screening")
-OTHER = "other"
+# The community needs assessment has no person behind a row (no name, no case code).
+ANONYMOUS_FORM = "needs_assessment"
+OTHER = "other"  # a real answer ("Other"), never the pool of small groups
+SMALL_GROUPS = "_small_groups"  # categories too small to show alone, combined and labelled
 NOT_RECORDED = "not recorded"
+# What the page calls the two categories of its own, by language code.
+OWN_LABELS = {
+    "en": {SMALL_GROUPS: "Small groups combined", NOT_RECORDED: "Not recorded"},
+    "fr": {SMALL_GROUPS: "Petits groupes regroupés", NOT_RECORDED: "Non renseigné"},
+}
 
 # Display order of known categories (CTDC codes, DOMAIN §6); anything else sorts after them.
 _ORDER: dict[str, tuple[str, ...]] = {
@@ -99,6 +100,9 @@ class Indicator:
     missing: str | None = None
     total: Figure | None = None
     breakdowns: dict[str, list[Figure]] = field(default_factory=dict)
+    # Breakdowns not shown because too few of their groups could be published on their own.
+    omitted: list[str] = field(default_factory=list)
+    anonymous: bool = False  # counts of an anonymous survey: published exactly
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form (only published figures)."""
@@ -116,6 +120,8 @@ class Indicator:
             "breakdowns": {
                 dim: [f.as_dict() for f in figures] for dim, figures in self.breakdowns.items()
             },
+            "omitted_breakdowns": list(self.omitted),
+            "anonymous": self.anonymous,
         }
 
 
@@ -128,6 +134,10 @@ class IndicatorSet:
     rules: Protection
     indicators: list[Indicator]
     records: dict[str, int | str]  # published record count per form in the period
+    # The title block: what the report is about and who made it (none of it is data).
+    programme: str | None = None
+    organisation: str | None = None
+    lang: str = "en"
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -136,6 +146,9 @@ class IndicatorSet:
                 "from": self.date_from.isoformat() if self.date_from else None,
                 "to": self.date_to.isoformat() if self.date_to else None,
             },
+            "programme": self.programme,
+            "organisation": self.organisation,
+            "language": self.lang,
             "min_cell": self.rules.k,
             "resolution": self.rules.resolution,
             "records": self.records,
@@ -159,8 +172,7 @@ def _prepare(frame: pd.DataFrame) -> pd.DataFrame:
     day = pd.Series(pd.NaT, index=out.index, dtype="datetime64[ns]")
     for column in ("interview_date", "_capture_day"):
         if column in out.columns:
-            parsed = pd.to_datetime(_text(out, column), errors="coerce", format="%Y-%m-%d")
-            day = day.fillna(parsed)
+            day = day.fillna(_days(out, column))
     out["_date"] = day
     return out
 
@@ -222,6 +234,22 @@ def _text(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
     return values.where(values.str.len() > 0)
 
 
+def _days(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
+    """A date column (typed by the export, or text) as day timestamps, NaT where blank."""
+    import pandas as pd
+
+    if column not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    values = frame[column]
+    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        days: pd.Series[Any] = values.dt.normalize().astype("datetime64[ns]")
+        return days
+    parsed = pd.to_datetime(_text(frame, column), errors="coerce", format="%Y-%m-%d")
+    return parsed.astype("datetime64[ns]")
+
+
 def _tokens(frame: pd.DataFrame, column: str) -> pd.Series[Any]:
     """A select_multiple summary column as lists of choice names (empty list when blank)."""
     return _text(frame, column).fillna("").str.split()
@@ -245,33 +273,49 @@ def _category(values: pd.Series[Any]) -> pd.Series[Any]:
     return text.where(text.str.len() > 0).fillna(NOT_RECORDED)
 
 
+Labels = Mapping[str, Mapping[str, str]]
+
+
 def _breakdown(
+    ind: Indicator,
     units: pd.DataFrame,
     dim: str,
     *,
+    raw: Callable[[pd.DataFrame, str], Raw],
     size: Callable[[pd.DataFrame], int],
-    figure: Callable[[pd.DataFrame, str], Figure],
+    total: Raw,
     rules: Protection,
+    labels: Labels,
     multi: bool = False,
-) -> list[Figure]:
-    """Figures by category of ``dim``; categories with fewer than k units pool into "other"."""
+) -> None:
+    """Figures by category of ``dim``: categories with fewer than k units are combined into
+    "Small groups combined", then the cells are published together with the total (so a
+    withheld cell cannot be worked out from the others). A breakdown with fewer than two
+    published figures says nothing a reader may use: it is left out, and named as such."""
     if dim not in units.columns:
-        return []
+        return
     work = units.explode(dim) if multi else units.copy()
     work[dim] = _category(work[dim])
-    sizes = {cat: size(work[work[dim] == cat]) for cat in work[dim].unique()}
-    small = {cat for cat, n in sizes.items() if n < rules.k}
-    if small:
-        work[dim] = work[dim].where(~work[dim].isin(small), OTHER)
+    if rules.people:
+        sizes = {cat: size(work[work[dim] == cat]) for cat in work[dim].unique()}
+        small = {cat for cat, n in sizes.items() if n < rules.k}
+        if small:
+            work[dim] = work[dim].where(~work[dim].isin(small), SMALL_GROUPS)
     order = _ORDER.get(dim, ())
     cats = list(work[dim].unique())
 
     def rank(cat: str) -> tuple[int, int, str]:
         if cat in order:
             return (0, order.index(cat), cat)
-        return (2 if cat in (OTHER, NOT_RECORDED) else 1, 0, cat)
+        return (2 if cat in (SMALL_GROUPS, NOT_RECORDED) else 1, 0, cat)
 
-    return [figure(work[work[dim] == cat], str(cat)) for cat in sorted(cats, key=rank)]
+    cells = [raw(work[work[dim] == cat], str(cat)) for cat in sorted(cats, key=rank)]
+    names = {**labels.get("*", {}), **labels.get(dim, {})}
+    _, figures = publish(ind.unit, total, cells, rules, partition=not multi, labels=names)
+    if sum(1 for f in figures if isinstance(f.value, int | float)) < 2 and rules.people:
+        ind.omitted.append(dim)
+        return
+    ind.breakdowns[dim] = figures
 
 
 def _people(units: pd.DataFrame) -> int:
@@ -279,8 +323,8 @@ def _people(units: pd.DataFrame) -> int:
 
 
 def _rows(units: pd.DataFrame) -> int:
-    # Distinct records, not exploded rows: a referral asking for three services pooled into
-    # "other" is still one referral.
+    # Distinct records, not exploded rows: a referral asking for three services combined
+    # with small groups is still one referral.
     return int(units["_id"].nunique()) if "_id" in units.columns else len(units)
 
 
@@ -293,20 +337,20 @@ def _counted(
     units: pd.DataFrame,
     *,
     rules: Protection,
+    labels: Labels,
     size: Callable[[pd.DataFrame], int],
     dims: Sequence[str] = _BASIC_DIMS,
     multi: Sequence[str] = (),
 ) -> Indicator:
-    ind.total = count_figure("all", size(units), rules)
+    def raw(sub: pd.DataFrame, key: str) -> Raw:
+        return Raw(key, num=size(sub))
+
+    total = raw(units, "all")
+    ind.total, _ = publish("count", total, [], rules, partition=True)
+    ind.anonymous = not rules.people
     for dim in _dims(units, dims):
-        ind.breakdowns[dim] = _breakdown(
-            units,
-            dim,
-            size=size,
-            rules=rules,
-            multi=dim in multi,
-            figure=lambda sub, label: count_figure(label, size(sub), rules),
-        )
+        _breakdown(ind, units, dim, raw=raw, size=size, total=total, rules=rules,
+                   labels=labels, multi=dim in multi)  # fmt: skip
     return ind
 
 
@@ -316,24 +360,24 @@ def _rated(
     flag: str,
     *,
     rules: Protection,
+    labels: Labels,
     per_person: bool,
     dims: Sequence[str] = _BASIC_DIMS,
 ) -> Indicator:
     """A percentage of units (people or records) with ``flag`` true."""
 
-    def counts(sub: pd.DataFrame) -> tuple[int, int]:
+    def raw(sub: pd.DataFrame, key: str) -> Raw:
         if per_person:
-            return int(sub.loc[sub[flag], "_person"].nunique()), _people(sub)
-        return int(sub[flag].sum()), len(sub)
-
-    def fig(sub: pd.DataFrame, label: str) -> Figure:
-        num, den = counts(sub)
-        return rate_figure(label, num, den, rules)
+            return Raw(key, int(sub.loc[sub[flag], "_person"].nunique()), _people(sub))
+        return Raw(key, int(sub[flag].sum()), len(sub))
 
     size = _people if per_person else _rows
-    ind.total = fig(units, "all")
+    total = raw(units, "all")
+    ind.total, _ = publish(ind.unit, total, [], rules, partition=True)
+    ind.anonymous = not rules.people
     for dim in _dims(units, dims):
-        ind.breakdowns[dim] = _breakdown(units, dim, size=size, figure=fig, rules=rules)
+        _breakdown(ind, units, dim, raw=raw, size=size, total=total, rules=rules,
+                   labels=labels)  # fmt: skip
     return ind
 
 
@@ -346,9 +390,14 @@ def compute_indicators(
     date_from: date | None = None,
     date_to: date | None = None,
     rules: Protection | None = None,
+    labels: Labels | None = None,
 ) -> IndicatorSet:
-    """Every DOMAIN §7 indicator the tables support, with published (protected) figures."""
+    """Every DOMAIN §7 indicator the tables support, with published (protected) figures.
+
+    ``labels``: for each breakdown, category → label in the report's language (``"*"`` for
+    the page's own "Small groups combined" and "Not recorded")."""
     rules = rules or Protection()
+    labels = labels or {"*": OWN_LABELS["en"]}
     prepared = {form: _prepare(frame) for form, frame in frames.items()}
     # Refusals are read from every consent record, not only the period's: a refusal recorded
     # before the period still holds for the person's later records (DOMAIN §4, limit use).
@@ -356,12 +405,16 @@ def compute_indicators(
     prepared = {form: _without(frame, refused) for form, frame in prepared.items()}
     period = {form: _in_period(f, date_from, date_to) for form, f in prepared.items()}
     out: list[Indicator] = []
-    out += _prevention(period, rules)
-    out += _protection(period, prepared, rules)
-    out += _follow_ups(period, rules)
-    out += _prosecution(period, rules)
-    out += _partnership(period, rules)
-    records = {form: rules.count(len(f)) for form, f in period.items()}
+    out += _prevention(period, rules, labels)
+    out += _protection(period, prepared, rules, labels)
+    out += _follow_ups(period, rules, labels)
+    out += _prosecution(period, rules, labels)
+    out += _partnership(period, rules, labels)
+    # An anonymous survey's records are no people: counted as they are (DOMAIN §10).
+    records = {
+        form: (rules if form != ANONYMOUS_FORM else Protection.anonymous(rules)).count(len(f))
+        for form, f in period.items()
+    }
     return IndicatorSet(date_from, date_to, rules, out, records)
 
 
@@ -376,9 +429,12 @@ def _unavailable(ind: Indicator, why: str) -> Indicator:
     return ind
 
 
-def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+def _prevention(
+    period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
+) -> list[Indicator]:
     import pandas as pd
 
+    rules = Protection.anonymous(rules)
     reached = _new("people_reached")
     why = _has(period, "needs_assessment", "awareness_reached")
     if why:
@@ -392,7 +448,7 @@ def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
         def total(sub: pd.DataFrame) -> int:
             return int(sub["_reached"].sum())
 
-        out = [_counted(reached, units, rules=rules, size=total, dims=("site",))]
+        out = [_counted(reached, units, rules=rules, labels=labels, size=total, dims=("site",))]
     signs = _new("warning_signs_3")
     why = _has(period, "needs_assessment", "warning_signs_known")
     if why:
@@ -406,7 +462,17 @@ def _prevention(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
             .map(lambda t: len([x for x in t if x not in _NOT_A_SIGN]) >= 3)
             .astype(bool)
         )
-        out.append(_rated(signs, answered, "_flag", rules=rules, per_person=False, dims=("site",)))
+        out.append(
+            _rated(
+                signs,
+                answered,
+                "_flag",
+                rules=rules,
+                labels=labels,
+                per_person=False,
+                dims=("site",),
+            )
+        )
     return out
 
 
@@ -423,7 +489,10 @@ def _screenings(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame | None:
 
 
 def _protection(
-    period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
+    period: Mapping[str, pd.DataFrame],
+    everything: Mapping[str, pd.DataFrame],
+    rules: Protection,
+    labels: Labels,
 ) -> list[Indicator]:
     screened = _new("people_screened")
     positive_rate = _new("screen_positive_rate")
@@ -433,18 +502,26 @@ def _protection(
     if screens is None:
         for ind in out:
             _unavailable(ind, "no adult_screening or youth_screening form with screen_result")
-        out.insert(1, _declined(period, set(), rules))
+        out.insert(1, _declined(period, set(), rules, labels))
     else:
         result = _text(screens, "screen_result")
         with_result = screens[result.isin(_RESULTS)].copy()
-        _counted(screened, with_result, rules=rules, size=_people, dims=("form", *_BASIC_DIMS))
-        out.insert(1, _declined(period, set(with_result["_person"]), rules))
+        _counted(
+            screened,
+            with_result,
+            rules=rules,
+            labels=labels,
+            size=_people,
+            dims=("form", *_BASIC_DIMS),
+        )
+        out.insert(1, _declined(period, set(with_result["_person"]), rules, labels))
         with_result["_flag"] = _text(with_result, "screen_result") == "positive"
         _rated(
             positive_rate,
             with_result,
             "_flag",
             rules=rules,
+            labels=labels,
             per_person=True,
             dims=("form", *_BASIC_DIMS),
         )
@@ -456,17 +533,18 @@ def _protection(
             victims,
             positive,
             rules=rules,
+            labels=labels,
             size=_people,
             dims=("sex", "minor", "exploitation_type", "citizenship", "site"),
             multi=("exploitation_type",),
         )
-    out += _referrals(period, rules)
-    out += _services(period, everything, rules)
+    out += _referrals(period, rules, labels)
+    out += _services(period, everything, rules, labels)
     return out
 
 
 def _declined(
-    period: Mapping[str, pd.DataFrame], screened: set[str], rules: Protection
+    period: Mapping[str, pd.DataFrame], screened: set[str], rules: Protection, labels: Labels
 ) -> Indicator:
     """Young people who declined the youth screening and were not screened in the period."""
     ind = _new("youth_screening_declined")
@@ -475,7 +553,7 @@ def _declined(
         return _unavailable(ind, why)
     youth = period["youth_screening"]
     declined = youth[(_text(youth, "youth_refused") == "yes") & ~youth["_person"].isin(screened)]
-    return _counted(ind, declined, rules=rules, size=_people)
+    return _counted(ind, declined, rules=rules, labels=labels, size=_people)
 
 
 def _referrals_made(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
@@ -485,7 +563,9 @@ def _referrals_made(period: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return made
 
 
-def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+def _referrals(
+    period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
+) -> list[Indicator]:
     made_ind = _new("referrals_made")
     accepted = _new("referrals_accepted")
     completed = _new("referrals_completed")
@@ -499,6 +579,7 @@ def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[In
         made_ind,
         made,
         rules=rules,
+        labels=labels,
         size=_rows,
         dims=("service_type", *_BASIC_DIMS),
         multi=("service_type",),
@@ -506,8 +587,8 @@ def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[In
     status = _text(made, "referral_status")
     made["_accepted"] = status.isin(_ACCEPTED)
     made["_done"] = status == "done"
-    _rated(accepted, made, "_accepted", rules=rules, per_person=False)
-    _rated(completed, made, "_done", rules=rules, per_person=False)
+    _rated(accepted, made, "_accepted", rules=rules, labels=labels, per_person=False)
+    _rated(completed, made, "_done", rules=rules, labels=labels, per_person=False)
     urgent = made.copy()
     urgent["emergency_type"] = urgent["service_type"].map(
         lambda t: [x for x in t if x in _EMERGENCY]
@@ -517,6 +598,7 @@ def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[In
         emergency,
         urgent,
         rules=rules,
+        labels=labels,
         size=_rows,
         dims=("emergency_type", "site"),
         multi=("emergency_type",),
@@ -525,9 +607,11 @@ def _referrals(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[In
 
 
 def _services(
-    period: Mapping[str, pd.DataFrame], everything: Mapping[str, pd.DataFrame], rules: Protection
+    period: Mapping[str, pd.DataFrame],
+    everything: Mapping[str, pd.DataFrame],
+    rules: Protection,
+    labels: Labels,
 ) -> list[Indicator]:
-    import pandas as pd
 
     served = _new("identified_receiving_service")
     days = _new("days_to_first_service")
@@ -549,26 +633,29 @@ def _services(
         .reset_index()
     )
     ref = everything["referral"]
-    start = pd.to_datetime(_text(ref, "service_start_date"), errors="coerce", format="%Y-%m-%d")
+    start = _days(ref, "service_start_date")
     started = ref[start.notna() | _text(ref, "referral_status").isin(_SERVED)]
     people["_flag"] = people["_person"].isin(set(started["_person"]))
-    _rated(served, people, "_flag", rules=rules, per_person=True)
+    _rated(served, people, "_flag", rules=rules, labels=labels, per_person=True)
     first = ref.assign(_start=start).dropna(subset=["_start"]).groupby("_person")["_start"].min()
     joined = people.join(first, on="_person", how="inner")
     gap = (joined["_start"] - joined["_identified"]).dt.days
     joined = joined.assign(_days=gap)[gap >= 0]
 
-    def median(sub: pd.DataFrame, label: str) -> Figure:
-        return median_figure(label, [int(x) for x in sub["_days"]], rules)
+    def median(sub: pd.DataFrame, key: str) -> Raw:
+        return Raw(key, values=tuple(int(x) for x in sub["_days"]))
 
-    days.total = median(joined, "all")
+    total = median(joined, "all")
+    days.total, _ = publish("days", total, [], rules, partition=True)
     for dim in _dims(joined, _BASIC_DIMS):
-        days.breakdowns[dim] = _breakdown(joined, dim, size=_people, rules=rules, figure=median)
+        _breakdown(days, joined, dim, raw=median, size=_people, total=total, rules=rules,
+                   labels=labels)  # fmt: skip
     return [served, days]
 
 
-def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
-    import pandas as pd
+def _follow_ups(
+    period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
+) -> list[Indicator]:
 
     per_case = _new("follow_ups_per_case")
     on_time = _new("follow_ups_on_time")
@@ -581,25 +668,35 @@ def _follow_ups(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[I
     status = _text(fu, "visit_status")
     fu["_done"] = status == "done"
 
-    def per_person(sub: pd.DataFrame, label: str) -> Figure:
-        return ratio_figure(label, int(sub["_done"].sum()), _people(sub), rules)
+    def per_person(sub: pd.DataFrame, key: str) -> Raw:
+        return Raw(key, int(sub["_done"].sum()), _people(sub))
 
-    per_case.total = per_person(fu, "all")
+    total = per_person(fu, "all")
+    per_case.total, _ = publish("per_case", total, [], rules, partition=True)
     for dim in _dims(fu, ("site",)):
-        per_case.breakdowns[dim] = _breakdown(fu, dim, size=_people, rules=rules, figure=per_person)
-    due = pd.to_datetime(_text(fu, "due_date"), errors="coerce", format="%Y-%m-%d")
-    visit = pd.to_datetime(_text(fu, "visit_date"), errors="coerce", format="%Y-%m-%d")
+        _breakdown(per_case, fu, dim, raw=per_person, size=_people, total=total, rules=rules,
+                   labels=labels)  # fmt: skip
+    due = _days(fu, "due_date")
+    visit = _days(fu, "visit_date")
     eligible = (status == "missed") | ((status == "done") & due.notna() & visit.notna())
     fu["_flag"] = (status == "done") & (visit <= due).fillna(False)
     _rated(
-        on_time, fu[eligible], "_flag", rules=rules, per_person=False, dims=("visit_month", "site")
+        on_time,
+        fu[eligible],
+        "_flag",
+        rules=rules,
+        labels=labels,
+        per_person=False,
+        dims=("visit_month", "site"),
     )
     fu["_closed"] = _text(fu, "case_closed") == "yes"
-    _rated(closure, fu, "_closed", rules=rules, per_person=True, dims=("site",))
+    _rated(closure, fu, "_closed", rules=rules, labels=labels, per_person=True, dims=("site",))
     return inds
 
 
-def _prosecution(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+def _prosecution(
+    period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
+) -> list[Indicator]:
     names = {
         "investigation": "Investigations",
         "prosecution": "Prosecutions",
@@ -633,11 +730,13 @@ def _prosecution(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[
         .reset_index()
     )
     for ind, level in zip(inds, (1, 2, 3), strict=True):
-        _counted(ind, people[people["_stage"] >= level], rules=rules, size=_people)
+        _counted(ind, people[people["_stage"] >= level], rules=rules, labels=labels, size=_people)
     return inds
 
 
-def _partnership(period: Mapping[str, pd.DataFrame], rules: Protection) -> list[Indicator]:
+def _partnership(
+    period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
+) -> list[Indicator]:
     partners = _new("active_referral_partners")
     why = _has(period, "referral", "can_send", "receiving_agency")
     if why:

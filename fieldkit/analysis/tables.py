@@ -1,16 +1,18 @@
 """Records of one form → linked tables, the shape KoboToolbox and ODK Central users expect.
 
 One table for the form and one per repeat group (nested repeats too). Every table has
-``_index`` (1-based row number); a repeat table also has ``_parent_index`` (the ``_index`` of
-the row it belongs to), ``_parent_table`` and ``_record_id``; the same linking habit as
-KoboToolbox's formpack exports (``_index`` / ``_parent_index`` / ``_parent_table_name``) so
-analysts' joins carry over. The form table carries the record's metadata (``_id``,
-``_form_version``, ``_device``, ``_capture_day``, ``_finalized_at``, ``_replaces``, ``_status``,
-``_case_id``) and the duplicate flags of ``duplicates.py``.
+``_index`` (1-based row number, KoboToolbox's habit: it renumbers when earlier records arrive)
+and ``_key``, a stable key in ODK Central's ``KEY`` shape (the record id, then the instance path
+below the root: ``<id>/household/member[2]``); a repeat table also has ``_parent_index``,
+``_parent_key`` (the parent row's ``_key``), ``_parent_table`` and ``_record_id``. Join on the
+keys: they never change. The form table carries the record's metadata (``_id``,
+``_form_version``, ``_device``, ``_capture_day``, ``_finalized_at``, ``_received_at``,
+``_replaces``, ``_status``, ``_case_id``) and the duplicate flags of ``duplicates.py``.
 
 The core, :func:`build_tables`, needs only the Form model of each version and record-like
-objects; :func:`tables` is the workspace entry point. pandas is imported inside the functions so
-that importing this module (the CLI does) costs nothing.
+objects; :func:`tables` is the workspace entry point. Both take one :class:`ExportOptions`.
+pandas is imported inside the functions so that importing this module (the CLI does) costs
+nothing.
 """
 
 from __future__ import annotations
@@ -18,20 +20,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import re
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.analysis._columns import (
-    Headers,
-    SelectMultiple,
+    OutputColumn,
     build_frame,
     index_series,
     text_column,
     unique_name,
 )
 from fieldkit.analysis._rows import RecordLike, TableRows, collect_rows
-from fieldkit.analysis._schema import FormLike, Schema, build_schema
+from fieldkit.analysis._schema import DATE, DATETIME, TEXT, FormLike, Schema, build_schema
+from fieldkit.analysis.options import ExportOptions
 from fieldkit.errors import ExportError, UsageError
 
 if TYPE_CHECKING:
@@ -40,8 +43,11 @@ if TYPE_CHECKING:
 __all__ = [
     "META_COLUMNS",
     "REPEAT_LINK_COLUMNS",
+    "Built",
     "RecordLike",
+    "build",
     "build_tables",
+    "form_versions",
     "tables",
 ]
 
@@ -53,17 +59,47 @@ META_COLUMNS = (
     "_device",
     "_capture_day",
     "_finalized_at",
+    "_received_at",
     "_replaces",
     "_status",
     "_case_id",
+    "_key",
 )
-REPEAT_LINK_COLUMNS = ("_index", "_parent_index", "_parent_table", "_record_id")
+_META_KINDS = {"_capture_day": DATE, "_finalized_at": DATETIME, "_received_at": DATETIME}
+REPEAT_LINK_COLUMNS = (
+    "_index",
+    "_parent_index",
+    "_parent_table",
+    "_record_id",
+    "_key",
+    "_parent_key",
+)
 
 # Statuses a coordinator's export leaves out: a draft is not a submission (ODK Central
 # exports only submitted instances).
 _NOT_SUBMITTED = {"draft", "discarded"}
+# "sent" is this laptop's delivery state, not the record's: a record finalized here shows as
+# finalized, as the coordinator's pulled copy of it does.
+_SUBMITTED = "finalized"
+# The server pseudonym of this laptop (ws.state, written at enrolment): the name the
+# coordinator's copy of the same record carries.
+_STATE_DEVICE_ID = "sync.device_id"
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass
+class Built:
+    """An export's tables and what describes them: each frame's columns (for the codebook,
+    the HXL row and typed cells), the schema, the form versions and the records used."""
+
+    frames: dict[str, pd.DataFrame]
+    columns: dict[str, list[OutputColumn]]
+    schema: Schema
+    versions: list[FormLike]
+    options: ExportOptions
+    records: int = 0
+    by_version: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------- entry points
@@ -72,31 +108,25 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def tables(
     workspace: Any,
     form_id: str,
+    options: ExportOptions | None = None,
     *,
-    select_multiple: SelectMultiple = "both",
-    headers: Headers = "names",
-    lang: str | None = None,
-    include_sensitive: Collection[str] = (),
-    history: bool = False,
-    since: date | None = None,
-    duplicate_keys: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, pd.DataFrame]:
     """One DataFrame per table of ``form_id`` from the workspace's records (see module doc)."""
+    return build(workspace, form_id, options or ExportOptions(), progress=progress).frames
+
+
+def build(
+    workspace: Any, form_id: str, options: ExportOptions, *, progress: Progress | None = None
+) -> Built:
+    """``tables()`` with what describes the tables (``Built``): what ``export_form`` writes."""
     versions = form_versions(workspace, form_id)
     records = workspace.records.list(form_id=form_id)
-    return build_tables(
-        versions,
-        records,
-        select_multiple=select_multiple,
-        headers=headers,
-        lang=lang,
-        include_sensitive=include_sensitive,
-        history=history,
-        since=since,
-        duplicate_keys=duplicate_keys,
-        progress=progress,
-    )
+    local = getattr(workspace, "device_id", None)
+    state = getattr(workspace, "state", None)
+    server_name = state.get(_STATE_DEVICE_ID) if state is not None else None
+    devices = {str(local): str(server_name)} if local and server_name else {}
+    return build_from(versions, records, options, progress=progress, devices=devices)
 
 
 def form_versions(workspace: Any, form_id: str) -> list[FormLike]:
@@ -116,35 +146,46 @@ def form_versions(workspace: Any, form_id: str) -> list[FormLike]:
 def build_tables(
     versions: Sequence[FormLike],
     records: Iterable[RecordLike],
+    options: ExportOptions | None = None,
     *,
-    select_multiple: SelectMultiple = "both",
-    headers: Headers = "names",
-    lang: str | None = None,
-    include_sensitive: Collection[str] = (),
-    history: bool = False,
-    since: date | None = None,
-    duplicate_keys: Sequence[str] | None = None,
     progress: Progress | None = None,
+    devices: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Linked tables from the Form model of every version (latest last) and the records.
 
     Only submitted records appear (no drafts), each record id once, and only the latest
-    version of an edited record unless ``history`` (then ``_latest`` tells which rows are
-    current). ``since`` keeps records finalized on or after that day.
+    version of an edited record unless ``options.history`` (then ``_latest`` tells which rows
+    are current). ``options.since`` keeps records finalized on or after that day.
+    ``devices`` renames local device ids to their server pseudonyms.
     """
-    if select_multiple not in ("both", "summary", "details"):
-        raise UsageError("--select-multiple must be both, summary or details")
-    if headers not in ("names", "labels"):
-        raise UsageError("--headers must be names or labels")
+    options = options or ExportOptions()
+    return build_from(versions, records, options, progress=progress, devices=devices).frames
+
+
+def build_from(
+    versions: Sequence[FormLike],
+    records: Iterable[RecordLike],
+    options: ExportOptions,
+    *,
+    progress: Progress | None = None,
+    devices: Mapping[str, str] | None = None,
+) -> Built:
+    """``build_tables`` with what describes the tables (``Built``)."""
     if not versions:
         raise ExportError("the form has no stored version to export with")
     form_id = versions[-1].id
-    lang = _check_language(versions, lang)
+    options = options.with_language(_check_language(versions, options.lang))
     schema = build_schema(form_id, versions)
-    included = _included_columns(schema, include_sensitive)
+    included = _included_columns(schema, options.include_sensitive)
+    if options.hxl:
+        _check_hxl(schema, versions, included)
     from fieldkit.analysis.duplicates import default_duplicate_keys
 
-    keys = list(duplicate_keys) if duplicate_keys is not None else default_duplicate_keys(schema)
+    keys = (
+        list(options.duplicate_keys)
+        if options.duplicate_keys is not None
+        else default_duplicate_keys(schema)
+    )
     key_columns = {
         c.key for c in schema.columns.values() if c.name in keys and c.table == schema.root
     }
@@ -154,19 +195,42 @@ def build_tables(
             f"no top-level field named {missing[0]} in form {form_id} to match duplicates"
         )
     with _collector_paused():
-        return _assemble(
+        built = _assemble(
             schema,
             records,
             included=included,
             key_columns=key_columns,
             keys=keys,
-            select_multiple=select_multiple,
-            headers=headers,
-            lang=lang,
-            history=history,
-            since=since,
+            options=options,
             progress=progress,
+            devices=devices or {},
         )
+    built.versions = list(versions)
+    return built
+
+
+def _check_hxl(schema: Schema, versions: Sequence[FormLike], included: set[str]) -> None:
+    """HXL hashtags make a table easy to share and merge (humanitarian data exchange): only
+    for tables without person-level data. A form gated on consent is about people; a
+    sensitive field in the export is personal data (DOMAIN §5)."""
+    about_people = any(
+        str((getattr(f, "settings", None) or {}).get("requires_consent", "")).strip().lower()
+        in ("yes", "true", "1")
+        for f in versions
+    )
+    sensitive = sorted(schema.columns[k].name for k in included if schema.columns[k].sensitive)
+    if about_people:
+        raise UsageError(
+            f"--hxl is only for tables without person-level data; form {schema.form_id} "
+            "records people (it requires consent)"
+        )
+    if sensitive:
+        raise UsageError(
+            "--hxl is only for tables without person-level data; the export includes the "
+            f"sensitive field {sensitive[0]}"
+        )
+    if not any(c.hxl for c in schema.columns.values()):
+        raise UsageError(f"form {schema.form_id} has no hxl column to take hashtags from")
 
 
 @contextlib.contextmanager
@@ -193,41 +257,41 @@ def _assemble(
     included: set[str],
     key_columns: set[str],
     keys: list[str],
-    select_multiple: SelectMultiple,
-    headers: Headers,
-    lang: str | None,
-    history: bool,
-    since: date | None,
+    options: ExportOptions,
     progress: Progress | None,
-) -> dict[str, pd.DataFrame]:
+    devices: Mapping[str, str],
+) -> Built:
     from fieldkit.analysis.duplicates import duplicate_flags
 
-    chosen, latest = _choose_records(records, history=history, since=since)
+    history = options.history
+    chosen, latest = _choose_records(records, history=history, since=options.since)
     built = collect_rows(schema, included | key_columns, chosen, progress=progress)
-    out: dict[str, pd.DataFrame] = {}
+    out = Built({}, {}, schema, [], options, records=len(chosen))
+    for r in chosen:
+        out.by_version[r.form_version] = out.by_version.get(r.form_version, 0) + 1
     for tkey, spec in schema.tables.items():
         rows = built.tables[tkey]
-        frame = build_frame(
-            spec,
-            rows,
-            [c for c in spec.columns if c.key in included],
-            select_multiple=select_multiple,
-            headers=headers,
-            lang=lang,
+        frame, info = build_frame(
+            spec, rows, [c for c in spec.columns if c.key in included], options=options
         )
         if spec.parent is None:
-            frame = _with_root_meta(frame, rows, latest=latest if history else None)
+            frame = _with_root_meta(
+                frame, rows, info, latest=latest if history else None, devices=devices
+            )
             if keys:
                 key_values = {k: _raw_by_name(schema, rows, k) for k in keys}
                 current = None if not history else [r.id in latest for r in rows.records]
                 flagged, group = duplicate_flags(key_values, current=current)
                 frame["_possible_duplicate"] = flagged
                 frame["_duplicate_group"] = group
-        else:
-            frame = _with_repeat_links(frame, rows, schema.tables[spec.parent].name)
-        if spec.parent is None:
+                info.append(OutputColumn("_possible_duplicate", "boolean", "meta"))
+                info.append(OutputColumn("_duplicate_group", "integer", "meta"))
             frame["_index"] = index_series(len(rows))
-        out[spec.name] = frame
+            info.append(OutputColumn("_index", "integer", "meta"))
+        else:
+            frame = _with_repeat_links(frame, rows, info, schema.tables[spec.parent].name)
+        out.frames[spec.name] = frame
+        out.columns[spec.name] = info
     return out
 
 
@@ -320,21 +384,38 @@ def _iso(value: Any) -> str | None:
 
 
 def _with_root_meta(
-    frame: pd.DataFrame, rows: TableRows, *, latest: set[str] | None
+    frame: pd.DataFrame,
+    rows: TableRows,
+    info: list[OutputColumn],
+    *,
+    latest: set[str] | None,
+    devices: Mapping[str, str],
 ) -> pd.DataFrame:
+    import pandas as pd
+
     recs = rows.records
     meta = [
-        (r.id, r.form_version, r.device, _capture_day(r), _iso(r.finalized_at), r.replaces,
-         r.status, r.case_id)
+        (r.id, r.form_version, devices.get(r.device or "", r.device), _capture_day(r),
+         _iso(r.finalized_at), _iso(getattr(r, "received_at", None)), r.replaces,
+         _SUBMITTED, r.case_id, r.id)
         for r in recs
     ]  # fmt: skip
     columns = list(zip(*meta, strict=True)) if meta else [() for _ in META_COLUMNS]
     for name, values in zip(META_COLUMNS, columns, strict=True):
-        frame[unique_name(name, frame.columns)] = text_column(values)
+        header = unique_name(name, frame.columns)
+        kind = _META_KINDS.get(name, TEXT)
+        series = text_column(values)
+        if kind == DATE:
+            series = pd.to_datetime(series, format="%Y-%m-%d", errors="coerce")
+            series = series.astype("datetime64[s]")
+        elif kind == DATETIME:
+            series = pd.to_datetime(series, format="ISO8601", errors="coerce", utc=True)
+            series = series.astype("datetime64[ms, UTC]")
+        frame[header] = series
+        info.append(OutputColumn(header, "key" if name == "_key" else kind, "meta"))
     if latest is not None:
-        import pandas as pd
-
         frame["_latest"] = pd.Series([r.id in latest for r in recs], dtype="boolean")
+        info.append(OutputColumn("_latest", "boolean", "meta"))
     return frame
 
 
@@ -348,7 +429,9 @@ def _capture_day(record: RecordLike) -> str | None:
     return when.date().isoformat() if when else None
 
 
-def _with_repeat_links(frame: pd.DataFrame, rows: TableRows, parent_name: str) -> pd.DataFrame:
+def _with_repeat_links(
+    frame: pd.DataFrame, rows: TableRows, info: list[OutputColumn], parent_name: str
+) -> pd.DataFrame:
     import pandas as pd
 
     n = len(rows)
@@ -356,13 +439,23 @@ def _with_repeat_links(frame: pd.DataFrame, rows: TableRows, parent_name: str) -
     frame["_parent_index"] = pd.Series(rows.parent_index, dtype="Int64")
     frame["_parent_table"] = text_column([parent_name] * n)
     frame["_record_id"] = text_column([r.id for r in rows.records])
+    frame["_key"] = text_column(rows.keys)
+    frame["_parent_key"] = text_column(rows.parent_keys)
+    info.append(OutputColumn("_index", "integer", "meta"))
+    info.append(OutputColumn("_parent_index", "integer", "meta"))
+    info.append(OutputColumn("_parent_table", "table", "meta"))
+    for name in ("_record_id", "_key", "_parent_key"):
+        info.append(OutputColumn(name, "key", "meta"))
     return frame
 
 
 def _raw_by_name(schema: Schema, rows: TableRows, name: str) -> Sequence[str | None]:
     """A root-table field's raw text by name (sensitive or not: flags reveal no value)."""
-    keys = [c.key for c in schema.columns.values() if c.name == name and c.table == schema.root]
-    if not keys:
+    specs = [c for c in schema.columns.values() if c.name == name and c.table == schema.root]
+    if not specs:
         return [None] * len(rows)
-    key = keys[0]
-    return [v.get(key) or None for v in rows.values]
+    paths = (specs[0].key, *specs[0].aliases)
+    out: list[str | None] = []
+    for v in rows.values:
+        out.append(next((v[p] for p in paths if v.get(p)), None))
+    return out

@@ -242,6 +242,5 @@ def _parse_geopoint(value: str) -> str:
         raise AnswerError('enter a location as "latitude longitude", e.g. -1.28 36.82') from None
     if not (-90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180):
         raise AnswerError("latitude must be within -90..90 and longitude within -180..180")
-    while len(parts) < 4:
-        parts.append("0")
+    # Missing altitude and accuracy stay missing: "0 0" would read as a perfect GPS fix.
     return " ".join(parts)

@@ -67,8 +67,11 @@ def export_command(
     form: str = typer.Option(..., "--form", help="Form id to export."),
     fmt: str = typer.Option(..., "--format", help="csv, xlsx or parquet."),
     out: Path = typer.Option(..., "--out", help="Folder to write the files into."),
-    lang: str | None = typer.Option(None, "--lang", help="Language of label headers."),
-    headers: str = typer.Option("names", "--headers", help="names or labels."),
+    lang: str | None = typer.Option(None, "--lang", help="Language of labels (name or code)."),
+    headers: str = typer.Option("names", "--headers", help="Column headers: names or labels."),
+    values: str = typer.Option(
+        "names", "--values", help="Choice answers as names or labels (in --lang)."
+    ),
     select_multiple: str = typer.Option(
         "both", "--select-multiple", help="both, summary (one column) or details (0/1 columns)."
     ),
@@ -88,13 +91,42 @@ def export_command(
         "--duplicate-key",
         help="Fields that mark likely duplicate persons (default: client_pseudonym).",
     ),
+    codes: str = typer.Option(
+        "none", "--codes", help="ctdc: fields with a ctdc column as CTDC codes (-99 missing)."
+    ),
+    hxl: bool = typer.Option(
+        False, "--hxl", help="A HXL hashtag row under the headers (tables without personal data)."
+    ),
+    neutralise: bool = typer.Option(
+        True,
+        "--neutralise/--no-neutralise",
+        help="CSV: prefix text that a spreadsheet would run as a formula with an apostrophe.",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="Replace this form's files from an earlier export."
+    ),
 ) -> None:
-    """Export a form's records as linked tables: one per form and per repeat group."""
+    """Export a form's records as linked tables, with a codebook and a manifest."""
     from fieldkit.analysis.export import export_form
+    from fieldkit.analysis.options import ExportOptions
     from fieldkit.cli._common import open_workspace_for
 
     if fmt not in ("csv", "xlsx", "parquet"):
         raise UsageError("--format must be csv, xlsx or parquet")
+    options = ExportOptions(
+        select_multiple=select_multiple,  # type: ignore[arg-type]
+        headers=headers,  # type: ignore[arg-type]
+        values=values,  # type: ignore[arg-type]
+        lang=lang,
+        include_sensitive=tuple(_names(include_sensitive)),
+        history=history,
+        since=_day(since, "--since"),
+        duplicate_keys=tuple(_names(duplicate_key)) or None,
+        codes=codes,  # type: ignore[arg-type]
+        hxl=hxl,
+        neutralise_csv=neutralise,
+        overwrite=overwrite,
+    )
     bar = _Bar()
     try:
         with open_workspace_for(ctx) as ws:
@@ -103,14 +135,8 @@ def export_command(
                 form,
                 fmt=fmt,  # type: ignore[arg-type]
                 out_dir=out,
+                options=options,
                 progress=bar,
-                select_multiple=select_multiple,
-                headers=headers,
-                lang=lang,
-                include_sensitive=_names(include_sensitive),
-                history=history,
-                since=_day(since, "--since"),
-                duplicate_keys=_names(duplicate_key) or None,
             )
     finally:
         bar.close()
@@ -131,6 +157,13 @@ def report_command(
     min_cell: int = typer.Option(11, "--min-cell", help="Cells with fewer people show as <k."),
     resolution: int = typer.Option(5, "--resolution", help="Round counts down to a multiple."),
     as_json: bool = typer.Option(False, "--json", help="The same figures as JSON."),
+    lang: str = typer.Option("en", "--lang", help="Language of labels and page: en or fr."),
+    programme: str | None = typer.Option(
+        None, "--programme", help="Programme name for the title (default: the project's)."
+    ),
+    organisation: str | None = typer.Option(
+        None, "--organisation", help="Organisation named under the title."
+    ),
 ) -> None:
     """The programme's indicator report, small cells suppressed: HTML with plots, or JSON."""
     from fieldkit.analysis.report import build_report, render_json, write_report
@@ -141,7 +174,14 @@ def report_command(
     start, end = _day(date_from, "--from"), _day(date_to, "--to")
     with open_workspace_for(ctx) as ws:
         result = build_report(
-            ws, date_from=start, date_to=end, min_cell=min_cell, resolution=resolution
+            ws,
+            date_from=start,
+            date_to=end,
+            min_cell=min_cell,
+            resolution=resolution,
+            lang=lang,
+            programme=programme,
+            organisation=organisation,
         )
     if out is None:
         typer.echo(render_json(result))

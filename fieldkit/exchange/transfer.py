@@ -147,6 +147,22 @@ class SyncSummary:
         return text + self.pulled.trust_text()
 
 
+def _receipt_text(value: str | None) -> str | None:
+    """The server's receipt time as the store writes times (UTC text, ms, ``Z``); None when the
+    server gave none or something unreadable (it is informative, never trusted)."""
+    if not value:
+        return None
+    from datetime import UTC, datetime
+
+    from fieldkit.clock import utc_text
+
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return utc_text(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+
+
 def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
@@ -563,6 +579,7 @@ class _Taker:
             replaces=replaces,
             case_id=header["case_id"],
             hlc=header["hlc"],
+            received_at=_receipt_text(received_at),
         )
         self._summary.records += 1
         return True

@@ -28,10 +28,10 @@ __all__ = ["Record", "Records", "StoredEnvelope"]
 # A constant list of our own column names: the f-strings below splice in no outside text.
 _COLUMNS = (
     "id, form_id, form_version, status, replaces, case_id, created_at, updated_at, "
-    "finalized_at, answers, origin, device, capture_day, hlc"
+    "finalized_at, answers, origin, device, capture_day, hlc, received_at"
 )
 _SELECT = f"SELECT {_COLUMNS} FROM records"  # noqa: S608
-_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # noqa: S608
+_INSERT = f"INSERT INTO records ({_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608
 _INSERT_IF_NEW = _INSERT + " ON CONFLICT (id) DO NOTHING"
 _SELECT_UNSEALED = (
     "SELECT "  # noqa: S608
@@ -60,6 +60,9 @@ class Record:
     device: str
     capture_day: str
     hlc: str | None
+    # When the server received it (Kobo's _submission_time, ODK Central's SubmissionDate):
+    # only a coordinator's pulled records have one.
+    received_at: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """Everything but the answers, JSON-ready (what ``records list --json`` shows)."""
@@ -98,6 +101,11 @@ def _uuid4() -> str:
     raw[8] = (raw[8] & 0x3F) | 0x80
     h = raw.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _instance_id_paths(answers: Mapping[str, str]) -> builtins.list[str]:
+    """The record's own ``/ROOT/meta/instanceID`` path (one at most; none in a bare test form)."""
+    return [p for p in answers if p.endswith("/meta/instanceID") and p.count("/") == 3]
 
 
 def _row_to_record(row: tuple[Any, ...]) -> Record:
@@ -169,6 +177,7 @@ class Records:
                     self._ws.device_id,
                     utc_day(),
                     None,
+                    None,
                 ),
             )
             self._ws.audit.append(
@@ -188,10 +197,13 @@ class Records:
             self._ws.audit.append("save", record_id=record_id, form_id=form_id)
 
     def finalize(self, record_id: str, *, answers: Mapping[str, str]) -> Record:
-        """Store the submission and make it immutable (sync seals it, ``unsealed()``)."""
-        encoded = _clean_answers(answers)
+        """Store the submission and make it immutable (sync seals it, ``unsealed()``).
+
+        An edit's submission also names the instanceID it replaces (``meta/deprecatedID``).
+        """
         with self._db.transaction():
             form_id = self._require_draft(record_id)
+            encoded = _clean_answers(self._with_deprecated_id(record_id, answers))
             now = utc_text()
             self._db.execute(
                 "UPDATE records SET answers = ?, status = 'finalized', updated_at = ?, "
@@ -207,12 +219,17 @@ class Records:
         old = self.get(record_id)
         if old.status == "draft":
             raise RecordError(f"record {record_id} is a draft: change it instead of replacing it")
+        answers = dict(old.answers)
+        for path in _instance_id_paths(answers):
+            # ODK gives an edit its own instanceID; the old one becomes its deprecatedID
+            # (OpenRosa metadata spec), written at finalize.
+            answers[path] = f"uuid:{_uuid4()}"
         return self.create_draft(
             form_id=old.form_id,
             form_version=old.form_version,
             replaces=old.id,
             case_id=old.case_id,
-            answers=old.answers,
+            answers=answers,
         )
 
     def discard(self, record_id: str) -> None:
@@ -312,8 +329,12 @@ class Records:
         replaces: str | None = None,
         case_id: str | None = None,
         hlc: str | None = None,
+        received_at: str | None = None,
     ) -> Record:
-        """Store a record pulled and opened on the coordinator's side; idempotent by id."""
+        """Store a record pulled and opened on the coordinator's side; idempotent by id.
+
+        ``received_at`` is the server's receipt time (ISO 8601 UTC text) when the pull knows it.
+        """
         encoded = _clean_answers(answers)
         with self._db.transaction():
             now = utc_text()
@@ -335,6 +356,7 @@ class Records:
                     device,
                     capture_day,
                     hlc,
+                    received_at,
                 ),
             )
             if not inserted:
@@ -355,6 +377,7 @@ class Records:
             device,
             capture_day,
             hlc,
+            received_at,
         )
 
     def import_many(self, items: Iterable[Mapping[str, Any]]) -> int:
@@ -396,6 +419,7 @@ class Records:
                 item["device"],
                 item["capture_day"],
                 item.get("hlc"),
+                item.get("received_at"),
             )
         with self._db.transaction():
             ids = builtins.list(rows)
@@ -434,3 +458,17 @@ class Records:
                 "makes a new version"
             )
         return form_id
+
+    def _with_deprecated_id(self, record_id: str, answers: Mapping[str, str]) -> Mapping[str, str]:
+        row = self._db.one("SELECT replaces FROM records WHERE id = ?", (record_id,))
+        replaced = row[0] if row else None
+        paths = _instance_id_paths(answers)
+        if not replaced or not paths:
+            return answers
+        old = self._db.one("SELECT answers FROM records WHERE id = ?", (replaced,))
+        before = json.loads(old[0]) if old else {}
+        out = dict(answers)
+        for path in paths:
+            if before.get(path):
+                out[path.rsplit("/", 1)[0] + "/deprecatedID"] = str(before[path])
+        return out

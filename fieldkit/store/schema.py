@@ -120,8 +120,15 @@ def _v3(db: Database) -> None:
     )
 
 
+
+
+def _received_at(db: Database) -> None:
+    """The server's receipt time of a pulled record (exports show it as ``_received_at``)."""
+    db.script("ALTER TABLE records ADD COLUMN received_at TEXT")
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3]
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at]
 
 
 def current_version() -> int:

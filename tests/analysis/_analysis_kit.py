@@ -34,6 +34,7 @@ def receive(
     replaces: str | None = None,
     device: str = "dev-7f3a",
     case_id: str | None = None,
+    received_at: str | None = None,
 ) -> str:
     """Import a record as a coordinator's pull would; returns its id."""
     rid = record_id or str(uuid.uuid4())
@@ -47,5 +48,6 @@ def receive(
         finalized_at=f"{day}T10:00:00.000Z",
         replaces=replaces,
         case_id=case_id,
+        received_at=received_at,
     )
     return rid

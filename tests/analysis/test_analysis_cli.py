@@ -52,7 +52,13 @@ def test_export_csv(home: Path, tmp_path: Path) -> None:
                                "--out", str(out))  # fmt: skip
     assert code == 0, stderr
     assert "3 table(s), 6 row(s)" in stdout
-    assert sorted(p.name for p in out.iterdir()) == ["household.csv", "member.csv", "visit.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "household-member.csv",
+        "household-visit.csv",
+        "household.codebook.csv",
+        "household.csv",
+        "household.manifest.json",
+    ]
     frame = pd.read_csv(out / "household.csv", encoding="utf-8-sig")
     assert list(frame["age"]) == [20, 21, 22]
     assert "full_name" not in frame.columns
@@ -124,3 +130,41 @@ def test_help(command: str) -> None:
     result = CliRunner().invoke(app, [command, "--help"])
     assert result.exit_code == 0
     assert "--out" in result.stdout
+
+
+def test_export_refuses_to_overwrite_then_overwrites(home: Path, tmp_path: Path) -> None:
+    args = ["export", "--form", "household", "--format", "csv", "--out", str(tmp_path)]
+    assert run(home, *args)[0] == 0
+    code, _, stderr = run(home, *args)
+    assert code == 1 and stderr.startswith("Error: ") and "--overwrite" in stderr
+    assert "Traceback" not in stderr
+    code, stdout, stderr = run(home, *args, "--overwrite", "--values", "labels", "--no-neutralise")
+    assert code == 0, stderr
+    assert "household.manifest.json" in stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--values", "codes"], "--values must be names or labels"),
+        (["--codes", "iso"], "--codes must be none or ctdc"),
+        (["--hxl"], "no hxl column"),
+    ],
+)
+def test_export_new_option_errors(
+    home: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    code, _, stderr = run(home, "export", "--form", "household", "--format", "csv", "--out",
+                          str(tmp_path), *args)  # fmt: skip
+    assert code == 2 and stderr.startswith("Error: ") and message in stderr
+
+
+def test_report_title_and_language(home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.html"
+    code, _, stderr = run(home, "report", "--out", str(out), "--lang", "fr",
+                          "--programme", "Programme côte", "--organisation", "ONG")  # fmt: skip
+    assert code == 0, stderr
+    page = out.read_text(encoding="utf-8")
+    assert "<h1>Programme côte</h1>" in page and "Synthèse" in page and "ONG" in page
+    code, _, stderr = run(home, "report", "--json", "--lang", "de")
+    assert code == 2 and "--lang must be one of en, fr" in stderr

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from _analysis_kit import FORMS, definition, receive
 
-from fieldkit.analysis import excel_sheet_names, neutralise, tables, write_tables
+from fieldkit.analysis import ExportOptions, excel_sheet_names, neutralise, tables, write_tables
 from fieldkit.analysis.export import export_form
 from fieldkit.errors import ExportError
 from fieldkit.store import Workspace
@@ -60,14 +60,19 @@ def test_neutralise_rules() -> None:
 def test_csv_cells_and_headers_neutralised(
     ws: Workspace, formulas: list[str], tmp_path: Path
 ) -> None:
-    result = export_form(ws, "formulas", fmt="csv", out_dir=tmp_path / "out", headers="labels")
+    result = export_form(
+        ws, "formulas", fmt="csv", out_dir=tmp_path / "out", options=ExportOptions(headers="labels")
+    )
+    # ODK Central's names: FORM.csv, FORM-REPEAT.csv; then the codebook and the manifest.
     assert {p.name for p in result.files} == {
         "formulas.csv",
-        "item.csv",
-        "g2_ITEM.csv",
-        "formulas_2.csv",
-        "a_very_long_repeat_group_name_number_one.csv",
-        "a_very_long_repeat_group_name_number_two.csv",
+        "formulas-item.csv",
+        "formulas-g2_ITEM.csv",
+        "formulas-formulas_2.csv",
+        "formulas-a_very_long_repeat_group_name_number_one.csv",
+        "formulas-a_very_long_repeat_group_name_number_two.csv",
+        "formulas.codebook.csv",
+        "formulas.manifest.json",
     }
     with (tmp_path / "out" / "formulas.csv").open(encoding="utf-8-sig", newline="") as fh:
         table = list(csv.reader(fh))
@@ -77,14 +82,18 @@ def test_csv_cells_and_headers_neutralised(
     assert [row[0] for row in body] == list(HOSTILE.values())
     assert {row[1] for row in body} == {"-3"}  # integer column: a plain number
     assert {row[2] for row in body} == {"-1.25"}
-    with (tmp_path / "out" / "item.csv").open(encoding="utf-8-sig", newline="") as fh:
+    with (tmp_path / "out" / "formulas-item.csv").open(encoding="utf-8-sig", newline="") as fh:
         items = list(csv.DictReader(fh))
     assert [row["What"] for row in items] == list(HOSTILE.values())
 
 
 def test_xlsx_never_holds_a_formula(ws: Workspace, formulas: list[str], tmp_path: Path) -> None:
     result = export_form(ws, "formulas", fmt="xlsx", out_dir=tmp_path)
-    assert [p.name for p in result.files] == ["formulas.xlsx"]
+    assert [p.name for p in result.files] == [
+        "formulas.xlsx",
+        "formulas.codebook.csv",
+        "formulas.manifest.json",
+    ]
     book = openpyxl.load_workbook(tmp_path / "formulas.xlsx")
     assert book.sheetnames == [
         "formulas",
@@ -93,6 +102,7 @@ def test_xlsx_never_holds_a_formula(ws: Workspace, formulas: list[str], tmp_path
         "formulas_2",
         "a_very_long_repeat_group_name_n",
         "a_very_long_repeat_group_name~2",
+        "index",  # names were cut to 31 characters: which table is on which sheet
     ]
     for sheet in book.worksheets:
         for row in sheet.iter_rows():
@@ -102,13 +112,24 @@ def test_xlsx_never_holds_a_formula(ws: Workspace, formulas: list[str], tmp_path
     header = [c.value for c in main[1]]
     assert header[:3] == ["remarks", "age", "balance"]
     remarks = [main.cell(row=i + 2, column=1).value for i in range(len(HOSTILE))]
-    # XML turns a carriage return into a line feed when read (XML 1.0 §2.11); the apostrophe
-    # that disarms it is still there.
-    assert remarks == [v.replace("\r", "\n") for v in HOSTILE.values()]
+    # Typed string cells: a spreadsheet never runs them, so nothing is prefixed or changed.
+    assert remarks == list(HOSTILE)
+    assert all(main.cell(row=i + 2, column=1).data_type == "s" for i in range(len(HOSTILE)))
     # Genuine numbers stay numbers in a spreadsheet.
     assert main.cell(row=2, column=2).value == -3
     assert main.cell(row=2, column=3).value == -1.25
     assert isinstance(main.cell(row=2, column=2).value, int)
+    index = [[c.value for c in row] for row in book["index"].iter_rows()]
+    assert index[0] == ["table", "sheet", "parent_table", "parent_sheet", "rows"]
+    long_one = next(r for r in index if r[0] == "a_very_long_repeat_group_name_number_two")
+    assert long_one[1] == "a_very_long_repeat_group_name~2"
+    # _parent_table names the parent's sheet, which exists.
+    child = [s for s in book.worksheets if s.title != "index"]
+    for sheet in child:
+        head = [c.value for c in sheet[1]]
+        if "_parent_table" in head and sheet.max_row > 1:
+            parent = sheet.cell(row=2, column=head.index("_parent_table") + 1).value
+            assert parent in book.sheetnames
 
 
 def test_excel_sheet_names() -> None:
@@ -144,8 +165,11 @@ def test_parquet_keeps_values_and_types(ws: Workspace, formulas: list[str], tmp_
     assert list(back["remarks"]) == list(HOSTILE)
     assert str(back["age"].dtype) == "Int64"
     assert str(back["balance"].dtype) == "Float64"
-    pd.testing.assert_frame_equal(back, frames["formulas"], check_dtype=False)
-    item = pd.read_parquet(tmp_path / "item.parquet")
+    # A day is a Parquet DATE (pandas reads it as datetime.date); the rest round-trips.
+    assert list(back["_capture_day"]) == [d.date() for d in frames["formulas"]["_capture_day"]]
+    same = [c for c in back.columns if c != "_capture_day"]
+    pd.testing.assert_frame_equal(back[same], frames["formulas"][same], check_dtype=False)
+    item = pd.read_parquet(tmp_path / "formulas-item.parquet")
     assert list(item["_parent_index"]) == list(range(1, len(HOSTILE) + 1))
 
 
@@ -159,18 +183,26 @@ def test_file_names_hold_no_answer_text(ws: Workspace, tmp_path: Path) -> None:
     )
     for fmt in ("csv", "xlsx", "parquet"):
         out = tmp_path / fmt
-        export_form(ws, "household", fmt=fmt, out_dir=out, include_sensitive=["full_name"])
+        export_form(
+            ws,
+            "household",
+            fmt=fmt,
+            out_dir=out,
+            options=ExportOptions(include_sensitive=["full_name"]),
+        )
         for path in out.iterdir():
             assert "Canary" not in path.name
-            assert path.stem in {"household", "member", "visit"}
+            assert path.name.split(".")[0] in {"household", "household-member", "household-visit"}
 
 
 def test_empty_form_exports_headers_only(ws: Workspace, tmp_path: Path) -> None:
     ws.forms.add(definition(FORMS / "household_v2.md"))
     export_form(ws, "household", fmt="csv", out_dir=tmp_path)
-    text = (tmp_path / "visit.csv").read_bytes().decode("utf-8-sig")
-    assert text == "v_date,_index,_parent_index,_parent_table,_record_id\r\n"
-    export_form(ws, "household", fmt="xlsx", out_dir=tmp_path)
+    text = (tmp_path / "household-visit.csv").read_bytes().decode("utf-8-sig")
+    assert text == "v_date,_index,_parent_index,_parent_table,_record_id,_key,_parent_key\r\n"
+    export_form(
+        ws, "household", fmt="xlsx", out_dir=tmp_path, options=ExportOptions(overwrite=True)
+    )
     book = openpyxl.load_workbook(tmp_path / "household.xlsx")
     assert book.sheetnames == ["household", "member", "visit"]
     assert book["visit"].max_row == 1

@@ -11,7 +11,7 @@ from _analysis_kit import FORMS, definition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldkit.analysis import build_tables, neutralise, write_tables
+from fieldkit.analysis import ExportOptions, build_tables, neutralise, write_tables
 from fieldkit.analysis._columns import _numeric
 from fieldkit.forms import Form
 from fieldkit.store import Record
@@ -67,14 +67,20 @@ def test_csv_and_parquet_give_back_the_captured_text(
     rows = list(csv.DictReader(io.StringIO(raw, newline="")))
     assert [row["remarks"] for row in rows] == [neutralise(t) for t in remarks]
     assert [int(row["age"]) for row in rows] == [ages[n % len(ages)] for n in range(len(remarks))]
-    visits = list(csv.DictReader(io.StringIO((out / "visit.csv").read_bytes().decode("utf-8-sig"),
-                                             newline="")))  # fmt: skip
+    visits = list(csv.DictReader(io.StringIO(
+        (out / "household-visit.csv").read_bytes().decode("utf-8-sig"), newline="")))  # fmt: skip
     assert [row["v_date"] for row in visits] == [neutralise(r) for r in roles] * len(remarks)
     write_tables(frames, out_dir=out, fmt="parquet", workbook_name="household")
+    assert list(pd.read_parquet(out / "household-visit.parquet")["v_date"]) == roles * len(remarks)
     back = pd.read_parquet(out / "household.parquet")
     assert list(back["remarks"]) == remarks
     assert list(back["age"]) == [ages[n % len(ages)] for n in range(len(remarks))]
-    assert list(pd.read_parquet(out / "visit.parquet")["v_date"]) == roles * len(remarks)
+    # Without the guard, CSV holds the text exactly as captured.
+    write_tables(frames, out_dir=out, fmt="csv", workbook_name="household",
+                 options=ExportOptions(neutralise_csv=False, overwrite=True))  # fmt: skip
+    raw = (out / "household.csv").read_bytes().decode("utf-8-sig")
+    exact = list(csv.DictReader(io.StringIO(raw, newline="")))
+    assert [row["remarks"] for row in exact] == remarks
 
 
 def test_a_number_column_with_one_unreadable_value_stays_text() -> None:

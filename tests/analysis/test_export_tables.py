@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from _analysis_kit import FORMS, definition, receive
 
-from fieldkit.analysis import tables
+from fieldkit.analysis import ExportOptions, tables
 from fieldkit.analysis.tables import build_tables, form_versions
 from fieldkit.errors import FormNotFound, UsageError
 from fieldkit.store import Workspace
@@ -20,9 +20,11 @@ META = [
     "_device",
     "_capture_day",
     "_finalized_at",
+    "_received_at",
     "_replaces",
     "_status",
     "_case_id",
+    "_key",
 ]
 
 
@@ -115,6 +117,7 @@ def test_form_table_by_hand(ws: Workspace, household: dict[str, str]) -> None:
         "signs/threats",
         "remarks",
         "instanceID",
+        "deprecatedID",  # ODK's meta/deprecatedID, set on an edit
         "old_q",  # only version 1 has it: after the latest version's columns
         *META,
         "_possible_duplicate",
@@ -138,17 +141,18 @@ def test_form_table_by_hand(ws: Workspace, household: dict[str, str]) -> None:
         {"signs/debt": 0, "signs/papers": 0, "signs/threats": 1},
     ]
     assert list(form["old_q"].fillna("-")) == ["only in v1", "-", "-"]
-    assert rows(form, ["remarks", "_id", "_form_version", "_capture_day", "_index"]) == [
-        {"remarks": None, "_id": r1, "_form_version": "1", "_capture_day": "2026-03-01",
-         "_index": 1},
-        {"remarks": "=1+2", "_id": r2, "_form_version": "2", "_capture_day": "2026-03-02",
-         "_index": 2},
-        {"remarks": None, "_id": r3, "_form_version": "2", "_capture_day": "2026-03-03",
-         "_index": 3},
+    assert rows(form, ["remarks", "_id", "_form_version", "_key", "_index"]) == [
+        {"remarks": None, "_id": r1, "_form_version": "1", "_key": r1, "_index": 1},
+        {"remarks": "=1+2", "_id": r2, "_form_version": "2", "_key": r2, "_index": 2},
+        {"remarks": None, "_id": r3, "_form_version": "2", "_key": r3, "_index": 3},
     ]  # fmt: skip
-    assert rows(form, ["_device", "_finalized_at", "_replaces", "_status"])[0] == {
+    # Days and times are typed: a day is a date, a time is in UTC.
+    assert list(form["_capture_day"]) == [pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-02"),
+                                          pd.Timestamp("2026-03-03")]  # fmt: skip
+    assert form["_finalized_at"].iloc[0] == pd.Timestamp("2026-03-01T10:00:00Z")
+    assert rows(form, ["_device", "_received_at", "_replaces", "_status"])[0] == {
         "_device": "dev-7f3a",
-        "_finalized_at": "2026-03-01T10:00:00.000Z",
+        "_received_at": None,
         "_replaces": None,
         "_status": "finalized",
     }
@@ -169,28 +173,31 @@ def test_repeat_tables_link_to_parents(ws: Workspace, household: dict[str, str])
     r1, r2 = household["r1"], household["r2"]
     assert rows(out["member"]) == [
         {"m_age": 40, "_index": 1, "_parent_index": 1, "_parent_table": "household",
-         "_record_id": r1},
+         "_record_id": r1, "_key": f"{r1}/household/member[1]", "_parent_key": r1},
         {"m_age": 9, "_index": 2, "_parent_index": 1, "_parent_table": "household",
-         "_record_id": r1},
+         "_record_id": r1, "_key": f"{r1}/household/member[2]", "_parent_key": r1},
         {"m_age": 30, "_index": 3, "_parent_index": 2, "_parent_table": "household",
-         "_record_id": r2},
+         "_record_id": r2, "_key": f"{r2}/household/member[1]", "_parent_key": r2},
     ]  # fmt: skip
-    # Nested repeat: parents are member rows; an instance with only empty answers still exists.
+    # Nested repeat: parents are member rows, by stable key too. r2's visit was left empty:
+    # a repeat instance with no answer is no row (Kobo and ODK submissions have none).
     assert rows(out["visit"]) == [
-        {"v_date": "2026-02-01", "_index": 1, "_parent_index": 1, "_parent_table": "member",
-         "_record_id": r1},
-        {"v_date": "2026-02-15", "_index": 2, "_parent_index": 1, "_parent_table": "member",
-         "_record_id": r1},
-        {"v_date": None, "_index": 3, "_parent_index": 3, "_parent_table": "member",
-         "_record_id": r2},
+        {"v_date": pd.Timestamp("2026-02-01"), "_index": 1, "_parent_index": 1,
+         "_parent_table": "member", "_record_id": r1,
+         "_key": f"{r1}/household/member[1]/visit[1]",
+         "_parent_key": f"{r1}/household/member[1]"},
+        {"v_date": pd.Timestamp("2026-02-15"), "_index": 2, "_parent_index": 1,
+         "_parent_table": "member", "_record_id": r1,
+         "_key": f"{r1}/household/member[1]/visit[2]",
+         "_parent_key": f"{r1}/household/member[1]"},
     ]  # fmt: skip
 
 
 def test_select_multiple_modes(ws: Workspace, household: dict[str, str]) -> None:
-    summary = tables(ws, "household", select_multiple="summary")["household"]
+    summary = tables(ws, "household", ExportOptions(select_multiple="summary"))["household"]
     assert "signs" in summary.columns
     assert not [c for c in summary.columns if c.startswith("signs/")]
-    details = tables(ws, "household", select_multiple="details")["household"]
+    details = tables(ws, "household", ExportOptions(select_multiple="details"))["household"]
     assert "signs" not in details.columns
     assert [c for c in details.columns if c.startswith("signs/")] == [
         "signs/debt",
@@ -198,7 +205,7 @@ def test_select_multiple_modes(ws: Workspace, household: dict[str, str]) -> None
         "signs/threats",
     ]
     with pytest.raises(UsageError):
-        tables(ws, "household", select_multiple="all")  # type: ignore[arg-type]
+        tables(ws, "household", ExportOptions(select_multiple="all"))  # type: ignore[arg-type]
 
 
 def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[str, str]) -> None:
@@ -206,7 +213,9 @@ def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[s
     assert "full_name" not in default.columns
     assert not [c for c in default.columns if c.startswith("home")]
     assert "Alice Canary" not in default.to_csv()
-    named = tables(ws, "household", include_sensitive=["full_name", "home"])["household"]
+    named = tables(ws, "household", ExportOptions(include_sensitive=["full_name", "home"]))[
+        "household"
+    ]
     assert rows(named, ["full_name"])[0] == {"full_name": "Alice Canary"}
     # geopoint "lat lon alt acc" → four decimal columns.
     assert rows(named, ["home_latitude", "home_longitude", "home_altitude", "home_precision"]) == [
@@ -218,11 +227,11 @@ def test_sensitive_fields_left_out_unless_named(ws: Workspace, household: dict[s
          "home_precision": None},
     ]  # fmt: skip
     with pytest.raises(UsageError, match="no sensitive field named age"):
-        tables(ws, "household", include_sensitive=["age"])
+        tables(ws, "household", ExportOptions(include_sensitive=["age"]))
 
 
 def test_label_headers_in_a_chosen_language(ws: Workspace, household: dict[str, str]) -> None:
-    french = tables(ws, "household", headers="labels", lang="fr")
+    french = tables(ws, "household", ExportOptions(headers="labels", lang="fr"))
     assert list(french["household"].columns[:9]) == [
         "Site",
         "Code",
@@ -235,10 +244,10 @@ def test_label_headers_in_a_chosen_language(ws: Workspace, household: dict[str, 
         "Remarques",
     ]
     assert list(french["member"].columns[:1]) == ["Âge du membre"]
-    english = tables(ws, "household", headers="labels", lang="English (en)")
+    english = tables(ws, "household", ExportOptions(headers="labels", lang="English (en)"))
     assert english["household"].columns[2] == "Age"
     with pytest.raises(UsageError, match="no language de"):
-        tables(ws, "household", headers="labels", lang="de")
+        tables(ws, "household", ExportOptions(headers="labels", lang="de"))
 
 
 def test_edits_show_the_latest_version_unless_history(
@@ -259,7 +268,7 @@ def test_edits_show_the_latest_version_unless_history(
     assert current["_replaces"].iloc[2] == first_edit
     # The edit of AB-1002 is not a duplicate of its own original.
     assert list(current["_possible_duplicate"]) == [True, True, False]
-    everything = tables(ws, "household", history=True)["household"]
+    everything = tables(ws, "household", ExportOptions(history=True))["household"]
     assert len(everything) == 5
     latest = dict(zip(everything["_id"], everything["_latest"], strict=True))
     assert latest == {
@@ -286,21 +295,21 @@ def test_same_record_from_two_pulls_appears_once(ws: Workspace, household: dict[
 
 
 def test_configured_duplicate_keys(ws: Workspace, household: dict[str, str]) -> None:
-    by_site = tables(ws, "household", duplicate_keys=["site"])["household"]
+    by_site = tables(ws, "household", ExportOptions(duplicate_keys=["site"]))["household"]
     assert list(by_site["_possible_duplicate"]) == [True, False, True]
-    none = tables(ws, "household", duplicate_keys=[])["household"]
+    none = tables(ws, "household", ExportOptions(duplicate_keys=[]))["household"]
     assert "_possible_duplicate" not in none.columns
     with pytest.raises(UsageError, match="no top-level field named m_age"):
-        tables(ws, "household", duplicate_keys=["m_age"])
+        tables(ws, "household", ExportOptions(duplicate_keys=["m_age"]))
 
 
 def test_since_keeps_records_finalized_from_that_day(
     ws: Workspace, household: dict[str, str]
 ) -> None:
-    out = tables(ws, "household", since=date(2026, 3, 2))
+    out = tables(ws, "household", ExportOptions(since=date(2026, 3, 2)))
     assert list(out["household"]["_id"]) == [household["r2"], household["r3"]]
     assert list(out["member"]["_parent_index"]) == [1]
-    assert list(out["visit"]["_parent_index"]) == [1]
+    assert list(out["visit"]["_parent_index"]) == []  # r2's only visit was left empty
 
 
 def test_drafts_are_not_exported(ws: Workspace, household: dict[str, str]) -> None:
@@ -318,11 +327,12 @@ def test_form_without_records_and_form_without_questions(ws: Workspace) -> None:
     assert "signs/threats" in out["household"].columns
     assert str(out["household"]["age"].dtype) == "Int64"
     assert list(out["visit"].columns) == ["v_date", "_index", "_parent_index", "_parent_table",
-                                          "_record_id"]  # fmt: skip
+                                          "_record_id", "_key", "_parent_key"]  # fmt: skip
+    assert str(out["visit"]["v_date"].dtype).startswith("datetime64")
     receive(ws, "empty", {"/data/hello": ""}, version="1")
     empty = tables(ws, "empty")
     assert list(empty) == ["empty"]
-    assert list(empty["empty"].columns) == ["instanceID", *META, "_index"]
+    assert list(empty["empty"].columns) == ["instanceID", "deprecatedID", *META, "_index"]
     assert len(empty["empty"]) == 1
     with pytest.raises(FormNotFound):
         tables(ws, "no_such_form")
@@ -332,7 +342,9 @@ def test_every_exported_value_equals_the_captured_one(
     ws: Workspace, household: dict[str, str]
 ) -> None:
     """Round trip: each answer of each record is found, unchanged, in its table cell."""
-    out = tables(ws, "household", include_sensitive=["full_name"], select_multiple="summary")
+    out = tables(
+        ws, "household", ExportOptions(include_sensitive=["full_name"], select_multiple="summary")
+    )
     form = out["household"].set_index("_id")
     member, visit = out["member"], out["visit"]
     names = {"/data/header/site": "site"}
@@ -350,7 +362,7 @@ def test_every_exported_value_equals_the_captured_one(
     ages = member[member["_record_id"] == household["r1"]]["m_age"].tolist()
     assert ages == [40, 9]
     dates = visit[visit["_parent_index"] == 1]["v_date"].tolist()
-    assert dates == ["2026-02-01", "2026-02-15"]
+    assert dates == [pd.Timestamp("2026-02-01"), pd.Timestamp("2026-02-15")]
 
 
 def test_repeat_of_sensitive_answers_keeps_its_rows(ws: Workspace) -> None:
@@ -372,14 +384,16 @@ def test_repeat_of_sensitive_answers_keeps_its_rows(ws: Workspace) -> None:
         "_parent_index",
         "_parent_table",
         "_record_id",
+        "_key",
+        "_parent_key",
     ]
-    assert rows(out["contact"]) == [
+    assert rows(out["contact"], ["_index", "_parent_index", "_parent_table", "_record_id"]) == [
         {"_index": 1, "_parent_index": 1, "_parent_table": "contacts", "_record_id": rid},
         {"_index": 2, "_parent_index": 1, "_parent_table": "contacts", "_record_id": rid},
     ]
     assert rows(out["call"], ["call_day", "_parent_index", "_parent_table"]) == [
-        {"call_day": "2026-03-01", "_parent_index": 2, "_parent_table": "contact"}
+        {"call_day": pd.Timestamp("2026-03-01"), "_parent_index": 2, "_parent_table": "contact"}
     ]
     assert "700" not in out["contact"].to_csv()
-    named = tables(ws, "contacts", include_sensitive=["phone"])
+    named = tables(ws, "contacts", ExportOptions(include_sensitive=["phone"]))
     assert list(named["contact"]["phone"]) == ["+254 700 000 001", "+254 700 000 002"]

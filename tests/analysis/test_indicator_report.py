@@ -32,7 +32,7 @@ import pytest
 from _analysis_kit import BUNDLED, PASSPHRASE, definition, receive
 
 from fieldkit.analysis import build_report, render_html, render_json, write_report
-from fieldkit.analysis._cells import Protection, rate_figure
+from fieldkit.analysis._cells import Protection, Raw, publish
 from fieldkit.forms import Form
 from fieldkit.store import Workspace, create_workspace
 
@@ -185,7 +185,7 @@ def figures(report: Any) -> dict[str, Any]:
     for ind in json.loads(render_json(report))["indicators"]:
         entry: dict[str, Any] = {"all": ind["total"]["value"] if ind["total"] else None}
         for dim, cells in ind["breakdowns"].items():
-            entry[dim] = {c["label"]: c["value"] for c in cells}
+            entry[dim] = {c["key"]: c["value"] for c in cells}
         out[ind["key"]] = entry
     return out
 
@@ -207,9 +207,9 @@ def test_exact_values_with_small_k(ws: Workspace) -> None:
         "sex": {"female": 56, "male": 0},  # 15 of 27; 0 of 9
         "age_band": {"9_17": 25, "21_23": 50},
     }
+    # A breakdown into one group only repeats the total: it is left out (and named).
     assert got["presumed_victims"] == {
         "all": 15,
-        "sex": {"female": 15},
         "minor": {"minor": 3, "adult": 12},
         "exploitation_type": {"forced_labour": 12, "sexual": 6, "not recorded": 3},
         "citizenship": {"KE": 12, "UG": 3},
@@ -218,83 +218,62 @@ def test_exact_values_with_small_k(ws: Workspace) -> None:
     assert got["referrals_made"] == {
         "all": 13,
         "service_type": {"legal": 8, "medical": 5, "shelter": 5},
-        "site": {"KE-0101": 13},
-        "sex": {"female": 13},
-        "age_band": {"21_23": 13},
     }
     assert got["referrals_accepted"]["all"] == 62  # 8 of 13
     assert got["referrals_completed"]["all"] == 31  # 4 of 13
-    assert got["emergency_requests"] == {
-        "all": 5,
-        "emergency_type": {"shelter": 5},
-        "site": {"KE-0101": 5},
-    }
+    assert got["emergency_requests"] == {"all": 5}
     assert got["identified_receiving_service"] == {
         "all": 40,  # 6 of 15
         "site": {"<i>KE-9</i>": 0, "KE-0101": 50},
-        "sex": {"female": 40},
         "age_band": {"9_17": 0, "21_23": 50},
     }
-    assert got["days_to_first_service"] == {  # 1 2 4 4 7 10
-        "all": 4.0,
-        "site": {"KE-0101": 4.0},
-        "sex": {"female": 4.0},
-        "age_band": {"21_23": 4.0},
-    }
-    assert got["follow_ups_per_case"] == {"all": 0.8, "site": {"KE-0101": 0.8}}  # 5 done / 6
-    assert got["follow_ups_on_time"] == {
-        "all": 50,  # 3 of 6 (A04's visit without a date is left out)
-        # Month 1: 3 of 5, but 2 late or missed is too few to show; month 3 (one follow-up)
-        # is pooled as "other" and withheld.
-        "visit_month": {"1": "suppressed", "other": "suppressed"},
-        "site": {"KE-0101": 50},
-    }
-    assert got["case_closure_rate"] == {"all": 50, "site": {"KE-0101": 50}}  # 3 of 6
-    assert got["investigations"] == {
-        "all": 4,
-        "site": {"KE-0101": 4},
-        "sex": {"female": 4},
-        "age_band": {"21_23": 4},
-    }
-    small = {"site": {"other": "<3"}, "sex": {"other": "<3"}, "age_band": {"other": "<3"}}
-    assert got["prosecutions"] == {"all": "<3", **small}  # A01, A02
-    assert got["convictions"] == {"all": "<3", **small}  # A01
+    assert got["days_to_first_service"] == {"all": 4.0}  # 1 2 4 4 7 10
+    assert got["follow_ups_per_case"] == {"all": 0.8}  # 5 done / 6
+    # 3 of 6 (A04's visit without a date is left out). By month: month 1 is 3 of 5, but
+    # 2 late or missed is too few to show, and month 3 (one follow-up) is a small group:
+    # nothing left to show on its own, so no breakdown.
+    assert got["follow_ups_on_time"] == {"all": 50}
+    assert got["case_closure_rate"] == {"all": 50}  # 3 of 6
+    assert got["investigations"] == {"all": 4}
+    assert got["prosecutions"] == {"all": "<3"}  # A01, A02
+    assert got["convictions"] == {"all": "<3"}  # A01
     assert got["active_referral_partners"] == {"all": 2}
+    # The needs assessment is an anonymous community survey: exact, never suppressed.
     assert got["people_reached"] == {"all": 35, "site": {"KE-0101": 30, "KE-0202": 5}}
-    # 3 of 6 answered; KE-0202: 2 of 4 (complement 2 < 3); KE-0101 (2 answered) pooled.
-    assert got["warning_signs_3"] == {
-        "all": 50,
-        "site": {"KE-0202": "suppressed", "other": "suppressed"},
-    }
+    # KE-0101: 1 of 2 answered; KE-0202: 2 of 4; all: 3 of 6.
+    assert got["warning_signs_3"] == {"all": 50, "site": {"KE-0101": 50, "KE-0202": 50}}
 
 
 def test_default_suppression_and_rounding(ws: Workspace) -> None:
-    """k = 11, resolution 5: small cells "<11", others rounded down, rare categories pooled."""
+    """k = 11, resolution 5: small cells "<11", others rounded down, small groups combined,
+    complements withheld, percentages from the published counts."""
     report = build_report(ws)
     got = figures(report)
+    # Sites: KE-0303 (4) is a small group; shown alone it could be worked out from the
+    # total, so KE-9 (12) is withheld too, which leaves one site: no breakdown by site.
+    # The same for sex (male 9).
     assert got["people_screened"] == {
         "all": 35,  # 36
         "form": {"adult_screening": 20, "youth_screening": 10},  # 24, 12
-        "site": {"<i>KE-9</i>": 10, "KE-0101": 20, "other": "<11"},  # KE-0303 (4) pooled
-        "sex": {"female": 25, "other": "<11"},  # male (9) pooled
         "age_band": {"9_17": 10, "21_23": 20},
     }
-    assert got["screen_positive_rate"]["all"] == 42
-    assert got["screen_positive_rate"]["form"] == {
-        "adult_screening": 50,
-        "youth_screening": "suppressed",  # 3 positives
-    }
-    assert got["presumed_victims"]["minor"] == {"adult": 10, "other": "<11"}
-    assert got["referrals_made"]["service_type"] == {"other": 10}  # 13 referrals, all pooled
-    assert got["referrals_accepted"]["all"] == "suppressed"  # 8 accepted < 11
-    assert got["days_to_first_service"]["all"] == "suppressed"  # 6 people
+    by_key = {i.key: i for i in report.indicators}
+    assert set(by_key["people_screened"].omitted) == {"site", "sex"}
+    # 15 of 36 exactly, published as 15 of 35: the page shows 43 %, which 15/35 gives.
+    assert got["screen_positive_rate"]["all"] == 43
+    assert "form" not in got["screen_positive_rate"]  # youth: 3 positives; adults then too
+    assert got["referrals_made"] == {"all": 10}  # 13 referrals; services all small groups
+    assert got["referrals_accepted"]["all"] == "withheld"  # 8 accepted < 11
+    assert got["days_to_first_service"]["all"] == "withheld"  # 6 people
     assert got["investigations"]["all"] == "<11"
     assert got["active_referral_partners"]["all"] == 2  # organisations: not suppressed
+    assert got["people_reached"]["site"] == {"KE-0101": 30, "KE-0202": 5}  # anonymous: exact
     as_json = json.loads(render_json(report))
     total = next(i for i in as_json["indicators"] if i["key"] == "screen_positive_rate")["total"]
-    assert total == {"label": "all", "value": 42, "numerator": 15, "denominator": 35,
-                     "suppressed": False}  # fmt: skip
+    assert total == {"key": "all", "label": "all", "value": 43, "numerator": 15,
+                     "denominator": 35, "suppressed": False}  # fmt: skip
     assert as_json["records"]["adult_screening"] == 20
+    assert as_json["records"]["needs_assessment"] == 7  # anonymous survey: exact
 
 
 def test_period_filter(ws: Workspace) -> None:
@@ -307,11 +286,18 @@ def test_period_filter(ws: Workspace) -> None:
 
 def test_rate_rules() -> None:
     rules = Protection(k=11, resolution=5)
-    assert rate_figure("x", 0, 0, rules).value is None
-    assert rate_figure("x", 12, 30, rules).value == 40
-    assert rate_figure("x", 12, 20, rules).value == "suppressed"  # 8 without: small complement
-    assert rate_figure("x", 20, 20, rules).value == 100  # complement 0 describes nobody
-    assert rate_figure("x", 10, 30, rules).numerator == "<11"
+
+    def rate(num: int, den: int) -> Any:
+        return publish("percent", Raw("all", num, den), [], rules, partition=True)[0]
+
+    assert rate(0, 0).value is None
+    # From the published counts (10 of 30), so the page adds up: not 40 %.
+    assert (rate(12, 30).value, rate(12, 30).numerator, rate(12, 30).denominator) == (33, 10, 30)
+    assert rate(12, 20).value == "withheld"  # 8 without: a small complement
+    assert rate(20, 20).value == 100  # complement 0 describes nobody
+    withheld = rate(10, 30)
+    # Nothing that gives the rate back: no "withheld (10 of 30)".
+    assert (withheld.value, withheld.numerator, withheld.denominator) == ("withheld", None, None)
 
 
 def test_html_escapes_and_leaks_nothing(ws: Workspace, tmp_path: Path) -> None:
@@ -323,9 +309,10 @@ def test_html_escapes_and_leaks_nothing(ws: Workspace, tmp_path: Path) -> None:
     # No person code either, though client_pseudonym is not itself sensitive.
     assert not re.search(r"(AB|YY)-\d{4}", page)
     assert "<i>KE-9</i>" not in page and "&lt;i&gt;KE-9&lt;/i&gt;" in page
-    images = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', page)
+    images = re.findall(r'src="data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)"', page)
     assert len(images) >= 5
-    assert all(base64.b64decode(i).startswith(b"\x89PNG\r\n\x1a\n") for i in images)
+    assert all(b"<svg" in base64.b64decode(i) for i in images)
+    assert all(b"<script" not in base64.b64decode(i) for i in images)
     for marker in ("Definition", "Numerator", "Denominator"):
         assert marker.lower() in page.lower()
     # The default report too, and its JSON file.
@@ -356,8 +343,9 @@ def test_chart_labels_are_never_interpreted() -> None:
 
     ind = Indicator("k", "protection", "T", "d", "n", "—", "count")
     cells = [Figure(r"$\frac{$", 20), Figure("<script>", 15), Figure("x", "<11", suppressed=True)]
-    png = base64.b64decode(_bar_chart(ind, "site", cells))
-    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    svg = base64.b64decode(_bar_chart(ind, "site", cells))
+    assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+    assert b"<script>" not in svg  # the label is text in the drawing, escaped
 
 
 def test_forms_without_records(tmp_path: Path) -> None:

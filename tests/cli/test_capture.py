@@ -75,7 +75,7 @@ def test_happy_path_finalizes_with_every_answer(ws_home: Path) -> None:
     assert answers["/data/visit_date"] == "2024-05-01"
     assert answers["/data/needs"] == "water school"
     assert answers["/data/threatened"] == "no"
-    assert answers["/data/place"] == "-1.28 36.82 0.0 0.0"
+    assert answers["/data/place"] == "-1.28 36.82"
     assert answers["/data/urgent"] == "no"
     assert not records(ws_home, status="draft")
 
@@ -371,7 +371,7 @@ def test_answers_file_finalizes(ws_home: Path, tmp_path: Path) -> None:
     assert answers["/data/needs"] == "water school"
     assert answers["/data/people"] == "4"
     assert answers["/data/visit_date"] == "2024-05-01"  # default applies
-    assert answers["/data/place"] == "-1.5 36.9 0.0 0.0"
+    assert answers["/data/place"] == "-1.5 36.9"
 
 
 def test_answers_file_with_repeats(ws_home: Path, tmp_path: Path) -> None:

@@ -18,19 +18,28 @@ def test_a_version_1_workspace_opens_and_is_upgraded(
         ws, _ = create_workspace(home, passphrase=PASSPHRASE)
         with ws:
             ws.forms.add(FORM)
-            draft = ws.records.create_draft(form_id="household", form_version="2024010101")
-            ws.records.save_answers(draft.id, {"/data/site": "from v1"})
+    # The draft row as the first release wrote it (its columns; today's code writes more).
+    draft_id = "00000000-0000-4000-8000-000000000001"
     conn = raw_connection(home)
+    conn.execute(
+        "INSERT INTO records (id, form_id, form_version, status, replaces, case_id, created_at,"
+        " updated_at, finalized_at, answers, origin, device, capture_day, hlc) VALUES"
+        " (?, 'household', '2024010101', 'draft', NULL, NULL, '2026-01-01T00:00:00.000Z',"
+        " '2026-01-01T00:00:00.000Z', NULL, ?, 'local', 'dev-1', '2026-01-01', NULL)",
+        (draft_id, '{"/data/site":"from v1"}'),
+    )
+    conn.commit()
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "envelopes" not in tables
     conn.close()
 
     with reopen(home) as ws:
-        assert ws.records.get(draft.id).answers == {"/data/site": "from v1"}
-        ws.records.finalize(draft.id, answers={"/data/site": "from v1"})
-        ws.records.set_envelope(draft.id, b"sealed later")
-        assert [e.record_id for e in ws.records.unsent()] == [draft.id]
+        assert ws.records.get(draft_id).answers == {"/data/site": "from v1"}
+        assert ws.records.get(draft_id).received_at is None  # migration 3's column
+        ws.records.finalize(draft_id, answers={"/data/site": "from v1"})
+        ws.records.set_envelope(draft_id, b"sealed later")
+        assert [e.record_id for e in ws.records.unsent()] == [draft_id]
         assert ws.audit.verify().ok
     conn = raw_connection(home)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.current_version()

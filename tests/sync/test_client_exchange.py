@@ -281,3 +281,14 @@ def test_a_signed_revocation_stops_the_laptop_and_a_coordinator_is_followed_by_a
     assert exchange.pull(third).records == 1 and set(answers_of(third)) >= set(ids)
     with pytest.raises(UsageError, match="does not revoke its own"):
         exchange.revoke_device(coordinator, coordinator.device_id)
+
+
+def test_the_coordinator_keeps_the_servers_receipt_time(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    (rid,) = capture(field, 1)
+    exchange.sync(field)
+    exchange.pull(coordinator)
+    received = coordinator.records.get(rid).received_at
+    assert (
+        received and received.endswith("Z") and received >= field.records.get(rid).finalized_at[:10]
+    )
