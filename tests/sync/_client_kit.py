@@ -60,9 +60,14 @@ def project(root: Path, url: str, admin_token: str) -> tuple[Workspace, Workspac
     coordinator = workspace(root, "coordinator")
     exchange.create_project(coordinator, "Survey 2026", server=url, admin_token=admin_token)
     exchange.publish_form(coordinator, dict(FORM))
-    field = workspace(root, "field")
+    return coordinator, field_device(root, url, admin_token, name="field")
+
+
+def field_device(root: Path, url: str, admin_token: str, *, name: str) -> Workspace:
+    """A fresh workspace under ``root/name`` enrolled as one more field device of the project."""
+    field = workspace(root, name)
     exchange.enroll(field, url, enroll_code(url, admin_token))
-    return coordinator, field
+    return field
 
 
 def capture(ws: Workspace, n: int, *, marker: str = "") -> list[str]:
