@@ -35,7 +35,9 @@ from sync.server.timeutil import as_utc
 
 __all__ = ["Change", "append_changes", "parse_cursor", "pull"]
 
-_CURSOR = re.compile(r"^[0-9]{1,18}$")
+# At most 18 digits: every such number fits the 64-bit change_no column (a 19-digit one may
+# not, and would reach the database as a 500); fullmatch, since `$` also matches before "\n".
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 # (project_id, kind, ref, audience)
 Change = tuple[str, str, str, str | None]
@@ -65,7 +67,7 @@ def parse_cursor(cursor: str | None) -> int:
     """A cursor is the decimal change number last seen; anything else is a 400."""
     if cursor is None or cursor == "":
         return 0
-    if not _CURSOR.match(cursor):
+    if not _CURSOR.fullmatch(cursor):
         raise BadRequest("cursor must be the next_cursor of an earlier pull")
     return int(cursor)
 
