@@ -157,12 +157,19 @@ def test_file_names_hold_no_answer_text(ws: Workspace, tmp_path: Path) -> None:
         {"/data/full_name": "Zed Canary", "/data/household/member[1]/m_age": "4"},
         version="2",
     )
-    for fmt in ("csv", "xlsx", "parquet"):
+    # The exact files, not only a check on whatever files there are: an export that wrote
+    # nothing would pass a loop over an empty folder.
+    expected = {
+        "csv": ["household.csv", "member.csv", "visit.csv"],
+        "xlsx": ["household.xlsx"],
+        "parquet": ["household.parquet", "member.parquet", "visit.parquet"],
+    }
+    for fmt, names in expected.items():
         out = tmp_path / fmt
         export_form(ws, "household", fmt=fmt, out_dir=out, include_sensitive=["full_name"])
-        for path in out.iterdir():
-            assert "Canary" not in path.name
-            assert path.stem in {"household", "member", "visit"}
+        assert sorted(path.name for path in out.iterdir()) == names
+    # The answer did go into the files (so the names were chosen without it, not without data).
+    assert "Zed Canary" in (tmp_path / "csv" / "household.csv").read_text(encoding="utf-8-sig")
 
 
 def test_empty_form_exports_headers_only(ws: Workspace, tmp_path: Path) -> None:
