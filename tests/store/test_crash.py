@@ -25,6 +25,8 @@ from fieldkit.store import create_workspace
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.workspace import _open
 
+pytestmark = pytest.mark.safety
+
 V = "2024010101"
 ROUNDS = 50
 FINAL_EVERY = 10  # every tenth save is a finalize (a loaded machine still reaches one per round)
