@@ -47,7 +47,9 @@ __all__ = ["COORDINATORS", "Change", "append_changes", "form_ref", "parse_cursor
 # The audience of changes for every coordinator of the project (enrolment offers).
 COORDINATORS = "@coordinators"
 
-_CURSOR = re.compile(r"^[0-9]{1,18}$")
+# At most 18 digits: every such number fits the 64-bit change_no column (a 19-digit one may
+# not, and would reach the database as a 500); fullmatch, since `$` also matches before "\n".
+_CURSOR = re.compile(r"[0-9]{1,18}")
 
 # (project_id, kind, ref, audience)
 Change = tuple[str, str, str, str | None]
@@ -77,7 +79,7 @@ def parse_cursor(cursor: str | None) -> int:
     """A cursor is the decimal change number last seen; anything else is a 400."""
     if cursor is None or cursor == "":
         return 0
-    if not _CURSOR.match(cursor):
+    if not _CURSOR.fullmatch(cursor):
         raise BadRequest("cursor must be the next_cursor of an earlier pull")
     return int(cursor)
 

@@ -181,7 +181,26 @@ def test_file_names_hold_no_answer_text(ws: Workspace, tmp_path: Path) -> None:
         {"/data/full_name": "Zed Canary", "/data/household/member[1]/m_age": "4"},
         version="2",
     )
-    for fmt in ("csv", "xlsx", "parquet"):
+    # The exact files, not only a check on whatever files there are: an export that wrote
+    # nothing would pass a loop over an empty folder.
+    expected = {
+        "csv": [
+            "household-member.csv",
+            "household-visit.csv",
+            "household.codebook.csv",
+            "household.csv",
+            "household.manifest.json",
+        ],
+        "xlsx": ["household.codebook.csv", "household.manifest.json", "household.xlsx"],
+        "parquet": [
+            "household-member.parquet",
+            "household-visit.parquet",
+            "household.codebook.csv",
+            "household.manifest.json",
+            "household.parquet",
+        ],
+    }
+    for fmt, names in expected.items():
         out = tmp_path / fmt
         export_form(
             ws,
@@ -190,9 +209,10 @@ def test_file_names_hold_no_answer_text(ws: Workspace, tmp_path: Path) -> None:
             out_dir=out,
             options=ExportOptions(include_sensitive=["full_name"]),
         )
-        for path in out.iterdir():
-            assert "Canary" not in path.name
-            assert path.name.split(".")[0] in {"household", "household-member", "household-visit"}
+        assert sorted(path.name for path in out.iterdir()) == names
+        assert not any("Canary" in path.name for path in out.iterdir())
+    # The answer did go into the files (so the names were chosen without it, not without data).
+    assert "Zed Canary" in (tmp_path / "csv" / "household.csv").read_text(encoding="utf-8-sig")
 
 
 def test_empty_form_exports_headers_only(ws: Workspace, tmp_path: Path) -> None:

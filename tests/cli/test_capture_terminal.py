@@ -96,6 +96,7 @@ class Tmux:
 
 
 @pytest.mark.slow
+@pytest.mark.safety  # what a quick exit leaves on the screen
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 def test_capture_in_a_real_terminal_then_quick_exit(ws_home: Path) -> None:
     term = Tmux(_env(ws_home))

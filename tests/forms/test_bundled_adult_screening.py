@@ -211,6 +211,7 @@ def odk(request: pytest.FixtureRequest) -> dict[str, dict]:
     return odk_outcomes(request, FORM, SCENARIOS)
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("sc", SCENARIOS, ids=lambda s: s.id)
 def test_scenario_on_odk(sc: Scenario, odk: dict[str, dict]) -> None:
     check(odk[sc.id], sc, engine="odk")

@@ -281,6 +281,7 @@ def test_form_parses_and_builds_an_xform(form_name: str, tmp_path: Path) -> None
     assert '<translation lang="French (fr)">' in xml
 
 
+@pytest.mark.parity
 def test_forms_pass_odk_validate(tmp_path: Path) -> None:
     need_java()
     files = [str(xform(name, tmp_path)) for name in FORM_NAMES]

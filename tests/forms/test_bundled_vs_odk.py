@@ -55,6 +55,7 @@ def interviews(form_name: str) -> list[Scenario]:
     return out
 
 
+@pytest.mark.parity
 @pytest.mark.parametrize("form_name", FORM_NAMES)
 def test_fieldkit_agrees_with_odk(form_name: str, request: pytest.FixtureRequest) -> None:
     scenarios = interviews(form_name)

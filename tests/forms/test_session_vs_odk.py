@@ -5,7 +5,8 @@ Each form in diff_forms/ is converted to an XForm by pyxform and run by @getodk/
 beside a form (CSV, GeoJSON) are given to the engine as its attachments. Every node's
 value, relevant, required, readonly, constraint_valid and required_empty must agree.
 
-Runs only where `node` and the engine exist (skips cleanly otherwise). Install the engine
+Runs only where `node` and the engine exist (skips otherwise; under
+CI=true that skip fails the run, and `.ci/run` installs the engine). Install the engine
 OUTSIDE the repo, in $FIELDKIT_ODK_ENGINE_DIR (default /tmp/odkengine):
 
     mkdir -p /tmp/odkengine && cd /tmp/odkengine && npm init -y
@@ -37,7 +38,7 @@ from fieldkit.forms.steps import evaluate_steps
 
 ENGINE = Path(os.environ.get("FIELDKIT_ODK_ENGINE_DIR", "/tmp/odkengine"))
 RUNNER = Path(__file__).with_name("odk_engine_runner.mjs")
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "pyxform" / "tests"
+CORPUS = Path(__file__).with_name("corpus") / "pyxform" / "tests"  # see its SOURCE.md
 CORPUS_FORMS = [
     "example_xls/widgets.xls",
     "example_xls/xlsform_spec_test.xlsx",
@@ -47,15 +48,19 @@ CORPUS_FORMS = [
     "example_xls/specify_other.xls",
 ]
 FORMS = sorted(Path(__file__).with_name("diff_forms").glob("*.md")) + [
-    CORPUS / name for name in CORPUS_FORMS if (CORPUS / name).is_file()
+    CORPUS / name for name in CORPUS_FORMS
 ]
 FIELDS = ("value", "relevant", "required", "readonly", "constraint_valid", "required_empty")
 # ODK gives a constraint message only while the constraint fails: compared then.
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (ENGINE / "node_modules/@getodk/xforms-engine").is_dir(),
-    reason="node or the @getodk/xforms-engine reference engine is not installed",
-)
+pytestmark = [
+    pytest.mark.parity,
+    pytest.mark.skipif(
+        shutil.which("node") is None
+        or not (ENGINE / "node_modules/@getodk/xforms-engine").is_dir(),
+        reason="node or the @getodk/xforms-engine reference engine is not installed",
+    ),
+]
 
 
 def _attachments(path: Path) -> dict[str, str]:

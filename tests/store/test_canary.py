@@ -6,9 +6,12 @@ import base64
 import codecs
 from pathlib import Path
 
+import pytest
 from _store_kit import FORM, PASSPHRASE, reopen
 
 from fieldkit.store import create_workspace
+
+pytestmark = pytest.mark.safety
 
 MARKER = "CANARY-q7Zx93-Tuzo"
 V = "2024010101"

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -47,11 +50,41 @@ def test_kdf_parameters_have_a_floor() -> None:
     assert keys.KdfParams.from_json(params.to_json()) == params
 
 
-def test_subkeys_differ_and_are_stable() -> None:
-    dmk = keys.new_master_key()
-    derived = {keys.sqlcipher_key(dmk), keys.audit_key(dmk), keys.keyfile_mac_key(dmk)}
-    assert len(derived) == 3
-    assert keys.sqlcipher_key(dmk) == keys.sqlcipher_key(dmk)
+def _rfc5869(ikm: bytes, *, info: bytes, length: int = 32, salt: bytes = b"") -> bytes:
+    """HKDF-SHA256 written out from RFC 5869 §2 with the standard library only."""
+    prk = hmac.new(salt or bytes(32), ikm, hashlib.sha256).digest()
+    okm, block, counter = b"", b"", 1
+    while len(okm) < length:
+        block = hmac.new(prk, block + info + bytes([counter]), hashlib.sha256).digest()
+        okm, counter = okm + block, counter + 1
+    return okm[:length]
+
+
+def test_the_reference_hkdf_matches_rfc_5869() -> None:
+    # RFC 5869 appendix A.1 (test case 1): the yardstick below is itself right.
+    okm = _rfc5869(
+        bytes([0x0B] * 22),
+        salt=bytes(range(13)),
+        info=bytes(range(0xF0, 0xFA)),
+        length=42,
+    )
+    assert okm.hex() == (
+        "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"
+    )
+
+
+def test_subkeys_are_hkdf_of_the_master_key_under_their_labels() -> None:
+    """Each subkey against an independent derivation (not against itself).
+
+    The labels are part of the on-disk format: a workspace made with one label cannot be
+    opened with another. Seen red on purpose: the "sqlcipher" label changed in a scratch copy.
+    """
+    for dmk in (bytes(range(32)), keys.new_master_key()):
+        assert keys.sqlcipher_key(dmk) == _rfc5869(dmk, info=b"sqlcipher")
+        assert keys.audit_key(dmk) == _rfc5869(dmk, info=b"audit")
+        assert keys.keyfile_mac_key(dmk) == _rfc5869(dmk, info=b"keyfile")
+    other = keys.new_master_key()
+    assert keys.sqlcipher_key(other) != keys.sqlcipher_key(bytes(range(32)))
 
 
 def test_passphrase_is_normalised_before_derivation() -> None:

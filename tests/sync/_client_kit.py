@@ -63,9 +63,15 @@ def project(root: Path, url: str, admin_token: str) -> tuple[Workspace, Workspac
     coordinator = workspace(root, "coordinator")
     exchange.create_project(coordinator, "Survey 2026", server=url, admin_token=admin_token)
     exchange.publish_form(coordinator, dict(FORM))
-    field = workspace(root, "field")
+    return coordinator, field_device(root, url, coordinator, name="field")
+
+
+def field_device(root: Path, url: str, coordinator: Workspace, *, name: str) -> Workspace:
+    """A fresh workspace under ``root/name`` enrolled (and certified) as one more field device
+    of the coordinator's project."""
+    field = workspace(root, name)
     enroll(coordinator, field, url)
-    return coordinator, field
+    return field
 
 
 def capture(ws: Workspace, n: int, *, marker: str = "") -> list[str]:

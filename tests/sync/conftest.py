@@ -8,6 +8,9 @@ slash), ``.admin_token``, ``.data_dir``, ``.database_url`` (None on SQLite) and 
   without FIELDKIT_TEST_DATABASE_URL.
 - ``any_sync_server``: parametrized over both (``[sqlite]``, ``[postgres]``).
 - ``pg_url``: a fresh PostgreSQL schema as a database URL (``?options=-csearch_path=…``).
+- ``pg_server_factory``: ``make(name)`` starts one more server on PostgreSQL, each in a fresh
+  schema under ``tmp_path/name`` (stopped and dropped after the test), for a test that
+  compares two servers.
 
 Helpers for crash tests (a real process that ``kill -9`` can hit):
 
@@ -29,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -253,6 +256,26 @@ def pg_sync_server(tmp_path: Path, pg_url: str) -> Iterator[RunningServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def pg_server_factory(
+    tmp_path: Path, database_url: str
+) -> Iterator[Callable[[str], RunningServer]]:
+    """``make(name)``: another in-thread server on PostgreSQL, in a schema of its own."""
+    made: list[tuple[RunningServer, str]] = []
+
+    def make(name: str) -> RunningServer:
+        schema, url = _fresh_pg_schema(database_url)
+        made.append((start_server_thread(tmp_path / name, database_url=url), schema))
+        return made[-1][0]
+
+    try:
+        yield make
+    finally:
+        for server, schema in made:
+            server.stop()
+            _drop_pg_schema(database_url, schema)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -1,7 +1,13 @@
 """Faults with real processes on 127.0.0.1: connections cut at random bytes both ways, the
-server killed mid-batch, the client killed mid-sync. Afterwards every record is on the server
+server killed mid-batch, the client killed mid-push. Afterwards every record is on the server
 exactly once, the coordinator holds each exactly once, and nothing is marked sent that the
-server does not hold."""
+server does not hold.
+
+Each test counts the faults that landed where its name says (cuts inside pushes, pushes that
+ran out of retries, kills inside a push) and fails when too few did: a fault test whose
+faults all miss the window proves nothing. docs/internals.md ("How the safety tests are
+proven") lists the deliberate breakages each of them was seen to catch.
+"""
 
 from __future__ import annotations
 
@@ -18,13 +24,16 @@ from pathlib import Path
 import pytest
 import requests
 from _client_kit import PASSPHRASE, capture, project, status_of
-from _proxy import CuttingProxy, random_plan
+from _proxy import Cut, CuttingProxy, random_plan
 from conftest import start_server_process
 
 from fieldkit import exchange
 from fieldkit.errors import SyncError
+from fieldkit.exchange.transfer import PUSH_BATCH
 from fieldkit.store import Workspace, open_workspace
 from sync.client import Retry, Timeouts
+
+pytestmark = pytest.mark.safety
 
 FAST_RETRY = Retry(attempts=4, base=0.005, cap=0.05)
 TIMEOUTS = Timeouts(connect=2, read=10)
@@ -77,14 +86,33 @@ def _settle(ws: Workspace, url: str) -> None:
     raise AssertionError("records still waiting after clean syncs")
 
 
+PUSH_REQUEST = b"POST /v1/push"
+PUSH_REPLY = b'{"results"'  # the push reply's body: the server has committed the batch
+
+
+def sent_marks(ws: Workspace) -> set[str]:
+    """The records this workspace has marked sent."""
+    return {r for r, s in status_of(ws).items() if s == "sent"}
+
+
+def assert_sent_held_once(url: str, token: str, ws: Workspace) -> dict[str, int]:
+    """The invariant between any two syncs: sent ⊆ held by the server, each held once."""
+    on_server = server_envelopes(url, token)
+    assert all(n == 1 for n in on_server.values()), "a record is on the server twice"
+    assert sent_marks(ws) <= set(on_server), "a record is marked sent that the server lacks"
+    return dict(on_server)
+
+
 @pytest.mark.slow
 def test_connections_cut_at_random_bytes_both_ways(tmp_path: Path) -> None:
+    """200 syncs through the cutting proxy, 20 of them through a link that fails every try."""
     _cut_runs(tmp_path, database_url=None, runs=200, seed=20261128)
 
 
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_connections_cut_at_random_bytes_on_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """60 syncs through the cutting proxy on PostgreSQL, 6 of them giving up."""
     _cut_runs(tmp_path, database_url=pg_url, runs=60, seed=4242)
 
 
@@ -93,12 +121,28 @@ def _cut_runs(tmp_path: Path, *, database_url: str | None, runs: int, seed: int)
     server = start_server_process(tmp_path / "server", database_url=database_url)
     try:
         coordinator, field = project(tmp_path, server.url, server.admin_token)
+        token = coordinator.state.get("sync.token")
         captured: set[str] = set()
-        failures = 0
+        gave_up: dict[int, list[str]] = {}  # run → the records it left waiting
+        rng = random.Random(seed)
         plan = random_plan(seed=seed, probability=0.6, max_up=2600, max_down=3000)
         with CuttingProxy(server.port, plan) as proxy:
             for run in range(runs):
-                captured.update(capture(field, 2))
+                fresh = capture(field, 2)
+                captured.update(fresh)
+                # Every tenth run the link fails on every try of a push, so the client runs out
+                # of retries and must resume at a later run: cut inside the request (the server
+                # never sees the batch) or inside the reply (it committed; the client never
+                # learns it), alternately.
+                storm = run % 10 == 4
+                into_reply = (run // 10) % 2 == 1
+                if storm:
+                    cut = (
+                        Cut("down", rng.randrange(0, 40), after=PUSH_REPLY)
+                        if into_reply
+                        else Cut("up", rng.randrange(0, 400), after=PUSH_REQUEST)
+                    )
+                    proxy.plan = lambda _, cut=cut: cut
                 try:
                     exchange.sync(
                         field,
@@ -107,8 +151,12 @@ def _cut_runs(tmp_path: Path, *, database_url: str | None, runs: int, seed: int)
                         retry=FAST_RETRY,
                         timeouts=TIMEOUTS,
                     )
+                    assert not storm, "a push through a link that fails every try succeeded"
                 except SyncError:
-                    failures += 1  # retries ran out on this run: the next run resends
+                    if storm:
+                        gave_up[run] = fresh
+                finally:
+                    proxy.plan = plan
                 if run % 10 == 9:
                     try:
                         exchange.pull(
@@ -119,13 +167,21 @@ def _cut_runs(tmp_path: Path, *, database_url: str | None, runs: int, seed: int)
                             timeouts=TIMEOUTS,
                         )
                     except SyncError:
-                        failures += 1
+                        pass  # the next pull goes on from the cursor it saved
                 # The invariant holds after every run, not only at the end.
-                if run % 50 == 49:
-                    on_server = server_envelopes(server.url, coordinator.state.get("sync.token"))
-                    sent = {r for r, s in status_of(field).items() if s == "sent"}
-                    assert sent <= set(on_server)
+                on_server = assert_sent_held_once(server.url, token, field)
+                if storm:
+                    # The client's marks, not only the server's rows: nothing of this run is
+                    # marked sent, whether or not the server committed it.
+                    assert not set(fresh) & sent_marks(field)
+                    held = set(fresh) & set(on_server)
+                    assert held if into_reply else not held
             assert proxy.cuts > runs // 2, "the proxy must actually have cut connections"
+            assert len(gave_up) == runs // 10, "every storm run must have run out of retries"
+            # …and every record a give-up left waiting went out on a later run, through the
+            # same faulty link, before the clean syncs below.
+            resumed = set().union(*gave_up.values()) & sent_marks(field)
+            assert resumed == set().union(*gave_up.values())
         _settle(field, server.url)
         exchange.pull(coordinator, server=server.url)
         assert_exactly_once(server.url, coordinator, [field], captured)
@@ -183,8 +239,26 @@ def _fieldkit(home: Path, *args: str) -> subprocess.Popen[bytes]:
     )
 
 
+# Where a kill lands inside `fieldkit sync`'s push (see test_client_killed_mid_push).
+KILL_POINTS = [
+    # nothing of the push reached the server
+    ("request", Cut("up", 0, after=PUSH_REQUEST, hold=True)),
+    # its head and part of its body reached the server, which waits for the rest
+    ("request", Cut("up", 900, after=PUSH_REQUEST, hold=True)),
+    # the server committed the batch and replied; the reply is frozen before the client
+    # reads it, so the client has not marked it sent
+    ("reply", Cut("down", 0, after=PUSH_REPLY, hold=True)),
+]
+
+
 @pytest.mark.slow
-def test_client_killed_mid_sync(tmp_path: Path) -> None:
+def test_client_killed_mid_push(tmp_path: Path) -> None:
+    """kill -9 of `fieldkit sync` while a push is in flight, 6 times over.
+
+    The proxy freezes one push (the 1st, 2nd or 3rd batch of the run) in the request or in the
+    reply and the test kills the client while it waits for that push: every kill lands inside
+    the push, between sending a batch and marking it sent, and the test counts that it did.
+    """
     server = start_server_process(tmp_path / "server")
     try:
         coordinator, field = project(tmp_path, server.url, server.admin_token)
@@ -192,30 +266,39 @@ def test_client_killed_mid_sync(tmp_path: Path) -> None:
         field.close()
         captured: set[str] = set()
         rng = random.Random(11)
-        killed = 0
         token = coordinator.state.get("sync.token")
-        for _ in range(4):
-            with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
-                captured.update(capture(ws, 600))  # fresh work (3 batches) for every run
-            before = sum(server_envelopes(server.url, token).values())
-            proc = _fieldkit(field_home, "sync")
-            # Wait until this run's first batch reaches the server, then kill -9 at a random
-            # moment: inside a later batch, between a reply and marking it sent, or in the pull.
-            deadline = time.monotonic() + 30
-            while proc.poll() is None and time.monotonic() < deadline:
-                if sum(server_envelopes(server.url, token).values()) > before:
-                    break
-                time.sleep(0.02)
-            time.sleep(rng.uniform(0.0, 0.1))
-            if proc.poll() is None:
+        mid_push: collections.Counter[str] = collections.Counter()
+        runs = 2 * len(KILL_POINTS)
+        with CuttingProxy(server.port) as proxy:
+            for run in range(runs):
+                where, cut = KILL_POINTS[run % len(KILL_POINTS)]
+                nth = rng.randrange(3)  # which of the run's three batches is frozen
+                with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
+                    captured.update(capture(ws, 3 * PUSH_BATCH))  # fresh work: 3 batches or more
+                    exchange.seal_pending(ws)  # as sync does first
+                    waiting = {e.record_id for e in ws.records.unsent()}
+                proxy.arm(cut, skip=nth)
+                proc = _fieldkit(field_home, "sync", "--server", proxy.url)
+                assert proxy.held.wait(60), "the push never reached the point to freeze"
+                time.sleep(rng.uniform(0.0, 0.05))
+                assert proc.poll() is None, "the client finished a push the proxy froze"
                 proc.send_signal(signal.SIGKILL)
-                killed += 1
-            proc.communicate(timeout=30)  # reaps it and closes its pipes
-            # The workspace opens cleanly after the crash; sent ⊆ server holds.
-            with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
-                sent = {r for r, s in status_of(ws).items() if s == "sent"}
-            assert sent <= set(server_envelopes(server.url, token))
-        assert killed >= 2, f"the client died mid-sync only {killed} times of 4"
+                proc.communicate(timeout=30)  # reaps it and closes its pipes
+                assert proc.returncode == -signal.SIGKILL
+                mid_push[where] += 1
+                # The workspace opens cleanly after the crash; sent ⊆ server holds.
+                with open_workspace(field_home, passphrase=PASSPHRASE) as ws:
+                    on_server = set(assert_sent_held_once(server.url, token, ws))
+                    sent = sent_marks(ws)
+                # Two pushes are in flight, so which batch froze is the network's choice; a
+                # whole batch of the run's records is caught in the window either way.
+                if where == "reply":
+                    # Held by the server, not marked by the client: the window that matters.
+                    assert len((waiting & on_server) - sent) >= PUSH_BATCH
+                else:
+                    assert len(waiting - on_server) >= PUSH_BATCH
+        assert sum(mid_push.values()) == runs, f"kills inside a push: {dict(mid_push)}"
+        assert mid_push["request"] and mid_push["reply"]
         done = _fieldkit(field_home, "sync")
         out, err = done.communicate(timeout=120)
         assert done.returncode == 0, err.decode()

@@ -1,11 +1,20 @@
 """Canary: answers pushed through the server never appear in its database or its logs.
 
 The server runs as a real `fieldkit server run` process; its stderr (where its logs go) is
-kept in a file. Records whose answers hold a unique marker are pushed, along with broken
-requests that carry the marker in places a careless server would echo or log (bad JSON,
-unknown fields, query strings). Afterwards the SQLite file, its WAL and the log are searched
-for the marker in plain text, base64 (every alignment, standard and URL-safe), hex and
-percent-encoding — and for every bearer token, which must only be stored hashed.
+kept in a file. Two canaries:
+
+- end to end, on SQLite and on PostgreSQL: a field laptop captures records whose answers hold
+  a unique marker and syncs them with fieldkit's own client (sealing included); the
+  coordinator pulls and decrypts them, which proves the marker travelled;
+- by hand (tests/sync/_server_kit.py seals): envelopes with the marker, and broken requests
+  that carry it where a careless server would echo or log it (bad JSON, unknown fields, query
+  strings).
+
+Afterwards every file of the server (the SQLite file and its WAL, the log) and, on
+PostgreSQL, every row of every table of its schema are searched for the marker in plain text,
+base64 (every alignment, standard and URL-safe), hex and percent-encoding — and for every bearer
+token, which must only be stored hashed. Each search also finds the records' ids (plaintext
+routing data), so a search that looks at the wrong bytes cannot pass.
 """
 
 from __future__ import annotations
@@ -17,8 +26,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from _client_kit import answers_of, capture, project
 from _server_kit import create_project, enroll, pull_all, push, seal
 from conftest import start_server_process
+
+from fieldkit import exchange
+
+pytestmark = pytest.mark.safety
 
 
 def _encodings(secret: bytes) -> list[bytes]:
@@ -104,6 +118,68 @@ def test_no_plaintext_or_token_in_database_or_logs(tmp_path: Path) -> None:
         for token in tokens:
             for form in _encodings(token.encode()):
                 assert form not in data, (path.name, "token")
+
+
+def _schema_rows(database_url: str) -> bytes:
+    """Every row of every table in the URL's schema, as PostgreSQL's COPY text (bytea as hex)."""
+    import psycopg
+
+    out = bytearray()
+    with psycopg.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+        tables = [row[0] for row in cur.fetchall()]
+        assert "envelopes" in tables and "devices" in tables
+        for table in tables:
+            with cur.copy(f'COPY (SELECT * FROM "{table}") TO STDOUT') as copy:
+                for chunk in copy:
+                    out += chunk
+    return bytes(out)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("database", ["sqlite", "postgres"])
+def test_records_synced_by_fieldkit_leave_no_plaintext_on_the_server(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    database_url = request.getfixturevalue("pg_url") if database == "postgres" else None
+    marker = "CANARY-" + secrets.token_hex(12)
+    (tmp_path / "server").mkdir()
+    server = start_server_process(tmp_path / "server", database_url=database_url)
+    try:
+        coordinator, field = project(tmp_path, server.url, server.admin_token)
+        ids = capture(field, 40, marker=marker)
+        summary = exchange.sync(field, server=server.url)
+        assert (summary.sent, summary.waiting) == (40, 0)
+        exchange.pull(coordinator, server=server.url)
+        # The marker did travel, sealed: the coordinator opens every record and finds it.
+        received = answers_of(coordinator)
+        assert set(received) == set(ids)
+        assert all(answers["/data/story"].startswith(marker) for answers in received.values())
+        tokens = [
+            server.admin_token,
+            str(coordinator.state.get("sync.token")),
+            str(field.state.get("sync.token")),
+        ]
+    finally:
+        server.kill()  # no graceful checkpoint: the WAL is searched as it is
+    stores = {p.name: p.read_bytes() for p in (tmp_path / "server").iterdir() if p.is_file()}
+    assert "server.log" in stores
+    if database_url is None:
+        assert any(name.endswith(".sqlite3") for name in stores)
+        held = b"".join(data for name, data in stores.items() if name != "server.log")
+    else:
+        held = _schema_rows(database_url)
+        stores["PostgreSQL rows"] = held
+    # The search looks at the right bytes: the records' (plaintext) ids are there.
+    assert all(record_id.encode() in held for record_id in ids)
+    for name, data in stores.items():
+        for form in _encodings(marker.encode()):
+            assert form not in data, (name, form)
+        for token in tokens:
+            for form in _encodings(token.encode()):
+                assert form not in data, (name, "token")
 
 
 def test_encodings_find_the_marker_anywhere() -> None:

@@ -12,7 +12,7 @@ regression to a sequence-based design.
 
 from __future__ import annotations
 
-import random
+import itertools
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,17 +21,19 @@ from typing import Any
 
 import pytest
 import requests
-from _server_kit import Device, Project, create_project, enroll, push, seal
+from _client_kit import capture, field_device, project
 from conftest import RunningServer
 from sqlalchemy import Connection, insert, select, text
 
+from fieldkit import exchange
+from fieldkit.store import Workspace
 from sync.server import ServerSettings
 from sync.server import records as records_module
 from sync.server.db import make_engine, migrate
 from sync.server.feed import append_changes
 from sync.server.schema import changes
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.safety]
 
 Changes = Sequence[tuple[str, str, str, str | None]]
 
@@ -104,35 +106,72 @@ def test_naive_sequence_skips_a_row_and_the_counter_does_not(tmp_path: Path, pg_
     engine.dispose()
 
 
+HOLD_SECONDS = 0.08
+
+
+Allocate = Callable[[Connection, Changes], None]
+
+
+def _forcing(allocate: Allocate) -> Allocate:
+    """Every other push transaction waits between taking its numbers and COMMIT.
+
+    The hazard needs a transaction that took a number and has not committed while a later one
+    takes the next number and commits, and a reader polling in between. Random short sleeps
+    made that happen about once in 15 runs; here every second transaction holds its numbers
+    for HOLD_SECONDS while the others commit at once, and eight pushers keep the server busy,
+    so with numbers from a sequence a quick transaction overtakes a slow one dozens of times
+    per run. With the counter row lock the quick one waits instead.
+    """
+    turn = itertools.count()
+    lock = threading.Lock()
+
+    def forced(conn: Connection, items: Changes) -> None:
+        allocate(conn, items)
+        with lock:
+            slow = next(turn) % 2 == 0
+        if slow:
+            time.sleep(HOLD_SECONDS)
+
+    return forced
+
+
 def _scenario(
-    server: RunningServer, *, pushers: int, batches: int, batch: int
+    server: RunningServer, root: Path, *, pushers: int, batches: int, batch: int
 ) -> tuple[set[str], set[str]]:
-    """Concurrent slow pushers and one polling coordinator; returns (reader saw, all stored)."""
-    url, tok = server.url, server.admin_token
-    project: Project = create_project(url, tok)
-    devices: list[Device] = [enroll(url, tok, project) for _ in range(pushers)]
+    """Concurrent pushers (fieldkit's own sync) and one polling coordinator.
+
+    Returns (the record ids the reader saw, every record id the server stored).
+    """
+    coordinator, first = project(root, server.url, server.admin_token)
+    fields = [first] + [
+        field_device(root, server.url, coordinator, name=f"field{n}")
+        for n in range(1, pushers)
+    ]
+    project_id = coordinator.state.get("sync.project_id")
+    auth = {"Authorization": f"Bearer {coordinator.state.get('sync.token')}"}
     seen: set[str] = set()
     done = threading.Event()
     errors: list[BaseException] = []
 
-    def pusher(dev: Device) -> None:
+    def pusher(ws: Workspace) -> None:
         try:
             for _ in range(batches):
-                envs = [seal(dev, project, {"/data/q": "x"}) for _ in range(batch)]
-                r = push(url, dev, envs)
-                assert r.status_code == 200, r.text
-                assert {x["status"] for x in r.json()["results"]} == {"created"}
+                ids = capture(ws, batch)
+                summary = exchange.sync(ws, server=server.url)
+                assert summary.waiting == 0 and summary.sent == len(ids)
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
     def reader() -> None:
         cursor = "0"
         session = requests.Session()
-        auth = project.coordinator.auth
         while True:
             finished = done.is_set()
             r = session.get(
-                url + "/v1/pull", params={"cursor": cursor, "limit": 37}, headers=auth, timeout=30
+                server.url + "/v1/pull",
+                params={"cursor": cursor, "limit": 37},
+                headers=auth,
+                timeout=30,
             )
             body = r.json()
             for c in body["changes"]:
@@ -142,7 +181,7 @@ def _scenario(
             if finished and not body["has_more"]:
                 return
 
-    threads = [threading.Thread(target=pusher, args=(d,)) for d in devices]
+    threads = [threading.Thread(target=pusher, args=(ws,)) for ws in fields]
     read = threading.Thread(target=reader)
     read.start()
     for t in threads:
@@ -156,7 +195,7 @@ def _scenario(
         stored = set(
             conn.execute(
                 select(changes.c.ref).where(
-                    changes.c.kind == "envelope", changes.c.project_id == project.project_id
+                    changes.c.kind == "envelope", changes.c.project_id == project_id
                 )
             ).scalars()
         )
@@ -164,19 +203,27 @@ def _scenario(
     return seen, stored
 
 
-def _slow(allocate: Callable[[Connection, Changes], None]) -> Callable[[Connection, Changes], None]:
-    def slow_allocate(conn: Connection, items: Changes) -> None:
-        allocate(conn, items)
-        # Deliberately slow between taking numbers and COMMIT: the window the hazard needs.
-        time.sleep(random.uniform(0, 0.03))
-
-    return slow_allocate
-
-
 @pytest.mark.slow
 def test_concurrent_pushers_reader_never_skips(
-    pg_sync_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+    pg_server_factory: Callable[[str], RunningServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(records_module, "append_changes", _slow(append_changes))
-    seen, stored = _scenario(pg_sync_server, pushers=8, batches=12, batch=10)
-    assert seen == stored
+    """Eight devices push through fieldkit's client while a coordinator polls the feed.
+
+    The same forced interleaving runs twice: on the server as it is (the reader must see every
+    row), and on a second server whose push numbers come from a sequence (it must skip rows:
+    that proves the interleaving really opens the window, on every run of this test).
+    """
+    shape = {"pushers": 8, "batches": 12, "batch": 10}
+    monkeypatch.setattr(records_module, "append_changes", _forcing(append_changes))
+    seen, stored = _scenario(pg_server_factory("real"), tmp_path / "real", **shape)
+    assert seen == stored, f"the reader skipped {len(stored - seen)} of {len(stored)} rows"
+
+    control = pg_server_factory("control")
+    with control.app.state.engine.begin() as conn:
+        # Far above the counter's numbers, so the two never collide in one table.
+        conn.execute(text("CREATE SEQUENCE naive_change_seq START 1000000000"))
+    monkeypatch.setattr(records_module, "append_changes", _forcing(_naive_append))
+    seen, stored = _scenario(control, tmp_path / "control", **shape)
+    assert seen < stored, "the forced interleaving no longer opens the window: nothing skipped"
