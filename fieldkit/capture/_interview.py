@@ -3,38 +3,69 @@
 Calm, quick and forgiving: every answer is checked at once and saved as a draft before the
 next question; commands work at every prompt; a quick exit saves, clears the screen and
 hands back so the caller can lock the workspace. No SQL or crypto here: persistence goes
-through a ``Recorder`` (``DraftRecorder`` in ``fieldkit.capture._records``).
+through a ``Recorder`` (``DraftRecorder`` in ``fieldkit.capture._records``), the person's case
+and consent through a ``CaseGate`` (``fieldkit.capture._case``).
+
+What the interviewer must read stays on screen: a warning is printed just above the prompt it
+concerns (never above a list or a review table that would push it away), and a long choice
+list is paged under its question.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from fieldkit.capture._choices import ChoiceView
 from fieldkit.capture._entry import (
-    HELP_LINES,
     Command,
+    NoChoiceMatch,
     parse_answer,
     parse_command,
     question_kind,
     special_choice,
 )
+from fieldkit.capture._label import plain_label
 from fieldkit.capture._navigation import AddRepeat, Question, Step, build_steps
+from fieldkit.capture._screen import (
+    choice_labels,
+    choice_rows,
+    display_value,
+    emergency_block,
+    lines_needed,
+    list_status,
+    page_size,
+    problem_message,
+    question_text,
+    required_message,
+)
 from fieldkit.capture._terminal import QuickExit, Terminal
+from fieldkit.capture._words import help_lines, say
 from fieldkit.errors import AnswerError, FieldkitError
 from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
+    from rich.text import Text
 
-    from fieldkit.forms import Choice, Form, FormSession, Node, NodeState
+    from fieldkit.capture._case import CaseGate
+    from fieldkit.capture._contacts import Contact
+    from fieldkit.forms import Form, FormSession, Node, NodeState
 
 __all__ = ["Interview", "Outcome", "Recorder"]
 
 # The innermost repeat instance in a path: "/data/hh[2]/member[3]/age" → "/data/hh[2]/member[3]".
 _INSTANCE = re.compile(r"^(.*\[\d+\])/")
+_POSITIONS = re.compile(r"\[\d+\]")
+_SELECTS = frozenset({"select_one", "select_multiple", "rank"})
+# Appearances that ask for a searchable list in ODK (a dropdown, a search box).
+_FILTER_APPEARANCES = ("minimal", "autocomplete", "search")
+# What can be typed at a list without filtering it: positions, =names, commands, paging.
+_ENTRY = re.compile(r"^(?:[\d\s,;]+|[:=].*|!!|[<>*])$")
+_YES = {"y", "yes", "o", "oui", "1"}
+_NO = {"n", "no", "non", "0"}
 
 
 class Recorder(Protocol):
@@ -56,9 +87,10 @@ class Recorder(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an interview ended: ``finalized``, ``saved`` (``:save``) or ``quit`` (quick exit)."""
+    """How an interview ended: ``finalized``, ``saved`` (``:save``), ``quit`` (quick exit) or
+    ``cancelled`` (nothing was picked to resume)."""
 
-    status: Literal["finalized", "saved", "quit"]
+    status: Literal["finalized", "saved", "quit", "cancelled"]
     record_id: str | None
 
 
@@ -78,12 +110,18 @@ class Interview:
         terminal: Terminal,
         recorder: Recorder,
         check_finalize: Callable[[FormSession], None] | None = None,
+        case: CaseGate | None = None,
+        contacts: Sequence[Contact] = (),
+        emergency: frozenset[str] = frozenset(),
     ) -> None:
         self.form = form
         self.session = session
         self.terminal = terminal
         self.recorder = recorder
         self.check_finalize = check_finalize
+        self.case = case
+        self.contacts = list(contacts)
+        self.emergency = emergency
         self.show_sensitive = False
         nodes = list(form.nodes())
         self._templates: dict[str, Node] = {node.path: node for node in nodes}
@@ -94,9 +132,19 @@ class Interview:
         # The steps change only when an answer or a repeat does: computed once per change,
         # so a 2,000-question form stays quick between questions.
         self._cached_steps: list[Step] | None = None
+        self._cached_order: dict[str, int] | None = None
         # Questions already passed: an empty one reads "(skipped)" in the review, not "(not
         # asked yet)".
         self._visited: set[str] = set()
+        # Messages for the next prompt, printed right above it so nothing pushes them away.
+        self._notices: list[RenderableType] = []
+        # Values offered in [brackets] and taken with Enter (a proposed case code, answers
+        # from the case's consent); confirmed answers are passed over going forward.
+        self._proposed: dict[str, str] = {}
+        self._confirmed: set[str] = set()
+        self._case_first = False
+        self._view: tuple[tuple[str, str | None, tuple[str, ...]], ChoiceView] | None = None
+        self._expanded: set[str] = set()
 
     # ----------------------------------------------------------------- entry points
     def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
@@ -107,96 +155,305 @@ class Interview:
             self._visited.update(s.path for s in steps[: self._pos] if isinstance(s, Question))
             step = steps[self._pos] if self._pos < len(steps) else None
             if isinstance(step, Question):
-                self.terminal.show(
-                    f"[dim]Resuming at question {step.number}; earlier answers are kept "
-                    "(:review shows them).[/dim]"
-                )
+                self._inform(say("resuming", self._lang, number=step.number))
         if start_at_review:
             # An edit: every question was answered or skipped when the record was finalized.
             steps = self._steps()
             self._visited.update(s.path for s in steps if isinstance(s, Question))
             self._pos = len(steps)
+        case = self.case
+        if case is not None and case.ask_first and case.path and not start_at_review:
+            self._case_first = not self.session.node(case.path).value
         try:
             while True:
                 steps = self._steps()
+                if self._case_first:
+                    index = _find_step(steps, str(case.path if case else ""))
+                    if index is None:  # the case question is hidden: ask in order
+                        self._case_first = False
+                    else:
+                        self._pos = index
                 if self._pos >= len(steps):
                     self._review()
                     continue
                 step = steps[self._pos]
                 if isinstance(step, AddRepeat):
                     self._ask_repeat(step)
+                elif step.path in self._confirmed and not self._case_first:
+                    self._pos += 1  # confirmed in one go (the case's consent): not asked again
                 else:
-                    self._ask_question(step, total=_count_questions(steps))
+                    self._ask_question(step)
         except _Leave as leave:
             return leave.outcome
         except (QuickExit, KeyboardInterrupt):
             # Ctrl-C anywhere (not only at a prompt) is the quick exit too.
             return self._quick_exit()
 
-    # ----------------------------------------------------------------- steps
-    def _ask_question(self, step: Question, *, total: int) -> None:
+    # ----------------------------------------------------------------- questions
+    def _ask_question(self, step: Question) -> None:
         state = self.session.node(step.path)
         kind = question_kind(str(state.type))
-        self._render_question(state, step=step, total=total, kind=kind)
-        current = str(state.value or "")
-        text = self.terminal.ask(self._prompt(state, kind, current))
+        lang = self._lang
+        self._prepare_case(state)
+        above = self._block(state, step=step, kind=kind)
+        if kind in _SELECTS and state.choices:
+            width, height = self.terminal.size()
+            used = lines_needed(above, width) + len(self._notices)
+            size = page_size(used, height)
+            appearance = str(state.appearance).lower()
+            filtering = any(word in appearance for word in _FILTER_APPEARANCES)
+            if filtering or len(state.choices) > size:
+                # A search box shows no list until something is typed (or *), as in ODK.
+                collapsed = "autocomplete" in appearance or "search" in appearance
+                self._ask_list(state, kind=kind, above=above, size=size, collapsed=collapsed)
+                return
+            rows = [
+                _row(position, label)
+                for position, label in enumerate(choice_labels(state.choices, lang), start=1)
+            ]
+            above = [*above, *rows]
+        self.terminal.show(*above)
+        self._show_notices()
+        text = self.terminal.ask(self._prompt(state, kind))
+        self._handle(text, state=state, kind=kind, view=None)
+
+    def _ask_list(
+        self,
+        state: NodeState,
+        *,
+        kind: str,
+        above: list[RenderableType],
+        size: int,
+        collapsed: bool,
+    ) -> None:
+        """A long (or searchable) list: one page under the question, filtered as typed."""
+        from rich.text import Text
+
+        view = self._view_for(state)
+        path = str(state.path)
+        lang = self._lang
+        notices = self._take_notices()
+        hidden = collapsed and path not in self._expanded
+
+        def draw(typed: str) -> list[RenderableType]:
+            query = typed.strip()
+            if query and not _ENTRY.match(query):
+                shown = view.matches(query)
+                page = view.page_of(size, shown=shown, page=0)
+            else:
+                query = view.query
+                page = view.page_of(size)
+            if hidden and not query:
+                status = say("choices_collapsed", lang, total=view.total)
+                return [Text(status, style="dim"), *notices]
+            status = list_status(
+                view,
+                first=page.first,
+                last=page.last,
+                count=page.count,
+                query=query,
+                paged=page.pages > 1,
+                lang=lang,
+            )
+            return [
+                *choice_rows(view, rows=page.rows, lang=lang),
+                Text(status, style="dim"),
+                *notices,
+            ]
+
+        self.terminal.show(*above)
+        text = self.terminal.ask_live(self._prompt(state, kind), draw=draw)
+        typed = text.strip()
+        if typed in {">", "<"}:
+            view.turn(1 if typed == ">" else -1, size)
+            self._expanded.add(path)
+            return
+        if typed == "*":
+            view.set_filter("")
+            self._expanded.add(path)
+            return
+        self._handle(text, state=state, kind=kind, view=view)
+
+    def _handle(self, text: str, *, state: NodeState, kind: str, view: ChoiceView | None) -> None:
+        """What was typed at a question: a command, Enter, or an answer."""
+        lang = self._lang
+        path = str(state.path)
         try:
-            command = parse_command(text)
+            command = parse_command(text, lang=lang)
         except AnswerError as exc:
             self._warn(str(exc))
             return
         if command is not None:
             self._command(command, state=state, kind=kind)
             return
-        if kind == "note" or _readonly(state) or kind in _MEDIA:
-            self._advance(step.path)
+        if kind == "note" or state.readonly or kind in _MEDIA:
+            self._advance(path)
             return
-        if text.strip() == "" and current != "":
-            self._advance(step.path)  # Enter keeps the value shown in brackets
-            return
+        current = str(state.value or "")
+        if text.strip() == "":
+            if current != "":
+                self._advance(path)  # Enter keeps the value shown in brackets
+                return
+            if path in self._proposed:
+                self._set(state, self._proposed[path])
+                return
+        choices = list(state.choices)
         try:
             value = parse_answer(
-                kind, text, choices=_choices(state), labels=_choice_labels(state, self._lang)
+                kind,
+                text,
+                choices=choices,
+                labels=choice_labels(choices, lang),
+                shown=view.shown if view is not None else None,
+                parameters=state.parameters,
+                lang=lang,
             )
+        except NoChoiceMatch as exc:
+            if view is not None and any(ch.isalpha() for ch in text):
+                view.set_filter(text)
+                self._expanded.add(path)
+                if not view.shown:
+                    self._warn(say("choices_none", lang, query=inert(text.strip())[:30]))
+                return
+            self._warn(str(exc))
+            return
         except AnswerError as exc:
             self._warn(str(exc))
             return
+        if view is not None and value:
+            labels = dict(zip(view.names, view.labels, strict=True))
+            picked = ", ".join(labels.get(name, name) for name in value.split())
+            self.terminal.show(_dim(say("picked", lang, label=picked)))
         self._set(state, value)
 
     def _set(self, state: NodeState, value: str) -> None:
         """Set an answer, keep it only if valid, save the draft, move on."""
         path = str(state.path)
         old = str(state.value or "")
+        case = self.case
+        is_case = case is not None and case.mode is not None and path == case.path and value != ""
+        if is_case and case is not None:
+            verdict = case.check(value, lang=self._lang)
+            if not verdict.accepted:
+                for line in verdict.lines:
+                    self._warn(line)
+                return
+            value = verdict.code
+            for line in verdict.lines:
+                self._inform(line)
         self._cached_steps = None
+        self._cached_order = None
         try:
             if value == "":
                 self.session.clear(path)
             else:
                 self.session.set(path, value)
-        except AnswerError as exc:  # the engine's own check (its messages hold no answer text)
-            self._warn(str(exc))
+        except AnswerError as exc:  # the engine's own check
+            self._warn(_plain_engine_message(str(exc)))
             return
         after = self.session.node(path)
-        problem = _problem_message(after)
+        problem = problem_message(after, self._lang)
         if problem:
             # Restore the previous answer: the draft never holds an answer the form refuses.
             if old == "":
                 self.session.clear(path)
             else:
                 self.session.set(path, old)
+            self._cached_steps = None
             self._warn(problem)
             return
         self._touched = True
         self._save()
+        if case is not None:
+            note = case.agency_note(self.session, path, lang=self._lang)
+            if note:
+                self._inform(note)
+        if is_case and self._case_first:
+            # The case is known: its consent's answers are offered, then the form from the top.
+            self._case_first = False
+            self._confirmed.add(path)
+            self._visited.add(path)
+            self._offer_carried()
+            self._pos = 0
+            return
         self._advance(path)
 
+    def _prepare_case(self, state: NodeState) -> None:
+        """On the consent form, propose a new case code where none is typed yet."""
+        case = self.case
+        if case is None or state.path != case.path:
+            return
+        if case.mode == "consent" and not state.value:
+            if state.path not in self._proposed:
+                code = case.proposal()
+                self._proposed[str(state.path)] = code
+                self._inform(say("case_proposed", self._lang, code=code))
+        elif self._case_first:
+            self._inform(say("case_first", self._lang))
+
+    def _offer_carried(self) -> None:
+        """The case consent's answers this form asks again, confirmed in one go (issue 12)."""
+        from rich.text import Text
+
+        case = self.case
+        carried = case.carried(self.session) if case is not None else []
+        if not carried or case is None or case.consent is None:
+            return
+        lang = self._lang
+        lines: list[RenderableType] = [
+            "",
+            Text(
+                say("defaults_title", lang, code=case.consent.code, day=case.consent.day),
+                style="bold",
+            ),
+        ]
+        for item in carried:
+            line = Text(f"  {item.label}: ")
+            line.append(item.shown, style="bold")
+            lines.append(line)
+        lines.append(_dim(say("defaults_ask", lang)))
+        self._show_notices()  # what the check of the code found comes first
+        while True:
+            self.terminal.show(*lines)
+            self._show_notices()
+            answer = self.terminal.ask("> ").strip()
+            lowered = answer.lower()
+            if lowered in {":q", ":quit", "!!"}:
+                raise QuickExit
+            if lowered == "" or lowered in _YES:
+                for item in carried:
+                    try:
+                        self.session.set(item.path, item.value)
+                    except AnswerError:
+                        continue  # the form refuses it here: asked in order instead
+                    if problem_message(self.session.node(item.path), lang):
+                        self.session.clear(item.path)
+                        continue
+                    self._confirmed.add(item.path)
+                    self._visited.add(item.path)
+                self._cached_steps = None
+                self._cached_order = None
+                self._touched = True
+                self._save()
+                return
+            if lowered in _NO:
+                self._proposed.update({item.path: item.value for item in carried})
+                return
+            self._warn(say("answer_yn", lang))
+
     def _ask_repeat(self, step: AddRepeat) -> None:
+        from rich.text import Text
+
+        lang = self._lang
         label = self._repeat_label(step.template)
-        question = f"Add another {label}?" if step.count else f"Add a {label}?"
-        self.terminal.show("", f"[bold]{_escape(question)}[/bold]  [dim](y/n)[/dim]")
+        question = say("add_another" if step.count else "add_first", lang, label=label)
+        heading = Text(question, style="bold")
+        heading.append(f"  {say('yn', lang)}", style="dim")
+        self.terminal.show("", heading)
+        self._show_notices()
         text = self.terminal.ask("> ")
         try:
-            command = parse_command(text)
+            command = parse_command(text, lang=lang)
         except AnswerError as exc:
             self._warn(str(exc))
             return
@@ -204,22 +461,23 @@ class Interview:
             self._command(command, state=None, kind="")
             return
         answer = text.strip().lower()
-        if answer in {"y", "yes", "1"}:
+        if answer in _YES:
             name = step.template.rsplit("/", 1)[1]
             try:
                 self.session.add_repeat(f"{step.parent}/{name}")
             except AnswerError as exc:  # e.g. the engine's limit on instances
-                self._warn(str(exc))
+                self._warn(_plain_engine_message(str(exc)))
                 self._pos += 1
                 return
             self._cached_steps = None
+            self._cached_order = None
             self._touched = True
             self._save()
             # The new instance's first question now sits where this prompt was.
-        elif answer in {"n", "no", "0", ""}:
+        elif answer in _NO or answer == "":
             self._pos += 1
         else:
-            self._warn("answer y or n")
+            self._warn(say("answer_yn", lang))
 
     # ----------------------------------------------------------------- commands
     def _command(self, command: Command, *, state: NodeState | None, kind: str) -> None:
@@ -240,31 +498,41 @@ class Interview:
             self._language(command.arg)
         elif name == "save":
             record_id = self._save(force=True)
-            self.terminal.show(
-                f"Draft saved. Resume with: fieldkit capture {self.form.id} --resume {record_id}"
-            )
+            # What was typed and revealed leaves the screen with the interview.
+            self.terminal.clear()
+            self.terminal.show(say("saved", self._lang, record=record_id))
             raise _Leave(Outcome("saved", record_id))
         elif name == "remove":
             self._remove_instance(state)
         elif name in {"skip", "dont_know", "prefer_not"}:
             if state is None:
-                self._warn("there is no question here to answer")
+                self._warn(say("no_question_here", self._lang))
             else:
                 self._special(name, state=state, kind=kind)
 
     def _special(self, name: str, *, state: NodeState, kind: str) -> None:
+        lang = self._lang
+        offered = {
+            which: special_choice(list(state.choices), which) if kind in _SELECTS else None
+            for which in ("dont_know", "prefer_not")
+        }
         if name == "skip":
             if state.required:
-                self._warn(_required_message(state))
+                extra = [
+                    say(f"offers_{'dk' if w == 'dont_know' else 'pn'}", lang)
+                    for w, c in offered.items()
+                    if c
+                ]
+                message = required_message(state, lang)
+                self._warn(f"{message} ({' · '.join(extra)})" if extra else message)
                 return
             self._set(state, "")
             return
-        choice = None
-        if kind in {"select_one", "select_multiple"}:
-            choice = special_choice(_choices(state), name)
+        choice = offered[name]
         if choice is None:
-            what = "don't know" if name == "dont_know" else "prefer not to answer"
-            self._warn(f"this question does not offer {what!r}; :skip leaves it empty")
+            short = "dk" if name == "dont_know" else "pn"
+            key = f"required_no_{short}" if state.required else f"optional_no_{short}"
+            self._warn(say(key, lang))
             return
         self._set(state, choice)
 
@@ -272,18 +540,19 @@ class Interview:
         """Remove the repeat instance this question belongs to, after a y/n confirmation."""
         match = _INSTANCE.match(str(state.path)) if state is not None else None
         if match is None:
-            self._warn("this question is not inside a repeat")
+            self._warn(say("not_in_repeat", self._lang))
             return
         instance = match[1]
-        label = self._repeat_label(re.sub(r"\[\d+\]", "", instance))
-        self.terminal.show(f"Remove this {_escape(label)} and all its answers? (y/n)")
-        if self.terminal.ask("> ").strip().lower() not in {"y", "yes"}:
+        label = self._repeat_label(_POSITIONS.sub("", instance))
+        self.terminal.show(say("remove_instance", self._lang, label=label))
+        if self.terminal.ask("> ").strip().lower() not in _YES - {"1"}:
             return
         try:
             self.session.remove_repeat(instance)
             self._cached_steps = None
+            self._cached_order = None
         except AnswerError as exc:
-            self._warn(str(exc))
+            self._warn(_plain_engine_message(str(exc)))
             return
         self._touched = True
         self._save()
@@ -291,63 +560,77 @@ class Interview:
         self._pos = min(self._pos, max(len(steps) - 1, 0))
 
     def _back(self) -> None:
+        if self._case_first:
+            return  # nothing comes before the case code
         steps = self._steps()
         pos = min(self._pos, len(steps)) - 1
         while pos > 0 and isinstance(steps[pos], AddRepeat):
             pos -= 1
         self._pos = max(pos, 0)
+        step = steps[self._pos] if steps else None
+        if isinstance(step, Question):
+            self._confirmed.discard(step.path)  # going back to it asks it again
 
     def _jump(self, target: str) -> None:
+        if self._case_first:
+            self._warn(say("case_first", self._lang))
+            return
         steps = self._steps()
         index = _find_step(steps, target)
         if index is None:
-            self._warn("no visible question by that number or name; :review lists them")
+            self._warn(say("no_such_step", self._lang))
             return
         self._pos = index
+        step = steps[index]
+        if isinstance(step, Question):
+            self._confirmed.discard(step.path)
 
     def _language(self, wanted: str) -> None:
         languages = [str(lang) for lang in (self.form.languages or [])]
         match = _match_language(wanted, languages)
         if match is None:
-            offered = ", ".join(languages) or "none"
-            self._warn(f"this form's languages: {offered}")
+            offered = ", ".join(languages) or "—"
+            self._warn(say("languages", self._lang, offered=offered))
             return
         self.session.set_language(match)
-        self.terminal.show(f"[dim]Language: {_escape(match)}[/dim]")
+        self._view = None
+        self._inform(say("language_now", self._lang, language=match))
 
     def _help(self) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_header=False, box=None, padding=(0, 2))
-        for keys, what in HELP_LINES:
-            table.add_row(f"[bold]{_escape(keys)}[/bold]", _escape(what))
+        for keys, what in help_lines(self._lang):
+            table.add_row(Text(keys, style="bold"), Text(what))
         self.terminal.show("", table)
 
     # ----------------------------------------------------------------- review
     def _review(self) -> None:
         from fieldkit.capture._review import render_review
 
+        lang = self._lang
         while True:
             steps = self._steps()
             self.terminal.show(
-                render_review(
+                *render_review(
                     session=self.session,
                     steps=steps,
                     visited=self._visited,
                     show_sensitive=self.show_sensitive,
+                    repeat_label=self._repeat_label,
+                    emergency=self.emergency,
                 )
             )
             problems = self._problems()
-            self.terminal.show(
-                "[dim]number = change that answer · f = finalize · s = show/hide sensitive "
-                "answers · Enter = back to the questions · :q = quick exit[/dim]"
-            )
+            self.terminal.show(_dim(say("review_keys", lang)))
+            self._show_notices()
             text = self.terminal.ask("review> ").strip()
             lowered = text.lower()
             target = text
             if lowered.startswith(":") or lowered == "!!":
                 try:
-                    command = parse_command(text)
+                    command = parse_command(text, lang=lang)
                 except AnswerError as exc:
                     self._warn(str(exc))
                     continue
@@ -359,6 +642,7 @@ class Interview:
                 elif command.name != "review":
                     # quit, save, lang, help: the same as at any question.
                     self._command(command, state=None, kind="")
+                    lang = self._lang
                     continue
                 else:
                     continue
@@ -373,17 +657,19 @@ class Interview:
                 continue
             if lowered in {"f", "finalize"}:
                 if problems:
-                    self._warn(
-                        "Cannot finalize yet: "
-                        + "; ".join(f"{where} {why}" for where, why in problems)
-                    )
+                    listed = "; ".join(f"{where} {why}" for where, why in problems)
+                    self._warn(say("cannot_finalize", lang, problems=listed))
                     continue
                 self._finalize()
+                continue
             index = _find_step(steps, target.strip())
             if index is None:
-                self._warn("type a question number from the list, f, s or Enter")
+                self._warn(say("review_type", lang))
                 continue
             self._pos = index
+            step = steps[index]
+            if isinstance(step, Question):
+                self._confirmed.discard(step.path)
             self._from_review = True
             return
 
@@ -397,7 +683,8 @@ class Interview:
             name = path.rsplit("/", 1)[-1]
             number = numbers.get(path)
             where = f"{number}. {name}" if number else name
-            found.append((where, problem.message))
+            state = self.session.node(path)
+            found.append((where, problem_message(state, self._lang) or inert(problem.message)))
         return found
 
     def _finalize(self) -> None:
@@ -409,7 +696,9 @@ class Interview:
                 return
         self._save()
         record_id = self.recorder.finalize(self.session.submission())
-        self.terminal.show(f"[green]Finalized.[/green] Record {record_id}")
+        # A typed phone number or a revealed answer must not stay on screen (DOMAIN §4).
+        self.terminal.clear()
+        self.terminal.show(say("finalized", self._lang, record=record_id))
         raise _Leave(Outcome("finalized", record_id))
 
     # ----------------------------------------------------------------- helpers
@@ -451,150 +740,188 @@ class Interview:
             if not isinstance(step, Question):
                 continue
             value = str(self.session.node(step.path).value or "")
-            node = self._templates.get(re.sub(r"\[\d+\]", "", step.path))
-            default = node.default if node is not None else None
-            if value != "" and value != (default or ""):
+            if value != "" and value != (self._default(step.path) or ""):
                 last = index
         return last + 1
+
+    def _default(self, path: str) -> str | None:
+        """The question's static default (there from the start: not an answer given)."""
+        node = self._templates.get(_POSITIONS.sub("", path))
+        return node.default if node is not None else None
 
     def _steps(self) -> list[Step]:
         if self._cached_steps is None:
             self._cached_steps = build_steps(self.form, self.session)
         return self._cached_steps
 
+    def _progress(self, path: str) -> tuple[int, int]:
+        """(questions answered so far, at most how many may still come after ``path``).
+
+        The bound counts every question after this one in the form, whatever its relevance
+        now (an answer may still show it), once per repeat entry that exists.
+        """
+        if self._cached_order is None:
+            order: dict[str, int] = {}
+            for leaf in self.session.answers():
+                node = self._templates.get(_POSITIONS.sub("", leaf))
+                if node is not None and node.kind == "question" and node.readonly is None:
+                    order[leaf] = len(order)
+            self._cached_order = order
+        order = self._cached_order
+        at = order.get(path)
+        values = self.session.answers()
+        # Answers confirmed from the case's consent are passed over: they do not come again.
+        left = sum(
+            1
+            for leaf, i in order.items()
+            if at is not None and i > at and leaf not in self._confirmed
+        )
+        # Answered: passed with a value (a default kept with Enter counts; one not reached yet
+        # does not).
+        answered = sum(
+            1
+            for step in self._steps()
+            if isinstance(step, Question)
+            and step.path in order
+            and step.path in self._visited
+            and values.get(step.path)
+        )
+        return answered, left
+
     @property
     def _lang(self) -> str | None:
         return self.session.lang
 
     def _warn(self, message: str) -> None:
-        self.terminal.show(f"[yellow]! {_escape(message)}[/yellow]")
+        from rich.text import Text
+
+        self._notices.append(Text(f"! {inert(message)}", style="yellow"))
+
+    def _inform(self, message: str) -> None:
+        from rich.text import Text
+
+        self._notices.append(Text(inert(message), style="cyan"))
+
+    def _take_notices(self) -> list[RenderableType]:
+        notices, self._notices = self._notices, []
+        return notices
+
+    def _show_notices(self) -> None:
+        notices = self._take_notices()
+        if notices:
+            self.terminal.show(*notices)
+
+    def _view_for(self, state: NodeState) -> ChoiceView:
+        """The list view of this question, kept while it is being asked."""
+        names = tuple(c.name for c in state.choices)
+        key = (str(state.path), self._lang, names)
+        if self._view is None or self._view[0] != key:
+            self._view = (key, ChoiceView(names, choice_labels(state.choices, self._lang)))
+        return self._view[1]
 
     def _repeat_label(self, template: str) -> str:
         node = self._templates.get(template)
         label = str(node.label(self._lang) or "") if node is not None else ""
+        label = " ".join(plain_label(label).split())
         return label or template.rsplit("/", 1)[1].replace("_", " ")
 
     def _section(self, path: str) -> str:
         """The label of the innermost labelled group or repeat around a question."""
-        node = self._templates.get(re.sub(r"\[\d+\]", "", path))
+        node = self._templates.get(_POSITIONS.sub("", path))
         parent = node.parent if node is not None else None
         while parent is not None and parent.parent is not None:
             label = str(parent.label(self._lang) or "")
             if label:
-                return " ".join(label.split())
+                return " ".join(plain_label(label).split())
             parent = parent.parent
         return ""
 
-    def _render_question(self, state: NodeState, *, step: Question, total: int, kind: str) -> None:
+    def _block(self, state: NodeState, *, step: Question, kind: str) -> list[RenderableType]:
+        """The question's heading and text (its list is added by the caller)."""
         from rich.text import Text
 
-        lines: list[RenderableType] = [""]
-        head = Text(f"Question {step.number} of {total}", style="dim")
-        section = self._section(str(state.path))
+        lang = self._lang
+        path = str(state.path)
+        head = Text(say("question", lang, number=step.number), style="dim")
+        if kind != "note":
+            answered, left = self._progress(path)
+            key = "progress" if left else "progress_last"
+            head.append(f" · {say(key, lang, answered=answered, left=left)}", style="dim")
+        section = self._section(path)
         if section:
-            head.append(f"  · {section}", style="bold")
+            head.append(" · ", style="dim")
+            head.append(section, style="bold")
         if kind != "note" and state.required:
-            head.append("  · required", style="dim")
-        head.append("  · :help", style="dim")
-        lines.append(head)
-        label = state.label or state.name
-        lines.append(Text(label, style="bold"))
-        hint = state.hint
-        if hint:
-            lines.append(Text(hint, style="italic"))
-        if kind in {"select_one", "select_multiple", "rank"}:
-            for index, label_text in enumerate(_choice_labels(state, self._lang), start=1):
-                lines.append(Text(f"  {index:>2}. {label_text}"))
-        self.terminal.show(*lines)
+            head.append(f" · {say('required', lang)}", style="dim")
+        if kind in _SELECTS:
+            for which, short in (("dont_know", "dk"), ("prefer_not", "pn")):
+                if special_choice(list(state.choices), which):
+                    head.append(f" · {say('offers_' + short, lang)}", style="dim")
+        head.append(" · :help", style="dim")
+        emergency = kind == "note" and state.name in self.emergency
+        text = question_text(state, emergency=emergency)
+        if emergency:
+            return ["", head, emergency_block(text[0], self.contacts, lang=lang), *text[1:]]
+        return ["", head, *text]
 
-    def _prompt(self, state: NodeState, kind: str, current: str) -> str:
+    def _prompt(self, state: NodeState, kind: str) -> str:
+        lang = self._lang
         if kind in _MEDIA:
-            self._warn(f"a {kind} cannot be taken in the terminal: it stays empty")
-            return "[Enter to continue] > "
-        if kind == "note" or _readonly(state):
-            return "[Enter to continue] > "
+            self._warn(say("media", lang, kind=kind))
+            self._show_notices()
+            return say("enter_continue", lang)
+        if kind == "note" or state.readonly:
+            return say("enter_continue", lang)
+        current = str(state.value or "")
+        proposed = self._proposed.get(str(state.path), "") if not current else ""
         shown = ""
-        if current:
-            if state.sensitive and not self.show_sensitive:
-                shown = "answered, hidden"
+        if current or proposed:
+            if state.sensitive and not self.show_sensitive and current:
+                shown = say("answered_hidden", lang)
             else:
-                shown = _display(state, current, self._lang)
-        form_hint = _INPUT_HINTS.get(kind, "")
+                shown = display_value(state, current or proposed, lang)
+        hint = say(f"hint_{kind}", lang) if f"hint_{kind}" in _HINTED else ""
         params = state.parameters
         if kind == "range" and "start" in params and "end" in params:
-            form_hint = f"number from {params['start']} to {params['end']}"
-        parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
+            hint = say("hint_range", lang, start=inert(params["start"]), end=inert(params["end"]))
+        parts = [p for p in (hint, f"[{shown}]" if shown else "") if p]
         return (" ".join(parts) + " > ") if parts else "> "
 
 
 # Types a terminal cannot capture (ODK Collect uses the camera, microphone or file picker).
 _MEDIA = frozenset({"image", "audio", "video", "file", "background-audio", "background_audio"})
-
-_INPUT_HINTS = {
-    "select_one": "number or name",
-    "select_multiple": "numbers or names, separated by spaces or commas",
-    "rank": "all numbers in order of preference",
-    "integer": "whole number",
-    "decimal": "number",
-    "range": "number",
-    "date": "YYYY-MM-DD",
-    "time": "HH:MM",
-    "datetime": "YYYY-MM-DD HH:MM",
-    "geopoint": "latitude longitude",
-    "acknowledge": "type ok",
-}
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
+_HINTED = frozenset(
+    f"hint_{kind}"
+    for kind in (
+        "select_one",
+        "select_multiple",
+        "rank",
+        "integer",
+        "decimal",
+        "date",
+        "time",
+        "datetime",
+        "geopoint",
+        "acknowledge",
+    )
+)
 
 
-def _readonly(state: NodeState) -> bool:
-    return state.readonly
+def _row(position: int, label: str) -> Text:
+    from rich.text import Text
+
+    return Text(f"  {position:>2}. {label}")
 
 
-def _choices(state: NodeState) -> list[Choice]:
-    return list(state.choices)
+def _dim(text: str) -> Text:
+    from rich.text import Text
+
+    return Text(text, style="dim")
 
 
-def _choice_labels(state: NodeState, lang: str | None) -> list[str]:
-    return [str(choice.label(lang) or choice.name) for choice in _choices(state)]
-
-
-def _display(state: NodeState, value: str, lang: str | None) -> str:
-    """An answer as the interviewer reads it: choice labels for selects; control characters as
-    U+FFFD, so an answer synced from another device cannot drive the terminal (escapes)."""
-    choices = _choices(state)
-    if not choices:
-        return inert(value)
-    labels = dict(zip((c.name for c in choices), _choice_labels(state, lang), strict=False))
-    shown = ", ".join(labels.get(name, name) for name in value.split())
-    return inert(shown)
-
-
-def _problem_message(state: NodeState) -> str:
-    """The form's message when ``state`` fails its constraint; "" when it is acceptable now.
-
-    A required-but-empty answer is acceptable at this point only if it was not just asked for:
-    the caller refuses Enter on a required question through this same check.
-    """
-    if not state.constraint_valid:
-        message = state.constraint_message
-        return message or "this answer is not allowed here"
-    if state.required_empty:
-        return _required_message(state)
-    return ""
-
-
-def _required_message(state: NodeState) -> str:
-    message = state.required_message
-    return message or "this question is required"
-
-
-def _count_questions(steps: list[Step]) -> int:
-    return sum(1 for step in steps if isinstance(step, Question))
+def _plain_engine_message(message: str) -> str:
+    """The engine's message without the field's internal name (``'age': not a number``)."""
+    return re.sub(r"^'[^']*':\s*", "", inert(message))
 
 
 def _find_step(steps: list[Step], target: str) -> int | None:

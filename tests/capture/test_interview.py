@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,13 @@ class ScriptedTerminal:
         if not self.answers:
             raise QuickExit
         return self.answers.pop(0)
+
+    def ask_live(self, prompt: str, *, draw: Callable[[str], Sequence[RenderableType]]) -> str:
+        self.show(*draw(""))
+        return self.ask(prompt)
+
+    def size(self) -> tuple[int, int]:
+        return 120, 200
 
     def clear(self) -> None:
         self.cleared += 1
@@ -170,7 +177,8 @@ def test_commands_work_at_the_review_prompt(
     assert outcome.status == "saved"
     text = term.text
     assert "Quel site ?" in text and "District nord" in text  # the review, now in French
-    assert "unknown command" in text
+    assert "Relecture" in text  # and the interview's own words too
+    assert "commande inconnue" in text
     assert ws.records.get(str(outcome.record_id)).answers["/data/people"] == "4"
     assert term.prompts.count("review> ") == 4  # back to the review after the change
 
