@@ -699,6 +699,11 @@ class Interview:
         # A typed phone number or a revealed answer must not stay on screen (DOMAIN §4).
         self.terminal.clear()
         self.terminal.show(say("finalized", self._lang, record=record_id))
+        case = self.case
+        if case is not None and case.mode == "consent" and case.path is not None:
+            code = self.session.node(case.path).value
+            if code:  # the one thing the worker must still copy: onto the person's card
+                self.terminal.show(say("finalized_case", self._lang, code=code))
         raise _Leave(Outcome("finalized", record_id))
 
     # ----------------------------------------------------------------- helpers

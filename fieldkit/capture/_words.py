@@ -190,6 +190,10 @@ WORDS: dict[str, tuple[str, str]] = {
         "Brouillon enregistré. Pour reprendre : fieldkit capture --resume {record}",
     ),
     "finalized": ("Finalized. Record {record}", "Finalisé. Fiche {record}"),
+    "finalized_case": (
+        "Case code {code}: write it on the person's card.",
+        "Code de dossier {code} : notez-le sur la carte de la personne.",
+    ),
     # review
     "review": ("Review", "Relecture"),
     "review_question": ("question", "question"),
