@@ -122,8 +122,9 @@ class RichTerminal:
         typed = ""
         rows = 0
         try:
-            # No echo and no line buffering; Ctrl-C still raises KeyboardInterrupt.
-            tty.setcbreak(fd)
+            # No echo and no line buffering; Ctrl-C still raises KeyboardInterrupt. TCSANOW,
+            # not tty's default TCSAFLUSH: keys typed ahead of the prompt are kept, not lost.
+            tty.setcbreak(fd, termios.TCSANOW)
             rows = self._redraw(draw(typed), prompt, typed, rows=-1)
             while True:
                 key = self._read_key(fd)

@@ -229,8 +229,13 @@ def test_an_override_naming_no_question_keeps_the_gate_shut(ws: Workspace, tmp_p
     form = ws.forms.get("gated").form()
     assert consent_override(form) is None
     with ScriptedTerminal(STRANGER, ":q") as terminal:
+        with pytest.raises(ConsentRequired, match="needs a finalized consent record"):
+            start_interview(ws, "gated", terminal=terminal)
+    # With someone's consent on file the form starts, and the stranger is refused where typed.
+    record_consent(ws)
+    with ScriptedTerminal(STRANGER, ":q") as terminal:
         start_interview(ws, "gated", terminal=terminal)
-    assert "Check the person's card" in terminal.text  # refused where typed, no way round
+    assert "Check the person's card" in terminal.text
     data = {"client_pseudonym": STRANGER, "basis": "child_protection"}
     with pytest.raises(ConsentRequired):
         capture_answers(ws, "gated", data=data, source="g.json")

@@ -208,7 +208,12 @@ def test_text_that_is_no_choice_is_a_filter_not_an_error_of_the_list() -> None:
         parse_answer("select_one", "ke", choices=CHOICES, labels=LABELS)
     # Labels match without case or accents.
     countries = [C("CI"), C("SN")]
-    assert parse_answer("select_one", "cote d'ivoire", choices=countries, labels=["Côte d'Ivoire", "Sénégal"]) == "CI"
+    assert (
+        parse_answer(
+            "select_one", "cote d'ivoire", choices=countries, labels=["Côte d'Ivoire", "Sénégal"]
+        )
+        == "CI"
+    )
 
 
 def test_an_answers_file_takes_choices_by_name_only() -> None:
