@@ -522,3 +522,28 @@ def test_resume_without_an_id_lists_drafts_and_takes_a_prefix(ws_home: Path) -> 
     short = run("capture", "--resume", drafts[0].id[:2], input="")
     assert short.exit_code == 2 and "at least 4 characters" in short.output
     assert run("capture", input="").exit_code == 2
+
+
+# ------------------------------------------------------------------------- pipes
+
+
+@pytest.mark.parametrize(
+    "args", [["capture", "--help"], ["--help"], ["forms", "validate", "forms/consent.md"]]
+)
+def test_a_reader_that_stops_reading_is_no_error(args: list[str]) -> None:
+    """`fieldkit … --help | head`: no "Error: Broken pipe", no traceback."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    script = Path(sys.executable).with_name("fieldkit")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "fieldkit.cli"]
+    proc = subprocess.Popen(
+        [*command, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert "Error" not in stderr and "Traceback" not in stderr and "Exception" not in stderr
