@@ -11,6 +11,7 @@ from fieldkit.capture._case_code import is_case_code, new_case_code, normalize_c
 from fieldkit.capture._consent import (
     CASE_QUESTION,
     CONSENT_FORM,
+    CaseConsent,
     check_consent_for_answers,
     check_consent_to_start,
     consent_needs,
@@ -80,6 +81,7 @@ def _interview(
     session: FormSession,
     recorder: DraftRecorder,
     terminal: Terminal,
+    consents: dict[str, CaseConsent] | None = None,
 ) -> Interview:
     return Interview(
         form=form,
@@ -89,7 +91,7 @@ def _interview(
         # The submission, not the raw answers: a legal basis left behind by a later change
         # (no longer relevant) must not stand in for consent.
         check_finalize=lambda s: check_consent_for_answers(ws, form, s.submission()),
-        case=CaseGate(ws, form, needs=consent_needs(form)),
+        case=CaseGate(ws, form, needs=consent_needs(form), consents=consents),
         contacts=emergency_contacts(ws),
         emergency=emergency_notes(form),
     )
@@ -102,11 +104,16 @@ def start_interview(
     answer. A form that needs consent asks the case code first and checks its consent."""
     version = _latest(ws, form_id)
     form = version.form()
-    check_consent_to_start(ws, form)  # a form whose gate cannot be read does not start
+    # Read once: the start check and the case code's look-up share it.
+    consents = consents_by_case(ws) if consent_needs(form) is not None else None
+    check_consent_to_start(ws, form, consents=consents)  # a gate that cannot be read: no start
     session = _session(form, answers=None, lang=lang)
     recorder = DraftRecorder(ws, form_id=version.form_id, form_version=version.version)
     _greet(terminal, form, session)
-    return _interview(ws, form=form, session=session, recorder=recorder, terminal=terminal).run()
+    interview = _interview(
+        ws, form=form, session=session, recorder=recorder, terminal=terminal, consents=consents
+    )
+    return interview.run()
 
 
 def resume_interview(

@@ -62,7 +62,14 @@ class Carried:
 class CaseGate:
     """The case code question of one interview, and the consent it leads to."""
 
-    def __init__(self, ws: Workspace, form: Form, *, needs: ConsentNeeds | None) -> None:
+    def __init__(
+        self,
+        ws: Workspace,
+        form: Form,
+        *,
+        needs: ConsentNeeds | None,
+        consents: dict[str, CaseConsent] | None = None,
+    ) -> None:
         self._ws = ws
         self.form = form
         self.needs = needs
@@ -76,7 +83,7 @@ class CaseGate:
             self.mode = "gated"
         else:
             self.mode = None
-        self._consents: dict[str, CaseConsent] | None = None
+        self._consents: dict[str, CaseConsent] | None = consents
         self.consent: CaseConsent | None = None
         self._proposal: str | None = None
 

@@ -186,22 +186,26 @@ def consents_by_case(ws: Workspace) -> dict[str, CaseConsent]:
     for record in records:
         if record.status == "draft" or record.id in replaced:
             continue
-        answers = record.answers
-        code = _leaf(answers, CASE_QUESTION)
+        # One pass over the answers, then look-ups by name: a laptop may hold thousands.
+        named: dict[str, str] = {}
+        for path, value in record.answers.items():
+            if value:
+                named.setdefault(path.rsplit("/", 1)[-1], value)
+        code = named.get(CASE_QUESTION, "")
         if not code:
             continue
-        given = _leaf(answers, "consent_given").lower() in _YES
-        named = _leaf(answers, "consent_scopes").split()
-        scopes = frozenset(named) if named else (_BASIC if given else frozenset())
+        given = named.get("consent_given", "").lower() in _YES
+        agreed = named.get("consent_scopes", "").split()
+        scopes = frozenset(agreed) if agreed else (_BASIC if given else frozenset())
         consent = CaseConsent(
             code=code,
             record_id=record.id,
-            day=_leaf(answers, "interview_date") or str(record.capture_day or ""),
+            day=named.get("interview_date") or str(record.capture_day or ""),
             finalized_at=str(record.finalized_at or ""),
             given=given,
             scopes=scopes if given else frozenset(),
-            partners=tuple(_leaf(answers, "share_partners").split()),
-            answers={name: _leaf(answers, name) for name in CARRIED if _leaf(answers, name)},
+            partners=tuple(named.get("share_partners", "").split()),
+            answers={name: named[name] for name in CARRIED if name in named},
         )
         held = latest.get(code)
         if held is None or consent.finalized_at >= held.finalized_at:
@@ -262,19 +266,26 @@ def _no_case(form: Form) -> ConsentRequired:
     )
 
 
-def check_consent_to_start(ws: Workspace, form: Form, *, code: str | None = None) -> str | None:
+def check_consent_to_start(
+    ws: Workspace,
+    form: Form,
+    *,
+    code: str | None = None,
+    consents: Mapping[str, CaseConsent] | None = None,
+) -> str | None:
     """Refuse to start when the case's consent does not cover the form.
 
     ``code`` is the case code when it is known (a resumed draft, an answers file); a new
     interview asks it first and checks it there. Returns a notice for the interviewer when
     the form may go on anyway because it can record a legal basis (``consent_override``).
+    ``consents`` is ``consents_by_case(ws)`` when the caller has read it already.
     """
     needs = consent_needs(form)
     if needs is None:
         return None
     if needs.case is None:
         raise _no_case(form)
-    consents = consents_by_case(ws)
+    consents = consents if consents is not None else consents_by_case(ws)
     if not code:
         # No consent at all on this laptop: say so now, not after the case code is typed.
         if needs.override is None and not any(c.given for c in consents.values()):
