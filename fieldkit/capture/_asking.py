@@ -215,10 +215,9 @@ class QuestionAsking:
             )
         except NoChoiceMatch as exc:
             if view is not None and any(ch.isalpha() for ch in text):
+                # Not a choice: a filter (the list's status line says when nothing matches).
                 view.set_filter(text)
                 self._expanded.add(path)
-                if not view.shown:
-                    self._warn(say("choices_none", lang, query=inert(text.strip())[:30]))
                 return
             self._warn(str(exc))
             return
