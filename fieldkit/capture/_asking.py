@@ -179,17 +179,23 @@ class QuestionAsking:
             return
         self._handle(text, state=state, kind=kind, view=view)
 
+    def _took_command(self, text: str, *, state: NodeState | None, kind: str) -> bool:
+        """Run ``text`` if it is a command (an unknown one is warned about): True when it was."""
+        try:
+            command = parse_command(text, lang=self._lang)
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return True
+        if command is None:
+            return False
+        self._command(command, state=state, kind=kind)
+        return True
+
     def _handle(self, text: str, *, state: NodeState, kind: str, view: ChoiceView | None) -> None:
         """What was typed at a question: a command, Enter, or an answer."""
         lang = self._lang
         path = str(state.path)
-        try:
-            command = parse_command(text, lang=lang)
-        except AnswerError as exc:
-            self._warn(str(exc))
-            return
-        if command is not None:
-            self._command(command, state=state, kind=kind)
+        if self._took_command(text, state=state, kind=kind):
             return
         if kind == "note" or state.readonly or kind in _MEDIA:
             self._advance(path)

@@ -187,13 +187,7 @@ class Interview(QuestionAsking):
         self.terminal.show("", heading)
         self._show_notices()
         text = self.terminal.ask("> ")
-        try:
-            command = parse_command(text, lang=lang)
-        except AnswerError as exc:
-            self._warn(str(exc))
-            return
-        if command is not None:
-            self._command(command, state=None, kind="")
+        if self._took_command(text, state=None, kind=""):
             return
         answer = text.strip().lower()
         if answer in YES:

@@ -5,42 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from consent_answers import consent
 from rich.console import Console, RenderableType
 
 from fieldkit.capture import QuickExit, capture_answers, case_code_of
 from fieldkit.store import Workspace
 
-# A bundled consent with every scope but future contact, sharing with three partners; the
-# case code is left out, so fieldkit makes one (case_code_of reads it back).
-CONSENT: dict[str, Any] = {
-    "interviewer_role": "social_worker",
-    "site": "KE-0101",
-    "interview_date": "2026-01-15",
-    "interview_language": "en",
-    "interpreter_used": "no",
-    "mode": "in_person",
-    "safe_private": "yes",
-    "safe_monitored": "no",
-    "safe_time": "yes",
-    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
-    "understood": "yes",
-    "age_band": "21_23",
-    "consent_interview": "yes",
-    "consent_store": "yes",
-    "consent_contact": "no",
-    "consent_share": "yes",
-    "share_partners": ["ngo_shelter", "health_centre", "legal_aid"],
-    "consent_stats": "yes",
-    "sex": "female",
-    "citizenship": "UG",
-}
-
 
 def record_consent(ws: Workspace, **changes: Any) -> str:
     """Finalize a bundled consent (``changes`` by question name; None drops one); its code."""
-    data = {**CONSENT, **changes}
-    data = {k: v for k, v in data.items() if v is not None}
-    record = capture_answers(ws, "consent", data=data, source="consent.json")
+    record = capture_answers(ws, "consent", data=consent(**changes), source="consent.json")
     code = case_code_of(record)
     assert code is not None
     return code

@@ -7,34 +7,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from consent_answers import consent
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app
 from fieldkit.store import create_workspace, open_workspace
 
 PASSPHRASE = "bundled capture tests correct horse"
-
-CONSENT = {
-    "interviewer_role": "social_worker",
-    "site": "KE-0101",
-    "interview_date": "2026-01-15",
-    "interview_language": "en",
-    "interpreter_used": "no",
-    "mode": "in_person",
-    "safe_private": "yes",
-    "safe_monitored": "no",
-    "safe_time": "yes",
-    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
-    "understood": "yes",
-    "age_band": "21_23",
-    "consent_interview": "yes",
-    "consent_store": "yes",
-    "consent_contact": "no",
-    "consent_share": "no",
-    "consent_stats": "yes",
-    "sex": "male",
-    "citizenship": "ET",
-}
 
 
 @pytest.fixture
@@ -58,7 +37,8 @@ def test_consent_then_screening(ws_home: Path, tmp_path: Path) -> None:
     assert "fieldkit capture consent" in refused.output
 
     answers = tmp_path / "consent.json"
-    answers.write_text(json.dumps(CONSENT), encoding="utf-8")
+    data = consent(age_band="21_23", sex="male", citizenship="ET")
+    answers.write_text(json.dumps(data), encoding="utf-8")
     result = run("capture", "consent", "--answers", str(answers))
     assert result.exit_code == 0, result.output
     with open_workspace(ws_home, passphrase=PASSPHRASE) as ws:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from consent_answers import consent as consent_answers
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app
@@ -22,28 +23,6 @@ from fieldkit.demo import synthetic_answers
 from fieldkit.store import create_workspace, open_workspace
 
 PASSPHRASE = "consent scope tests correct horse"
-CONSENT: dict[str, Any] = {
-    "interviewer_role": "social_worker",
-    "site": "KE-0101",
-    "interview_date": "2026-01-15",
-    "interview_language": "en",
-    "interpreter_used": "no",
-    "mode": "in_person",
-    "safe_private": "yes",
-    "safe_monitored": "no",
-    "safe_time": "yes",
-    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
-    "understood": "yes",
-    "age_band": "30_38",
-    "consent_interview": "yes",
-    "consent_store": "yes",
-    "consent_contact": "no",
-    "consent_share": "yes",
-    "share_partners": ["ngo_shelter", "health_centre", "legal_aid"],
-    "consent_stats": "yes",
-    "sex": "female",
-    "citizenship": "KE",
-}
 OWN_FORM = """\
 | survey |
 | | type | name | label | required |
@@ -90,7 +69,7 @@ def answers_file(tmp_path: Path, data: dict[str, Any], name: str = "answers.json
 
 def consent(ws_home: Path, tmp_path: Path, **changes: Any) -> str:
     """Record a consent through the CLI; the case code fieldkit made and printed."""
-    data = {k: v for k, v in {**CONSENT, **changes}.items() if v is not None}
+    data = consent_answers(**changes)
     done = run("capture", "consent", "--answers", answers_file(tmp_path, data, "consent.json"))
     assert done.exit_code == 0, done.output
     code = done.output.split("(case code ", 1)[1].split(")", 1)[0]

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from consent_answers import consent
 from typer.testing import CliRunner
 
 from fieldkit.cli import app
@@ -352,16 +353,8 @@ def case_home(home: Path) -> tuple[Path, str]:
     with ws:
         for name in ("consent", "adult_screening"):
             ws.forms.add(load_form(bundled_form(name)).definition)
-        consent = {
-            "interviewer_role": "social_worker", "site": "KE-0101", "interview_date": "2026-01-15",
-            "interview_language": "en", "interpreter_used": "no", "mode": "in_person",
-            "safe_private": "yes", "safe_monitored": "no", "safe_time": "yes",
-            "checklist_read": ["purpose", "data_use", "skip_stop", "limits"], "understood": "yes",
-            "age_band": "30_38", "consent_interview": "yes", "consent_store": "yes",
-            "consent_contact": "no", "consent_share": "no", "consent_stats": "yes",
-            "sex": "female", "citizenship": "KE",
-        }  # fmt: skip
-        code = case_code_of(capture_answers(ws, "consent", data=consent, source="c.json"))
+        data = consent(consent_share="no", share_partners=None)
+        code = case_code_of(capture_answers(ws, "consent", data=data, source="c.json"))
         assert code is not None
         ws.state.set(
             "project.emergency_contacts",
