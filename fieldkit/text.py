@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CONTROL", "inert", "inert_markup", "one_line"]
+__all__ = ["CONTROL", "inert", "one_line"]
 
 # C0 controls except tab and newline, DEL, and the C1 range (U+0080–U+009F, which some
 # terminals read as escape introducers: U+009B is CSI on its own).
@@ -23,15 +23,6 @@ _REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
 def inert(text: str) -> str:
     """``text`` with every control character (bar tab and newline) shown as U+FFFD."""
     return CONTROL.sub(_REPLACEMENT, text)
-
-
-def inert_markup(text: str) -> str:
-    """``text`` made inert and with rich markup escaped: for a caller that must put text from
-    elsewhere inside a rich markup string (``[bold]…[/bold]``), where ``[red]`` in a form title
-    would otherwise restyle the screen."""
-    from rich.markup import escape
-
-    return escape(inert(text))
 
 
 def one_line(text: str, *, limit: int = 200) -> str:

@@ -46,7 +46,16 @@ if TYPE_CHECKING:
     from fieldkit.capture._contacts import Contact
     from fieldkit.forms import Form, FormSession, Node, NodeState
 
-__all__ = ["NO", "POSITIONS", "SELECTS", "YES", "QuestionAsking", "dim", "plain_engine_message"]
+__all__ = [
+    "NO",
+    "POSITIONS",
+    "SELECTS",
+    "YES",
+    "QuestionAsking",
+    "dim",
+    "line",
+    "plain_engine_message",
+]
 
 POSITIONS = re.compile(r"\[\d+\]")
 SELECTS = frozenset({"select_one", "select_multiple", "rank"})
@@ -513,6 +522,14 @@ def _row(position: int, label: str) -> Text:
     from rich.text import Text
 
     return Text(f"  {position:>2}. {label}")
+
+
+def line(text: str, *, style: str = "") -> Text:
+    """One line of the interview as inert text: never read as rich markup (a repeat's label
+    or a code from another device could hold ``[red]``)."""
+    from rich.text import Text
+
+    return Text(inert(text), style=style)
 
 
 def dim(text: str) -> Text:

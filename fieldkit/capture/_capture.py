@@ -25,6 +25,7 @@ from fieldkit.capture._records import DraftRecorder
 from fieldkit.capture._terminal import Terminal
 from fieldkit.capture._words import say
 from fieldkit.errors import AnswerError, FormNotFound, RecordError, UsageError
+from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from fieldkit.forms import Form, FormSession
@@ -311,4 +312,4 @@ def _greet(
         )
     if notice:
         # Calm, not an alarm: going on without consent is allowed here (DOMAIN §3).
-        terminal.show(Text(notice, style="yellow"))
+        terminal.show(Text(inert(notice), style="yellow"))

@@ -85,7 +85,7 @@ def choose_draft(
 
     found = drafts(ws, form_id=form_id)
     if not found:
-        terminal.show(say("drafts_none", lang))
+        terminal.show(Text(say("drafts_none", lang)))
         return None
     table = Table(title=say("drafts_title", lang), title_justify="left", box=None, padding=(0, 2))
     table.add_column("#", justify="right")

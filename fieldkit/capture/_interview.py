@@ -25,6 +25,7 @@ from fieldkit.capture._asking import (
     YES,
     QuestionAsking,
     dim,
+    line,
     plain_engine_message,
 )
 from fieldkit.capture._choices import ChoiceView
@@ -228,7 +229,7 @@ class Interview(QuestionAsking):
             record_id = self._save(force=True)
             # What was typed and revealed leaves the screen with the interview.
             self.terminal.clear()
-            self.terminal.show(say("saved", self._lang, record=record_id))
+            self.terminal.show(line(say("saved", self._lang, record=record_id)))
             raise _Leave(Outcome("saved", record_id))
         elif name == "remove":
             self._remove_instance(state)
@@ -272,7 +273,7 @@ class Interview(QuestionAsking):
             return
         instance = match[1]
         label = self._repeat_label(POSITIONS.sub("", instance))
-        self.terminal.show(say("remove_instance", self._lang, label=label))
+        self.terminal.show(line(say("remove_instance", self._lang, label=label)))
         if self.terminal.ask("> ").strip().lower() not in YES - {"1"}:
             return
         try:
@@ -425,12 +426,12 @@ class Interview(QuestionAsking):
         record_id = self.recorder.finalize(self.session.submission())
         # A typed phone number or a revealed answer must not stay on screen (DOMAIN §4).
         self.terminal.clear()
-        self.terminal.show(say("finalized", self._lang, record=record_id))
+        self.terminal.show(line(say("finalized", self._lang, record=record_id)))
         case = self.case
         if case is not None and case.mode == "consent" and case.path is not None:
             code = self.session.node(case.path).value
             if code:  # the one thing the worker must still copy: onto the person's card
-                self.terminal.show(say("finalized_case", self._lang, code=code))
+                self.terminal.show(line(say("finalized_case", self._lang, code=code)))
         raise _Leave(Outcome("finalized", record_id))
 
     def _save(self, *, force: bool = False) -> str | None:
