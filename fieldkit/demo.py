@@ -269,6 +269,8 @@ def _field_work(
     step: Step,
 ) -> None:
     """Capture the synthetic interviews on the field laptop."""
+    from fieldkit.capture import new_case_code
+
     forms = {fv.form_id: fv.form() for fv in ws.forms.list()}
     today = date.today()
     step(f"capturing {needs} needs assessments")
@@ -276,8 +278,8 @@ def _field_work(
         answers = synthetic_answers(forms["needs_assessment"], rng=rng, today=today)
         _capture(ws, "needs_assessment", answers, result.captured)
     step(f"capturing {screenings} consent interviews, screenings and referrals")
-    for n in range(screenings):
-        person = f"DM-{n + 1:04d}"
+    for _ in range(screenings):
+        person = new_case_code(ws)  # made by fieldkit, as at a real consent (DOMAIN §8)
         site = rng.choice(SITES)
         fixed = {"client_pseudonym": person, "site": site}
         consent = synthetic_answers(forms["consent"], rng=rng, fixed=fixed, today=today)

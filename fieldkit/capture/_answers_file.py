@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +163,7 @@ class _Filler:
             return
         try:
             state = self.session.node(path)
-            parsed = parse_answer(kind, text, choices=state.choices)
+            parsed = parse_answer(kind, text, choices=state.choices, names_only=True)
             if parsed == "":
                 self.session.clear(path)
             else:
@@ -184,10 +184,20 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
-def fill_session(form: Form, session: FormSession, data: Mapping[str, Any], *, source: str) -> None:
-    """Apply ``data``; raise one error naming every unknown, missing or invalid question."""
+def fill_session(
+    form: Form,
+    session: FormSession,
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    then: Callable[[FormSession], None] | None = None,
+) -> None:
+    """Apply ``data`` (and ``then``, before the check: the case code fieldkit makes); raise
+    one error naming every unknown, missing or invalid question."""
     filler = _Filler(form, session)
     filler.fill(data)
+    if then is not None:
+        then(session)
     if filler.misplaced:
         names = ", ".join(sorted(set(filler.misplaced))[:20])
         raise UsageError(

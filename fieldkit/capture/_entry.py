@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fieldkit.capture._choices import fold
+from fieldkit.capture._words import say
 from fieldkit.errors import AnswerError
 
 __all__ = [
     "COMMANDS",
-    "Command",
     "ChoiceLike",
+    "Command",
+    "NoChoiceMatch",
     "parse_answer",
     "parse_command",
     "question_kind",
@@ -69,22 +72,8 @@ COMMANDS: dict[str, str] = {
     "!!": "quit",
 }
 
-HELP_LINES: tuple[tuple[str, str], ...] = (
-    ("Enter", "keep the value shown in [brackets], or skip a question that is not required"),
-    (":b  :back", "go back one question"),
-    (":j N  :jump N|name", "go to question N (or by its name)"),
-    (":r  :review", "review every answer; change one; finalize"),
-    (":l CODE  :lang CODE", "switch the form's language, e.g. :lang fr"),
-    (":skip", "leave this question empty (recorded as skipped, never as 'no')"),
-    (":dk  :pn", "don't know / prefer not to answer, where the question offers them"),
-    (":del", "remove this repeat entry (e.g. a household member added by mistake)"),
-    (":s  :save", "save the draft and stop; resume later with --resume"),
-    (":q  !!  Ctrl-C", "QUICK EXIT: save the draft, clear the screen, lock the workspace"),
-    (":h  :help", "this help"),
-)
 
-
-def parse_command(text: str) -> Command | None:
+def parse_command(text: str, *, lang: str | None = None) -> Command | None:
     """The command ``text`` spells, or None when it is an answer; unknown ``:x`` is an error."""
     stripped = text.strip()
     if not (stripped.startswith(":") or stripped == "!!"):
@@ -92,7 +81,7 @@ def parse_command(text: str) -> Command | None:
     word, _, arg = stripped.partition(" ")
     name = COMMANDS.get(word.lower())
     if name is None:
-        raise AnswerError("unknown command; type :help for the list")
+        raise AnswerError(say("unknown_command", lang))
     return Command(name, arg.strip())
 
 
@@ -138,22 +127,69 @@ def question_kind(qtype: str) -> str:
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _SEP = re.compile(r"[\s,;]+")
+_WHOLE = re.compile(r"^\d+$")
+# "today" in the interview's languages; both apostrophes, and without one.
+_TODAY = {"today", "aujourd'hui", "aujourd\u2019hui", "aujourdhui", "auj"}
 
 
-def _pick_choice(token: str, choices: Sequence[ChoiceLike], labels: Sequence[str]) -> str:
-    lowered = token.lower()
+class NoChoiceMatch(AnswerError):
+    """Typed text that is neither a position, nor a choice's name, nor its label: the
+    interview shows it as a filter over the list instead."""
+
+
+def _by_name(name: str, choices: Sequence[ChoiceLike]) -> str | None:
     for choice in choices:
-        if choice.name == token:
+        if choice.name == name:
             return choice.name
+    lowered = name.lower()
     for choice in choices:
         if choice.name.lower() == lowered:
             return choice.name
-    if token.isdigit() and 1 <= int(token) <= len(choices):
-        return choices[int(token) - 1].name
+    return None
+
+
+def _pick_choice(
+    token: str,
+    choices: Sequence[ChoiceLike],
+    labels: Sequence[str],
+    *,
+    shown: Sequence[int] | None,
+    names_only: bool,
+    lang: str | None,
+) -> str:
+    """One choice from what was typed (issue 12: a bare number is a position on screen).
+
+    ``=NAME`` is always a name. A whole number is the position in the list as shown
+    (``shown``: indexes into ``choices``, after a filter); it is read as a name only where it
+    cannot be a position (0, or beyond the list). Anything else is a name, then a label.
+    """
+    if token.startswith("=") and len(token) > 1:
+        picked = _by_name(token[1:], choices)
+        if picked is None:
+            raise AnswerError(say("no_choice_name", lang))
+        return picked
+    if names_only:
+        picked = _by_name(token, choices)
+        if picked is None:
+            raise AnswerError(say("no_choice_name", lang))
+        return picked
+    view = list(shown) if shown is not None else list(range(len(choices)))
+    if _WHOLE.match(token):
+        position = int(token)
+        if 1 <= position <= len(view):
+            return choices[view[position - 1]].name
+        picked = _by_name(token, choices)
+        if picked is None:
+            raise AnswerError(say("choose_number", lang, count=len(view)))
+        return picked
+    picked = _by_name(token, choices)
+    if picked is not None:
+        return picked
+    wanted = fold(token.strip())
     for choice, label in zip(choices, labels, strict=False):
-        if label.strip().lower() == lowered:
+        if fold(label.strip()) == wanted:
             return choice.name
-    raise AnswerError(f"choose a number from 1 to {len(choices)} or a choice's name")
+    raise NoChoiceMatch(say("choose_number", lang, count=len(view)))
 
 
 def parse_answer(
@@ -162,85 +198,120 @@ def parse_answer(
     *,
     choices: Sequence[ChoiceLike] = (),
     labels: Sequence[str] = (),
+    shown: Sequence[int] | None = None,
+    names_only: bool = False,
+    parameters: Mapping[str, str] | None = None,
     today: _dt.date | None = None,
+    lang: str | None = None,
 ) -> str:
-    """Turn what was typed for a question of ``kind`` into its submission text ("" = empty)."""
+    """Turn what was typed for a question of ``kind`` into its submission text ("" = empty).
+
+    ``names_only`` (an answers file) takes choices by name alone, never by position.
+    """
     value = text.strip()
     if value == "":
         return ""
-    if kind in {"select_one"}:
-        return _pick_choice(value, choices, labels)
-    if kind == "select_multiple":
-        picked = {_pick_choice(token, choices, labels) for token in _SEP.split(value) if token}
+    if kind in {"select_one", "select_multiple", "rank"}:
+        tokens = [value] if kind == "select_one" else [t for t in _SEP.split(value) if t]
+        picked = [
+            _pick_choice(t, choices, labels, shown=shown, names_only=names_only, lang=lang)
+            for t in tokens
+        ]
+        if kind == "select_one":
+            return picked[0]
+        if kind == "rank":
+            # A rank keeps the order given, each choice once.
+            return " ".join(dict.fromkeys(picked))
         # ODK stores select_multiple values space-separated in choice order (DESIGN §4).
-        return " ".join(c.name for c in choices if c.name in picked)
-    if kind == "rank":
-        # A rank keeps the order given, each choice once.
-        ranked = [_pick_choice(token, choices, labels) for token in _SEP.split(value) if token]
-        return " ".join(dict.fromkeys(ranked))
+        return " ".join(c.name for c in choices if c.name in set(picked))
     if kind == "integer":
         if not re.fullmatch(r"[+-]?\d+", value):
-            raise AnswerError("enter a whole number, e.g. 12")
+            raise AnswerError(say("whole_number", lang))
         return str(int(value))
     if kind in {"decimal", "range"}:
         candidate = value.replace(",", ".") if value.count(",") == 1 and "." not in value else value
         try:
             number = float(candidate)
         except ValueError:
-            raise AnswerError("enter a number, e.g. 3.5") from None
+            raise AnswerError(say("a_number", lang)) from None
         if number != number or number in (float("inf"), float("-inf")):
-            raise AnswerError("enter a finite number")
+            raise AnswerError(say("finite", lang))
+        if kind == "range":
+            _check_range(number, parameters or {}, lang=lang)
         return candidate.lstrip("+")
     if kind == "date":
-        return _parse_date(value, today=today)
+        return _parse_date(value, today=today, lang=lang)
     if kind == "time":
-        return _parse_time(value)
+        return _parse_time(value, lang=lang)
     if kind == "datetime":
         day, _, clock = value.replace("T", " ").partition(" ")
         if not clock:
-            raise AnswerError("enter a date and time as YYYY-MM-DD HH:MM")
-        return f"{_parse_date(day, today=today)}T{_parse_time(clock)}"
+            raise AnswerError(say("date_and_time", lang))
+        return f"{_parse_date(day, today=today, lang=lang)}T{_parse_time(clock, lang=lang)}"
     if kind == "geopoint":
-        return _parse_geopoint(value)
+        return _parse_geopoint(value, lang=lang)
     if kind == "acknowledge":
-        if value.lower() in {"ok", "y", "yes", "1"}:
+        if value.lower() in {"ok", "y", "yes", "1", "o", "oui"}:
             return "OK"
-        raise AnswerError("type ok to acknowledge, or press Enter to leave it")
+        raise AnswerError(say("acknowledge", lang))
     return value
 
 
-def _parse_date(value: str, *, today: _dt.date | None) -> str:
-    if value.lower() == "today":
+def _number_text(value: float) -> str:
+    return str(int(value)) if value == int(value) else str(value)
+
+
+def _check_range(number: float, parameters: Mapping[str, str], *, lang: str | None) -> None:
+    """The range's own bounds, in the interviewer's words (the engine's message would name
+    the field)."""
+    try:
+        start = float(parameters.get("start", "1"))
+        end = float(parameters.get("end", "10"))
+        step = float(parameters.get("step", "1"))
+    except ValueError:
+        return  # the engine decides what a malformed range accepts
+    low, high = min(start, end), max(start, end)
+    bounds = {"start": _number_text(low), "end": _number_text(high)}
+    if not low <= number <= high:
+        if step and step != 1:
+            raise AnswerError(say("range_step", lang, step=_number_text(abs(step)), **bounds))
+        raise AnswerError(say("range", lang, **bounds))
+    if step and abs(((number - start) / step) - round((number - start) / step)) > 1e-9:
+        raise AnswerError(say("range_step", lang, step=_number_text(abs(step)), **bounds))
+
+
+def _parse_date(value: str, *, today: _dt.date | None, lang: str | None) -> str:
+    if value.lower() in _TODAY:
         return (today or _dt.date.today()).isoformat()
     if not _DATE.match(value):
-        raise AnswerError("enter a date as YYYY-MM-DD, e.g. 2024-03-31")
+        raise AnswerError(say("date_format", lang))
     try:
         return _dt.date.fromisoformat(value).isoformat()
     except ValueError:
-        raise AnswerError("that date does not exist; enter it as YYYY-MM-DD") from None
+        raise AnswerError(say("date_missing", lang)) from None
 
 
-def _parse_time(value: str) -> str:
+def _parse_time(value: str, *, lang: str | None) -> str:
     match = _TIME.match(value)
     if not match:
-        raise AnswerError("enter a time as HH:MM, e.g. 14:30")
+        raise AnswerError(say("time_format", lang))
     hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
     if hour > 23 or minute > 59 or second > 59:
-        raise AnswerError("enter a time as HH:MM, e.g. 14:30")
+        raise AnswerError(say("time_format", lang))
     # ODK's time format carries milliseconds and the local UTC offset.
     offset = _dt.datetime.now().astimezone().strftime("%z")
     return f"{hour:02d}:{minute:02d}:{second:02d}.000{offset[:3]}:{offset[3:]}"
 
 
-def _parse_geopoint(value: str) -> str:
+def _parse_geopoint(value: str, *, lang: str | None) -> str:
     parts = [p for p in _SEP.split(value) if p]
     if not 2 <= len(parts) <= 4:
-        raise AnswerError('enter a location as "latitude longitude", e.g. -1.28 36.82')
+        raise AnswerError(say("geopoint_format", lang))
     try:
         numbers = [float(p) for p in parts]
     except ValueError:
-        raise AnswerError('enter a location as "latitude longitude", e.g. -1.28 36.82') from None
+        raise AnswerError(say("geopoint_format", lang)) from None
     if not (-90 <= numbers[0] <= 90 and -180 <= numbers[1] <= 180):
-        raise AnswerError("latitude must be within -90..90 and longitude within -180..180")
+        raise AnswerError(say("geopoint_range", lang))
     # Missing altitude and accuracy stay missing: "0 0" would read as a perfect GPS fix.
     return " ".join(parts)

@@ -3,33 +3,53 @@
 Calm, quick and forgiving: every answer is checked at once and saved as a draft before the
 next question; commands work at every prompt; a quick exit saves, clears the screen and
 hands back so the caller can lock the workspace. No SQL or crypto here: persistence goes
-through a ``Recorder`` (``DraftRecorder`` in ``fieldkit.capture._records``).
+through a ``Recorder`` (``DraftRecorder`` in ``fieldkit.capture._records``), the person's case
+and consent through a ``CaseGate`` (``fieldkit.capture._case``).
+
+What the interviewer must read stays on screen: a warning is printed just above the prompt it
+concerns (never above a list or a review table that would push it away), and a long choice
+list is paged under its question.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from fieldkit.capture._asking import (
+    NO,
+    POSITIONS,
+    SELECTS,
+    YES,
+    QuestionAsking,
+    dim,
+    line,
+    plain_engine_message,
+)
+from fieldkit.capture._choices import ChoiceView
 from fieldkit.capture._entry import (
-    HELP_LINES,
     Command,
-    parse_answer,
     parse_command,
-    question_kind,
     special_choice,
 )
 from fieldkit.capture._navigation import AddRepeat, Question, Step, build_steps
+from fieldkit.capture._screen import (
+    problem_message,
+    required_message,
+)
 from fieldkit.capture._terminal import QuickExit, Terminal
+from fieldkit.capture._words import help_lines, say
 from fieldkit.errors import AnswerError, FieldkitError
 from fieldkit.text import inert
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from fieldkit.forms import Choice, Form, FormSession, Node, NodeState
+    from fieldkit.capture._case import CaseGate
+    from fieldkit.capture._contacts import Contact
+    from fieldkit.forms import Form, FormSession, Node, NodeState
 
 __all__ = ["Interview", "Outcome", "Recorder"]
 
@@ -56,9 +76,10 @@ class Recorder(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an interview ended: ``finalized``, ``saved`` (``:save``) or ``quit`` (quick exit)."""
+    """How an interview ended: ``finalized``, ``saved`` (``:save``), ``quit`` (quick exit) or
+    ``cancelled`` (nothing was picked to resume)."""
 
-    status: Literal["finalized", "saved", "quit"]
+    status: Literal["finalized", "saved", "quit", "cancelled"]
     record_id: str | None
 
 
@@ -67,7 +88,7 @@ class _Leave(Exception):  # noqa: N818 - control flow
         self.outcome = outcome
 
 
-class Interview:
+class Interview(QuestionAsking):
     """Drive one record's interview to finalize, save-and-exit or quick exit."""
 
     def __init__(
@@ -78,12 +99,18 @@ class Interview:
         terminal: Terminal,
         recorder: Recorder,
         check_finalize: Callable[[FormSession], None] | None = None,
+        case: CaseGate | None = None,
+        contacts: Sequence[Contact] = (),
+        emergency: frozenset[str] = frozenset(),
     ) -> None:
         self.form = form
         self.session = session
         self.terminal = terminal
         self.recorder = recorder
         self.check_finalize = check_finalize
+        self.case = case
+        self.contacts = list(contacts)
+        self.emergency = emergency
         self.show_sensitive = False
         nodes = list(form.nodes())
         self._templates: dict[str, Node] = {node.path: node for node in nodes}
@@ -94,11 +121,20 @@ class Interview:
         # The steps change only when an answer or a repeat does: computed once per change,
         # so a 2,000-question form stays quick between questions.
         self._cached_steps: list[Step] | None = None
+        self._cached_order: dict[str, int] | None = None
         # Questions already passed: an empty one reads "(skipped)" in the review, not "(not
         # asked yet)".
         self._visited: set[str] = set()
+        # Messages for the next prompt, printed right above it so nothing pushes them away.
+        self._notices: list[RenderableType] = []
+        # Values offered in [brackets] and taken with Enter (a proposed case code, answers
+        # from the case's consent); confirmed answers are passed over going forward.
+        self._proposed: dict[str, str] = {}
+        self._confirmed: set[str] = set()
+        self._case_first = False
+        self._view: tuple[tuple[str, str | None, tuple[str, ...]], ChoiceView] | None = None
+        self._expanded: set[str] = set()
 
-    # ----------------------------------------------------------------- entry points
     def run(self, *, resume: bool = False, start_at_review: bool = False) -> Outcome:
         """Ask until the record is finalized or the interviewer leaves."""
         if resume:
@@ -107,121 +143,72 @@ class Interview:
             self._visited.update(s.path for s in steps[: self._pos] if isinstance(s, Question))
             step = steps[self._pos] if self._pos < len(steps) else None
             if isinstance(step, Question):
-                self.terminal.show(
-                    f"[dim]Resuming at question {step.number}; earlier answers are kept "
-                    "(:review shows them).[/dim]"
-                )
+                self._inform(say("resuming", self._lang, number=step.number))
         if start_at_review:
             # An edit: every question was answered or skipped when the record was finalized.
             steps = self._steps()
             self._visited.update(s.path for s in steps if isinstance(s, Question))
             self._pos = len(steps)
+        case = self.case
+        if case is not None and case.ask_first and case.path and not start_at_review:
+            self._case_first = not self.session.node(case.path).value
         try:
             while True:
                 steps = self._steps()
+                if self._case_first:
+                    index = _find_step(steps, str(case.path if case else ""))
+                    if index is None:  # the case question is hidden: ask in order
+                        self._case_first = False
+                    else:
+                        self._pos = index
                 if self._pos >= len(steps):
                     self._review()
                     continue
                 step = steps[self._pos]
                 if isinstance(step, AddRepeat):
                     self._ask_repeat(step)
+                elif step.path in self._confirmed and not self._case_first:
+                    self._pos += 1  # confirmed in one go (the case's consent): not asked again
                 else:
-                    self._ask_question(step, total=_count_questions(steps))
+                    self._ask_question(step)
         except _Leave as leave:
             return leave.outcome
         except (QuickExit, KeyboardInterrupt):
             # Ctrl-C anywhere (not only at a prompt) is the quick exit too.
             return self._quick_exit()
 
-    # ----------------------------------------------------------------- steps
-    def _ask_question(self, step: Question, *, total: int) -> None:
-        state = self.session.node(step.path)
-        kind = question_kind(str(state.type))
-        self._render_question(state, step=step, total=total, kind=kind)
-        current = str(state.value or "")
-        text = self.terminal.ask(self._prompt(state, kind, current))
-        try:
-            command = parse_command(text)
-        except AnswerError as exc:
-            self._warn(str(exc))
-            return
-        if command is not None:
-            self._command(command, state=state, kind=kind)
-            return
-        if kind == "note" or _readonly(state) or kind in _MEDIA:
-            self._advance(step.path)
-            return
-        if text.strip() == "" and current != "":
-            self._advance(step.path)  # Enter keeps the value shown in brackets
-            return
-        try:
-            value = parse_answer(
-                kind, text, choices=_choices(state), labels=_choice_labels(state, self._lang)
-            )
-        except AnswerError as exc:
-            self._warn(str(exc))
-            return
-        self._set(state, value)
-
-    def _set(self, state: NodeState, value: str) -> None:
-        """Set an answer, keep it only if valid, save the draft, move on."""
-        path = str(state.path)
-        old = str(state.value or "")
-        self._cached_steps = None
-        try:
-            if value == "":
-                self.session.clear(path)
-            else:
-                self.session.set(path, value)
-        except AnswerError as exc:  # the engine's own check (its messages hold no answer text)
-            self._warn(str(exc))
-            return
-        after = self.session.node(path)
-        problem = _problem_message(after)
-        if problem:
-            # Restore the previous answer: the draft never holds an answer the form refuses.
-            if old == "":
-                self.session.clear(path)
-            else:
-                self.session.set(path, old)
-            self._warn(problem)
-            return
-        self._touched = True
-        self._save()
-        self._advance(path)
-
     def _ask_repeat(self, step: AddRepeat) -> None:
+        from rich.text import Text
+
+        lang = self._lang
         label = self._repeat_label(step.template)
-        question = f"Add another {label}?" if step.count else f"Add a {label}?"
-        self.terminal.show("", f"[bold]{_escape(question)}[/bold]  [dim](y/n)[/dim]")
+        question = say("add_another" if step.count else "add_first", lang, label=label)
+        heading = Text(question, style="bold")
+        heading.append(f"  {say('yn', lang)}", style="dim")
+        self.terminal.show("", heading)
+        self._show_notices()
         text = self.terminal.ask("> ")
-        try:
-            command = parse_command(text)
-        except AnswerError as exc:
-            self._warn(str(exc))
-            return
-        if command is not None:
-            self._command(command, state=None, kind="")
+        if self._took_command(text, state=None, kind=""):
             return
         answer = text.strip().lower()
-        if answer in {"y", "yes", "1"}:
+        if answer in YES:
             name = step.template.rsplit("/", 1)[1]
             try:
                 self.session.add_repeat(f"{step.parent}/{name}")
             except AnswerError as exc:  # e.g. the engine's limit on instances
-                self._warn(str(exc))
+                self._warn(plain_engine_message(str(exc)))
                 self._pos += 1
                 return
             self._cached_steps = None
+            self._cached_order = None
             self._touched = True
             self._save()
             # The new instance's first question now sits where this prompt was.
-        elif answer in {"n", "no", "0", ""}:
+        elif answer in NO or answer == "":
             self._pos += 1
         else:
-            self._warn("answer y or n")
+            self._warn(say("answer_yn", lang))
 
-    # ----------------------------------------------------------------- commands
     def _command(self, command: Command, *, state: NodeState | None, kind: str) -> None:
         name = command.name
         if name == "quit":
@@ -240,31 +227,41 @@ class Interview:
             self._language(command.arg)
         elif name == "save":
             record_id = self._save(force=True)
-            self.terminal.show(
-                f"Draft saved. Resume with: fieldkit capture {self.form.id} --resume {record_id}"
-            )
+            # What was typed and revealed leaves the screen with the interview.
+            self.terminal.clear()
+            self.terminal.show(line(say("saved", self._lang, record=record_id)))
             raise _Leave(Outcome("saved", record_id))
         elif name == "remove":
             self._remove_instance(state)
         elif name in {"skip", "dont_know", "prefer_not"}:
             if state is None:
-                self._warn("there is no question here to answer")
+                self._warn(say("no_question_here", self._lang))
             else:
                 self._special(name, state=state, kind=kind)
 
     def _special(self, name: str, *, state: NodeState, kind: str) -> None:
+        lang = self._lang
+        offered = {
+            which: special_choice(list(state.choices), which) if kind in SELECTS else None
+            for which in ("dont_know", "prefer_not")
+        }
         if name == "skip":
             if state.required:
-                self._warn(_required_message(state))
+                extra = [
+                    say(f"offers_{'dk' if w == 'dont_know' else 'pn'}", lang)
+                    for w, c in offered.items()
+                    if c
+                ]
+                message = required_message(state, lang)
+                self._warn(f"{message} ({' · '.join(extra)})" if extra else message)
                 return
             self._set(state, "")
             return
-        choice = None
-        if kind in {"select_one", "select_multiple"}:
-            choice = special_choice(_choices(state), name)
+        choice = offered[name]
         if choice is None:
-            what = "don't know" if name == "dont_know" else "prefer not to answer"
-            self._warn(f"this question does not offer {what!r}; :skip leaves it empty")
+            short = "dk" if name == "dont_know" else "pn"
+            key = f"required_no_{short}" if state.required else f"optional_no_{short}"
+            self._warn(say(key, lang))
             return
         self._set(state, choice)
 
@@ -272,18 +269,19 @@ class Interview:
         """Remove the repeat instance this question belongs to, after a y/n confirmation."""
         match = _INSTANCE.match(str(state.path)) if state is not None else None
         if match is None:
-            self._warn("this question is not inside a repeat")
+            self._warn(say("not_in_repeat", self._lang))
             return
         instance = match[1]
-        label = self._repeat_label(re.sub(r"\[\d+\]", "", instance))
-        self.terminal.show(f"Remove this {_escape(label)} and all its answers? (y/n)")
-        if self.terminal.ask("> ").strip().lower() not in {"y", "yes"}:
+        label = self._repeat_label(POSITIONS.sub("", instance))
+        self.terminal.show(line(say("remove_instance", self._lang, label=label)))
+        if self.terminal.ask("> ").strip().lower() not in YES - {"1"}:
             return
         try:
             self.session.remove_repeat(instance)
             self._cached_steps = None
+            self._cached_order = None
         except AnswerError as exc:
-            self._warn(str(exc))
+            self._warn(plain_engine_message(str(exc)))
             return
         self._touched = True
         self._save()
@@ -291,63 +289,76 @@ class Interview:
         self._pos = min(self._pos, max(len(steps) - 1, 0))
 
     def _back(self) -> None:
+        if self._case_first:
+            return  # nothing comes before the case code
         steps = self._steps()
         pos = min(self._pos, len(steps)) - 1
         while pos > 0 and isinstance(steps[pos], AddRepeat):
             pos -= 1
         self._pos = max(pos, 0)
+        step = steps[self._pos] if steps else None
+        if isinstance(step, Question):
+            self._confirmed.discard(step.path)  # going back to it asks it again
 
     def _jump(self, target: str) -> None:
+        if self._case_first:
+            self._warn(say("case_first", self._lang))
+            return
         steps = self._steps()
         index = _find_step(steps, target)
         if index is None:
-            self._warn("no visible question by that number or name; :review lists them")
+            self._warn(say("no_such_step", self._lang))
             return
         self._pos = index
+        step = steps[index]
+        if isinstance(step, Question):
+            self._confirmed.discard(step.path)
 
     def _language(self, wanted: str) -> None:
         languages = [str(lang) for lang in (self.form.languages or [])]
         match = _match_language(wanted, languages)
         if match is None:
-            offered = ", ".join(languages) or "none"
-            self._warn(f"this form's languages: {offered}")
+            offered = ", ".join(languages) or "—"
+            self._warn(say("languages", self._lang, offered=offered))
             return
         self.session.set_language(match)
-        self.terminal.show(f"[dim]Language: {_escape(match)}[/dim]")
+        self._view = None
+        self._inform(say("language_now", self._lang, language=match))
 
     def _help(self) -> None:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table(show_header=False, box=None, padding=(0, 2))
-        for keys, what in HELP_LINES:
-            table.add_row(f"[bold]{_escape(keys)}[/bold]", _escape(what))
+        for keys, what in help_lines(self._lang):
+            table.add_row(Text(keys, style="bold"), Text(what))
         self.terminal.show("", table)
 
-    # ----------------------------------------------------------------- review
     def _review(self) -> None:
         from fieldkit.capture._review import render_review
 
+        lang = self._lang
         while True:
             steps = self._steps()
             self.terminal.show(
-                render_review(
+                *render_review(
                     session=self.session,
                     steps=steps,
                     visited=self._visited,
                     show_sensitive=self.show_sensitive,
+                    repeat_label=self._repeat_label,
+                    emergency=self.emergency,
                 )
             )
             problems = self._problems()
-            self.terminal.show(
-                "[dim]number = change that answer · f = finalize · s = show/hide sensitive "
-                "answers · Enter = back to the questions · :q = quick exit[/dim]"
-            )
+            self.terminal.show(dim(say("review_keys", lang)))
+            self._show_notices()
             text = self.terminal.ask("review> ").strip()
             lowered = text.lower()
             target = text
             if lowered.startswith(":") or lowered == "!!":
                 try:
-                    command = parse_command(text)
+                    command = parse_command(text, lang=lang)
                 except AnswerError as exc:
                     self._warn(str(exc))
                     continue
@@ -359,6 +370,7 @@ class Interview:
                 elif command.name != "review":
                     # quit, save, lang, help: the same as at any question.
                     self._command(command, state=None, kind="")
+                    lang = self._lang
                     continue
                 else:
                     continue
@@ -373,17 +385,19 @@ class Interview:
                 continue
             if lowered in {"f", "finalize"}:
                 if problems:
-                    self._warn(
-                        "Cannot finalize yet: "
-                        + "; ".join(f"{where} {why}" for where, why in problems)
-                    )
+                    listed = "; ".join(f"{where} {why}" for where, why in problems)
+                    self._warn(say("cannot_finalize", lang, problems=listed))
                     continue
                 self._finalize()
+                continue
             index = _find_step(steps, target.strip())
             if index is None:
-                self._warn("type a question number from the list, f, s or Enter")
+                self._warn(say("review_type", lang))
                 continue
             self._pos = index
+            step = steps[index]
+            if isinstance(step, Question):
+                self._confirmed.discard(step.path)
             self._from_review = True
             return
 
@@ -397,7 +411,8 @@ class Interview:
             name = path.rsplit("/", 1)[-1]
             number = numbers.get(path)
             where = f"{number}. {name}" if number else name
-            found.append((where, problem.message))
+            state = self.session.node(path)
+            found.append((where, problem_message(state, self._lang) or inert(problem.message)))
         return found
 
     def _finalize(self) -> None:
@@ -409,10 +424,16 @@ class Interview:
                 return
         self._save()
         record_id = self.recorder.finalize(self.session.submission())
-        self.terminal.show(f"[green]Finalized.[/green] Record {record_id}")
+        # A typed phone number or a revealed answer must not stay on screen (DOMAIN §4).
+        self.terminal.clear()
+        self.terminal.show(line(say("finalized", self._lang, record=record_id)))
+        case = self.case
+        if case is not None and case.mode == "consent" and case.path is not None:
+            code = self.session.node(case.path).value
+            if code:  # the one thing the worker must still copy: onto the person's card
+                self.terminal.show(line(say("finalized_case", self._lang, code=code)))
         raise _Leave(Outcome("finalized", record_id))
 
-    # ----------------------------------------------------------------- helpers
     def _save(self, *, force: bool = False) -> str | None:
         if not force and self.recorder.record_id is None and not self._touched:
             return None  # nothing answered yet: no empty draft left behind
@@ -451,9 +472,7 @@ class Interview:
             if not isinstance(step, Question):
                 continue
             value = str(self.session.node(step.path).value or "")
-            node = self._templates.get(re.sub(r"\[\d+\]", "", step.path))
-            default = node.default if node is not None else None
-            if value != "" and value != (default or ""):
+            if value != "" and value != (self._default(step.path) or ""):
                 last = index
         return last + 1
 
@@ -461,140 +480,6 @@ class Interview:
         if self._cached_steps is None:
             self._cached_steps = build_steps(self.form, self.session)
         return self._cached_steps
-
-    @property
-    def _lang(self) -> str | None:
-        return self.session.lang
-
-    def _warn(self, message: str) -> None:
-        self.terminal.show(f"[yellow]! {_escape(message)}[/yellow]")
-
-    def _repeat_label(self, template: str) -> str:
-        node = self._templates.get(template)
-        label = str(node.label(self._lang) or "") if node is not None else ""
-        return label or template.rsplit("/", 1)[1].replace("_", " ")
-
-    def _section(self, path: str) -> str:
-        """The label of the innermost labelled group or repeat around a question."""
-        node = self._templates.get(re.sub(r"\[\d+\]", "", path))
-        parent = node.parent if node is not None else None
-        while parent is not None and parent.parent is not None:
-            label = str(parent.label(self._lang) or "")
-            if label:
-                return " ".join(label.split())
-            parent = parent.parent
-        return ""
-
-    def _render_question(self, state: NodeState, *, step: Question, total: int, kind: str) -> None:
-        from rich.text import Text
-
-        lines: list[RenderableType] = [""]
-        head = Text(f"Question {step.number} of {total}", style="dim")
-        section = self._section(str(state.path))
-        if section:
-            head.append(f"  · {section}", style="bold")
-        if kind != "note" and state.required:
-            head.append("  · required", style="dim")
-        head.append("  · :help", style="dim")
-        lines.append(head)
-        label = state.label or state.name
-        lines.append(Text(label, style="bold"))
-        hint = state.hint
-        if hint:
-            lines.append(Text(hint, style="italic"))
-        if kind in {"select_one", "select_multiple", "rank"}:
-            for index, label_text in enumerate(_choice_labels(state, self._lang), start=1):
-                lines.append(Text(f"  {index:>2}. {label_text}"))
-        self.terminal.show(*lines)
-
-    def _prompt(self, state: NodeState, kind: str, current: str) -> str:
-        if kind in _MEDIA:
-            self._warn(f"a {kind} cannot be taken in the terminal: it stays empty")
-            return "[Enter to continue] > "
-        if kind == "note" or _readonly(state):
-            return "[Enter to continue] > "
-        shown = ""
-        if current:
-            if state.sensitive and not self.show_sensitive:
-                shown = "answered, hidden"
-            else:
-                shown = _display(state, current, self._lang)
-        form_hint = _INPUT_HINTS.get(kind, "")
-        params = state.parameters
-        if kind == "range" and "start" in params and "end" in params:
-            form_hint = f"number from {params['start']} to {params['end']}"
-        parts = [p for p in (form_hint, f"[{shown}]" if shown else "") if p]
-        return (" ".join(parts) + " > ") if parts else "> "
-
-
-# Types a terminal cannot capture (ODK Collect uses the camera, microphone or file picker).
-_MEDIA = frozenset({"image", "audio", "video", "file", "background-audio", "background_audio"})
-
-_INPUT_HINTS = {
-    "select_one": "number or name",
-    "select_multiple": "numbers or names, separated by spaces or commas",
-    "rank": "all numbers in order of preference",
-    "integer": "whole number",
-    "decimal": "number",
-    "range": "number",
-    "date": "YYYY-MM-DD",
-    "time": "HH:MM",
-    "datetime": "YYYY-MM-DD HH:MM",
-    "geopoint": "latitude longitude",
-    "acknowledge": "type ok",
-}
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
-
-
-def _readonly(state: NodeState) -> bool:
-    return state.readonly
-
-
-def _choices(state: NodeState) -> list[Choice]:
-    return list(state.choices)
-
-
-def _choice_labels(state: NodeState, lang: str | None) -> list[str]:
-    return [str(choice.label(lang) or choice.name) for choice in _choices(state)]
-
-
-def _display(state: NodeState, value: str, lang: str | None) -> str:
-    """An answer as the interviewer reads it: choice labels for selects; control characters as
-    U+FFFD, so an answer synced from another device cannot drive the terminal (escapes)."""
-    choices = _choices(state)
-    if not choices:
-        return inert(value)
-    labels = dict(zip((c.name for c in choices), _choice_labels(state, lang), strict=False))
-    shown = ", ".join(labels.get(name, name) for name in value.split())
-    return inert(shown)
-
-
-def _problem_message(state: NodeState) -> str:
-    """The form's message when ``state`` fails its constraint; "" when it is acceptable now.
-
-    A required-but-empty answer is acceptable at this point only if it was not just asked for:
-    the caller refuses Enter on a required question through this same check.
-    """
-    if not state.constraint_valid:
-        message = state.constraint_message
-        return message or "this answer is not allowed here"
-    if state.required_empty:
-        return _required_message(state)
-    return ""
-
-
-def _required_message(state: NodeState) -> str:
-    message = state.required_message
-    return message or "this question is required"
-
-
-def _count_questions(steps: list[Step]) -> int:
-    return sum(1 for step in steps if isinstance(step, Question))
 
 
 def _find_step(steps: list[Step], target: str) -> int | None:

@@ -29,4 +29,14 @@ def main() -> None:
         # Started with standard input closed (`<&-`, some service managers): read it as empty,
         # so a prompt ends in its one-line error instead of a crash inside input().
         sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115 - lives as long as the process
-    app()
+    try:
+        try:
+            app()
+        finally:
+            # Flushed here, where a closed pipe can still be handled, not at interpreter exit.
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # `fieldkit … | head`: the reader has all it wanted. Nothing more may reach the pipe
+        # (Python would report the failed flush at exit), and no "Error: Broken pipe".
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(1) from None

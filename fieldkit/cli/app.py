@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,10 @@ class _Root(TyperGroup):
             typer.echo("Interrupted.", err=True)
             raise typer.Exit(130) from None
         except OSError as exc:
+            # A reader that stopped reading (`fieldkit … | head`) is not an error to report:
+            # the entry point leaves quietly.
+            if exc.errno == errno.EPIPE:
+                raise
             # A disk or permission failure the library did not foresee: still one line, no trace.
             if _debug(ctx):
                 raise

@@ -13,19 +13,28 @@ from fieldkit.errors import UsageError
 
 if TYPE_CHECKING:
     from fieldkit.capture import Outcome
+    from fieldkit.store import Workspace
 
 
 @app.command("capture")
 def capture(
     ctx: typer.Context,
-    form_id: str = typer.Argument(
-        ..., metavar="FORM_ID", help="The form to fill in (see `fieldkit forms list`)."
+    form_id: str | None = typer.Argument(
+        None,
+        metavar="[FORM_ID]",
+        help="The form to fill in (see `fieldkit forms list`); with --resume, optional.",
+    ),
+    record_id: str | None = typer.Argument(
+        None, metavar="[RECORD_ID]", help="With --resume: the draft (its id or a unique prefix)."
     ),
     lang: str | None = typer.Option(
         None, "--lang", help="Language code or name, e.g. fr (default: the form's own)."
     ),
-    resume: str | None = typer.Option(
-        None, "--resume", metavar="RECORD_ID", help="Continue this draft where it stopped."
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue a draft: `--resume RECORD_ID` (or an id prefix); `--resume` alone lists "
+        "this laptop's drafts to pick from.",
     ),
     answers: Path | None = typer.Option(
         None,
@@ -41,29 +50,46 @@ def capture(
     """
     from fieldkit.cli._common import open_workspace_for
 
-    if resume is not None and answers is not None:
+    if resume and answers is not None:
         raise UsageError("use either --resume or --answers, not both")
     if answers is not None:
-        from fieldkit.capture import capture_answers, read_answers_file
+        if form_id is None or record_id is not None:
+            raise UsageError("--answers needs exactly one FORM_ID")
+        from fieldkit.capture import capture_answers, case_code_of, read_answers_file
 
         data = read_answers_file(answers)
         with open_workspace_for(ctx) as ws:
             record = capture_answers(ws, form_id, data=data, source=answers.name, lang=lang)
-        typer.echo(f"Finalized record {record.id}")
+        code = case_code_of(record) if record.form_id == "consent" else None
+        typer.echo(f"Finalized record {record.id}" + (f" (case code {code})" if code else ""))
         return
+    if not resume and (form_id is None or record_id is not None):
+        raise UsageError("name one form to fill in (`fieldkit forms list`), or use --resume")
 
     from fieldkit.capture import RichTerminal, resume_interview, start_interview
 
     terminal = RichTerminal()
     with open_workspace_for(ctx) as ws:
-        if resume is not None:
-            record = ws.records.get(resume)
-            if record.form_id != form_id:
-                raise UsageError(f"record {resume} is not a {form_id} record")
-            outcome = resume_interview(ws, resume, terminal=terminal, lang=lang)
+        if resume:
+            form, draft = _resume_target(ws, form_id, record_id)
+            outcome = resume_interview(ws, draft, terminal=terminal, lang=lang, form_id=form)
         else:
+            assert form_id is not None
             outcome = start_interview(ws, form_id, terminal=terminal, lang=lang)
     _after(ctx, outcome)
+
+
+def _resume_target(
+    ws: Workspace, first: str | None, second: str | None
+) -> tuple[str | None, str | None]:
+    """(form id, record id or prefix) from `capture [FORM_ID] [RECORD_ID] --resume`: one
+    word alone is a form of this workspace if there is one by that name, else a record."""
+    if second is not None:
+        return first, second
+    if first is None:
+        return None, None
+    known = {version.form_id for version in ws.forms.list()}
+    return (first, None) if first in known else (None, first)
 
 
 @records_app.command("edit")
@@ -85,10 +111,12 @@ def edit(
 
 
 def _after(ctx: typer.Context, outcome: Outcome) -> None:
-    """After a quick exit the workspace is locked: the next command asks for the passphrase."""
+    """After a quick exit the workspace is locked: the next command asks for the passphrase.
+    The one line left on the cleared screen says how to go on, and nothing about whom."""
     if outcome.status != "quit":
         return
     from fieldkit.cli._common import settings_of
     from fieldkit.store import lock_workspace
 
     lock_workspace(settings_of(ctx).home)
+    typer.echo("Locked. `fieldkit capture --resume` continues a draft.")

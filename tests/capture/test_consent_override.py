@@ -1,8 +1,9 @@
 """The consent gate's legal-basis override (DOMAIN §3) with the bundled referral form.
 
 The referral's settings carry ``consent_override`` = ``legal_basis``: with no consent on file
-the form still starts (with a notice), and it finalizes only when consent is on file for the
-person or ``legal_basis`` holds child_protection or imminent_danger.
+for the case it still starts (with a notice), and it finalizes only when the case's consent
+covers it (the receiving agency among the partners agreed to) or ``legal_basis`` holds
+child_protection or imminent_danger.
 """
 
 from __future__ import annotations
@@ -12,44 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from rich.console import Console, RenderableType
+from capture_kit import ScriptedTerminal, record_consent
 
 from fieldkit.bundled import bundled_form
-from fieldkit.capture import (
-    QuickExit,
-    capture_answers,
-    resume_interview,
-    start_interview,
-)
+from fieldkit.capture import capture_answers, resume_interview, start_interview
 from fieldkit.capture._answers_file import fill_session
+from fieldkit.capture._case_code import _check_character
 from fieldkit.capture._consent import check_consent_to_start, consent_override
 from fieldkit.errors import ConsentRequired
 from fieldkit.forms import FormSession, load_form
 from fieldkit.store import Workspace, create_workspace
 
 PASSPHRASE = "consent override tests correct horse"
-
-CONSENT: dict[str, Any] = {
-    "interviewer_role": "social_worker",
-    "site": "KE-0101",
-    "interview_date": "2026-01-15",
-    "interview_language": "en",
-    "interpreter_used": "no",
-    "mode": "in_person",
-    "safe_private": "yes",
-    "safe_monitored": "no",
-    "safe_time": "yes",
-    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
-    "understood": "yes",
-    "age_band": "21_23",
-    "consent_interview": "yes",
-    "consent_store": "yes",
-    "consent_contact": "no",
-    "consent_share": "yes",
-    "share_partners": ["ngo_shelter"],
-    "consent_stats": "yes",
-    "client_pseudonym": "AB-1234",
-}
+# A code of fieldkit's shape that no consent on these laptops holds.
+STRANGER = f"CD-5678-{_check_character('CD5678')}"
 
 # A referral without consent to share: share_consent = not_recorded asks for legal_basis.
 REFERRAL: dict[str, Any] = {
@@ -59,7 +36,7 @@ REFERRAL: dict[str, Any] = {
     "interview_language": "en",
     "interpreter_used": "no",
     "mode": "in_person",
-    "client_pseudonym": "CD-5678",
+    "client_pseudonym": STRANGER,
     "sex": "female",
     "age_band": "9_17",
     "citizenship": "KE",
@@ -73,34 +50,6 @@ REFERRAL: dict[str, Any] = {
     "safe_contact_method": "through_worker",
     "due_date": "2026-01-17",
 }
-
-
-class ScriptedTerminal:
-    """A Terminal that answers from a list and keeps what was shown as plain text."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.console = Console(record=True, width=200, file=open("/dev/null", "w"))  # noqa: SIM115
-
-    def show(self, *objects: RenderableType) -> None:
-        for obj in objects:
-            self.console.print(obj)
-
-    def ask(self, prompt: str) -> str:
-        self.console.print(prompt, markup=False, highlight=False)
-        if not self.answers:
-            raise QuickExit
-        return self.answers.pop(0)
-
-    def clear(self) -> None:
-        pass
-
-    @property
-    def text(self) -> str:
-        return " ".join(self.console.export_text(clear=False).split())
-
-    def close(self) -> None:
-        self.console.file.close()
 
 
 @pytest.fixture
@@ -137,8 +86,9 @@ def test_no_consent_and_no_basis_is_refused_and_nothing_saved(ws: Workspace) -> 
     with pytest.raises(ConsentRequired) as refused:
         capture_answers(ws, "referral", data=referral(legal_basis="none"), source="r.json")
     message = str(refused.value)
-    assert "legal_basis" in message and "fieldkit capture consent" in message
-    assert "CD-5678" not in message  # the pseudonym never reaches a message (DOMAIN §5)
+    assert "no finalized consent on this laptop for this case code" in message
+    assert "legal_basis" in message and "check the code on the person's card" in message
+    assert STRANGER not in message  # the case code never reaches a message (DOMAIN §5)
     assert list(ws.records.list(form_id="referral")) == []
 
 
@@ -155,46 +105,59 @@ def test_a_recorded_legal_basis_stands_in_for_consent(
     assert record.status == "finalized"
     assert leaf(record, "legal_basis") == basis
     assert leaf(record, "can_send") == "yes"
-    # The override is the referral's alone: the screening stays closed without consent.
+    # The override is the referral's alone: the screening stays closed for that case.
     with pytest.raises(ConsentRequired):
-        check_consent_to_start(ws, ws.forms.get("adult_screening").form())
+        check_consent_to_start(ws, ws.forms.get("adult_screening").form(), code=STRANGER)
 
 
-def test_consent_must_be_for_the_same_person(ws: Workspace) -> None:
-    capture_answers(ws, "consent", data=CONSENT, source="c.json")
-    # Consent on file for AB-1234 does not cover CD-5678 without a basis.
-    with pytest.raises(ConsentRequired, match="this client pseudonym and no legal basis"):
+def test_consent_must_be_for_the_same_person_and_the_agency(ws: Workspace) -> None:
+    code = record_consent(ws)
+    # A consent on file for another case does not cover this one without a basis.
+    with pytest.raises(ConsentRequired, match="for this case code and no legal basis"):
         capture_answers(ws, "referral", data=referral(legal_basis="none"), source="r.json")
-    # AB-1234, whose consent covers the agency: no basis needed.
-    ok = referral(client_pseudonym="AB-1234", age_band="21_23", share_consent="yes",
+    # The case's consent lists the NGO shelter: no basis needed.
+    ok = referral(client_pseudonym=code, age_band="21_23", share_consent="yes",
                   receiving_agency="ngo_shelter")  # fmt: skip
     record = capture_answers(ws, "referral", data=ok, source="r.json")
-    assert leaf(record, "client_pseudonym") == "AB-1234"
+    assert leaf(record, "client_pseudonym") == code
     assert leaf(record, "legal_basis") == ""
-    # AB-1234 with consent on file but share_consent = no and no basis: consent is on file,
-    # so the gate lets it finalize; the form itself keeps it unsendable (can_send = no).
-    kept = referral(client_pseudonym="AB-1234", age_band="21_23", share_consent="no",
-                    legal_basis="none", send_now="no")  # fmt: skip
+    # The worker's own "consent covers this" is not enough: the police are not listed.
+    police = referral(client_pseudonym=code, age_band="21_23", share_consent="yes",
+                      receiving_agency="police_atu", send_now="yes")  # fmt: skip
+    with pytest.raises(ConsentRequired) as refused:
+        capture_answers(ws, "referral", data=police, source="r.json")
+    assert "does not list the agency 'police_atu' (receiving_agency)" in str(refused.value)
+    assert code not in str(refused.value)
+    # A listed agency with share_consent = no and no basis: the gate lets it finalize; the
+    # form itself keeps it unsendable (can_send = no).
+    kept = referral(client_pseudonym=code, age_band="21_23", share_consent="no",
+                    legal_basis="none", send_now="no", receiving_agency="legal_aid")  # fmt: skip
     pending = capture_answers(ws, "referral", data=kept, source="r.json")
     assert leaf(pending, "can_send") == "no"
     assert leaf(pending, "referral_status") == "pending"
     assert len(finalized(ws, "referral")) == 2
 
 
-def test_interview_starts_with_a_notice(ws: Workspace) -> None:
-    terminal = ScriptedTerminal(":q")
-    outcome = start_interview(ws, "referral", terminal=terminal)
-    terminal.close()
+def test_police_with_a_legal_basis_is_allowed(ws: Workspace) -> None:
+    code = record_consent(ws, age_band="30_38")
+    data = referral(client_pseudonym=code, age_band="30_38", receiving_agency="police_atu",
+                    share_consent="no", legal_basis="imminent_danger",
+                    legal_basis_approved_by="supervisor", send_now="yes")  # fmt: skip
+    record = capture_answers(ws, "referral", data=data, source="r.json")
+    assert leaf(record, "can_send") == "yes"
+
+
+def test_interview_asks_the_case_first_and_says_what_is_missing(ws: Workspace) -> None:
+    with ScriptedTerminal(STRANGER, ":q") as terminal:
+        outcome = start_interview(ws, "referral", terminal=terminal)
     assert outcome.status == "quit"
-    assert "No consent is on file on this laptop" in terminal.text
-    assert "legal basis recorded (legal_basis)" in terminal.text
-    assert "Question 1 of" in terminal.text
-    # With a consent on file (anyone's) there is nothing to say at the start.
-    capture_answers(ws, "consent", data=CONSENT, source="c.json")
-    terminal = ScriptedTerminal(":q")
-    start_interview(ws, "referral", terminal=terminal)
-    terminal.close()
-    assert "No consent is on file" not in terminal.text
+    text = terminal.text
+    assert "First the case code" in text
+    assert f"No consent on this laptop for case code {STRANGER}" in text
+    assert "finalized with a legal basis recorded (legal_basis)" in text
+    # Accepted with that notice: the form goes on from its first question.
+    assert text.rindex("Your role") > text.rindex("First the case code")
+    assert terminal.prompts[-1] == "number > "
 
 
 def _draft(ws: Workspace, data: dict[str, Any], *, then: dict[str, str] | None = None) -> str:
@@ -214,19 +177,20 @@ def _draft(ws: Workspace, data: dict[str, Any], *, then: dict[str, str] | None =
 
 def test_interactive_finalize_needs_consent_or_a_basis(ws: Workspace) -> None:
     refused = _draft(ws, referral(legal_basis="none", send_now="no"))
-    terminal = ScriptedTerminal(":review", "f")
-    outcome = resume_interview(ws, refused, terminal=terminal)
-    terminal.close()
+    with ScriptedTerminal(":review", "f") as terminal:
+        outcome = resume_interview(ws, refused, terminal=terminal)
     assert outcome.status == "quit"
-    assert "no legal basis recorded (legal_basis)" in terminal.text
+    text = terminal.text
+    assert "no legal basis is recorded (legal_basis)" in text
+    # The reason is printed after the review table, right above the prompt: never scrolled off.
+    assert text.rindex("no legal basis is recorded") > text.rindex("Computed by the form")
     assert ws.records.get(refused).status == "draft"
 
     allowed = _draft(
         ws, referral(legal_basis="child_protection", legal_basis_approved_by="supervisor")
     )
-    terminal = ScriptedTerminal(":review", "f")
-    outcome = resume_interview(ws, allowed, terminal=terminal)
-    terminal.close()
+    with ScriptedTerminal(":review", "f") as terminal:
+        outcome = resume_interview(ws, allowed, terminal=terminal)
     assert outcome.status == "finalized"
     assert ws.records.get(allowed).status == "finalized"
 
@@ -238,11 +202,10 @@ def test_a_basis_left_behind_by_a_later_change_does_not_count(ws: Workspace) -> 
                     age_band="30_38")  # fmt: skip
     stale = _draft(ws, data, then={"share_consent": "yes"})
     assert "imminent_danger" in ws.records.get(stale).answers.values()
-    terminal = ScriptedTerminal(":review", "f")
-    outcome = resume_interview(ws, stale, terminal=terminal)
-    terminal.close()
+    with ScriptedTerminal(":review", "f") as terminal:
+        outcome = resume_interview(ws, stale, terminal=terminal)
     assert outcome.status == "quit"
-    assert "no legal basis recorded" in terminal.text
+    assert "no legal basis is recorded" in terminal.text
     assert ws.records.get(stale).status == "draft"
 
 
@@ -251,6 +214,7 @@ def test_an_override_naming_no_question_keeps_the_gate_shut(ws: Workspace, tmp_p
     source.write_text(
         "| survey |\n"
         "| | type | name | label |\n"
+        "| | text | client_pseudonym | Case code |\n"
         "| | select_one basis | basis | Basis |\n\n"
         "| choices |\n"
         "| | list_name | name | label |\n"
@@ -264,9 +228,14 @@ def test_an_override_naming_no_question_keeps_the_gate_shut(ws: Workspace, tmp_p
     ws.forms.add(load_form(source).definition)
     form = ws.forms.get("gated").form()
     assert consent_override(form) is None
-    terminal = ScriptedTerminal()
-    with pytest.raises(ConsentRequired, match="needs a finalized consent record"):
+    with ScriptedTerminal(STRANGER, ":q") as terminal:
+        with pytest.raises(ConsentRequired, match="needs a finalized consent record"):
+            start_interview(ws, "gated", terminal=terminal)
+    # With someone's consent on file the form starts, and the stranger is refused where typed.
+    record_consent(ws)
+    with ScriptedTerminal(STRANGER, ":q") as terminal:
         start_interview(ws, "gated", terminal=terminal)
-    terminal.close()
+    assert "Check the person's card" in terminal.text
+    data = {"client_pseudonym": STRANGER, "basis": "child_protection"}
     with pytest.raises(ConsentRequired):
-        capture_answers(ws, "gated", data={"basis": "child_protection"}, source="g.json")
+        capture_answers(ws, "gated", data=data, source="g.json")

@@ -156,3 +156,88 @@ def test_special_choices() -> None:
     assert special_choice(CHOICES, "prefer_not") == "prefer_not"
     assert special_choice([C("yes"), C("no")], "dont_know") is None
     assert special_choice([C("1"), C("-99")], "prefer_not") == "-99"
+
+
+# Issue 12: where choice names are digits (KoboToolbox 0/1 and 1/2 codes), a bare number is the
+# position on screen; a name is taken only where the number cannot be a position, or with "=".
+ZERO_ONE = [C("0"), C("1")]  # shown as "1. No  2. Yes"
+REVERSED = [C("2"), C("1")]  # shown as "1. No (code 2)  2. Yes (code 1)"
+CODES = [C("1"), C("2"), C("98"), C("-99")]  # yes, no, don't know, refused
+
+
+def test_a_bare_number_is_always_the_position_on_screen() -> None:
+    assert parse_answer("select_one", "1", choices=ZERO_ONE, labels=["No", "Yes"]) == "0"
+    assert parse_answer("select_one", "2", choices=ZERO_ONE, labels=["No", "Yes"]) == "1"
+    assert parse_answer("select_one", "1", choices=REVERSED, labels=["No", "Yes"]) == "2"
+    assert parse_answer("select_one", "2", choices=REVERSED, labels=["No", "Yes"]) == "1"
+    assert parse_answer("select_multiple", "2 1", choices=REVERSED) == "2 1"
+    assert parse_answer("rank", "2 1", choices=REVERSED) == "1 2"
+
+
+def test_a_number_that_cannot_be_a_position_may_be_a_name() -> None:
+    assert parse_answer("select_one", "0", choices=ZERO_ONE) == "0"  # no position 0
+    assert parse_answer("select_one", "98", choices=CODES) == "98"  # beyond the list
+    assert parse_answer("select_one", "-99", choices=CODES) == "-99"  # negative
+    assert parse_answer("select_one", "3", choices=CODES) == "98"  # a position again
+    with pytest.raises(AnswerError, match="1 to 4"):
+        parse_answer("select_one", "97", choices=CODES)
+    with pytest.raises(AnswerError, match="1 to 4"):
+        parse_answer("select_one", "-98", choices=CODES)
+
+
+def test_an_equals_sign_takes_a_choice_by_its_name() -> None:
+    assert parse_answer("select_one", "=1", choices=ZERO_ONE) == "1"
+    assert parse_answer("select_one", "=0", choices=ZERO_ONE) == "0"
+    assert parse_answer("select_one", "=1", choices=REVERSED) == "1"
+    assert parse_answer("select_multiple", "=1 =2", choices=REVERSED) == "2 1"
+    with pytest.raises(AnswerError, match="no choice has that name"):
+        parse_answer("select_one", "=7", choices=ZERO_ONE)
+
+
+def test_positions_follow_the_list_as_filtered_on_screen() -> None:
+    # "2" on a filtered view showing choices 3 and 4 of the list is the fourth choice.
+    assert parse_answer("select_one", "2", choices=CODES, shown=[2, 3]) == "-99"
+    with pytest.raises(AnswerError, match="1 to 2"):
+        parse_answer("select_one", "3", choices=CODES, shown=[2, 3])
+
+
+def test_text_that_is_no_choice_is_a_filter_not_an_error_of_the_list() -> None:
+    from fieldkit.capture._entry import NoChoiceMatch
+
+    with pytest.raises(NoChoiceMatch):
+        parse_answer("select_one", "ke", choices=CHOICES, labels=LABELS)
+    # Labels match without case or accents.
+    countries = [C("CI"), C("SN")]
+    assert (
+        parse_answer(
+            "select_one", "cote d'ivoire", choices=countries, labels=["Côte d'Ivoire", "Sénégal"]
+        )
+        == "CI"
+    )
+
+
+def test_an_answers_file_takes_choices_by_name_only() -> None:
+    assert parse_answer("select_one", "1", choices=ZERO_ONE, names_only=True) == "1"
+    assert parse_answer("select_one", "1", choices=REVERSED, names_only=True) == "1"
+    with pytest.raises(AnswerError):
+        parse_answer("select_one", "3", choices=REVERSED, names_only=True)
+
+
+def test_today_in_french_and_messages_in_the_interview_language() -> None:
+    day = dt.date(2026, 3, 4)
+    for word in ("aujourd'hui", "Aujourd\u2019hui", "aujourdhui"):
+        assert parse_answer("date", word, today=day) == "2026-03-04"
+    with pytest.raises(AnswerError, match="AAAA-MM-JJ"):
+        parse_answer("date", "04/03/2026", lang="French (fr)")
+    with pytest.raises(AnswerError, match="nombre entier"):
+        parse_answer("integer", "x", lang="fr")
+
+
+def test_a_range_error_says_the_range_not_the_field() -> None:
+    params = {"start": "1", "end": "10", "step": "1"}
+    with pytest.raises(AnswerError) as info:
+        parse_answer("range", "12", parameters=params)
+    assert str(info.value) == "enter a number from 1 to 10"
+    with pytest.raises(AnswerError, match="in steps of 5"):
+        parse_answer("range", "7", parameters={"start": "0", "end": "100", "step": "5"})
+    assert parse_answer("range", "10", parameters={"start": "0", "end": "100", "step": "5"}) == "10"

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from capture_kit import ScriptedTerminal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from rich.console import Console, RenderableType
 
-from fieldkit.capture import Interview, QuickExit, edit_record, start_interview
+from fieldkit.capture import Interview, edit_record, start_interview
 from fieldkit.capture._records import DraftRecorder
 from fieldkit.errors import RecordError
 from fieldkit.forms import FormSession, load_form
@@ -18,37 +18,6 @@ from fieldkit.store import Workspace, create_workspace
 
 FORMS = Path(__file__).resolve().parent / "forms"
 PASSPHRASE = "interview tests correct horse battery"
-
-
-class ScriptedTerminal:
-    """A Terminal that answers from a list and keeps what was shown as plain text."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.console = Console(record=True, width=120, file=open("/dev/null", "w"))  # noqa: SIM115
-        self.cleared = 0
-        self.prompts: list[str] = []
-
-    def show(self, *objects: RenderableType) -> None:
-        for obj in objects:
-            self.console.print(obj)
-
-    def ask(self, prompt: str) -> str:
-        self.prompts.append(prompt)
-        self.console.print(prompt, markup=False, highlight=False)
-        if not self.answers:
-            raise QuickExit
-        return self.answers.pop(0)
-
-    def clear(self) -> None:
-        self.cleared += 1
-
-    @property
-    def text(self) -> str:
-        return self.console.export_text(clear=False)
-
-    def close(self) -> None:
-        self.console.file.close()
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +139,8 @@ def test_commands_work_at_the_review_prompt(
     assert outcome.status == "saved"
     text = term.text
     assert "Quel site ?" in text and "District nord" in text  # the review, now in French
-    assert "unknown command" in text
+    assert "Relecture" in text  # and the interview's own words too
+    assert "commande inconnue" in text
     assert ws.records.get(str(outcome.record_id)).answers["/data/people"] == "4"
     assert term.prompts.count("review> ") == 4  # back to the review after the change
 

@@ -47,7 +47,9 @@ ANSWERS = {
     "consent_contact": "no",
     "consent_share": "no",
     "consent_stats": "yes",
-    "client_pseudonym": "AB-1234",
+    "sex": "female",
+    "citizenship": "KE",
+    "client_pseudonym": "AB-1234-G",
 }
 
 
@@ -458,7 +460,7 @@ def test_project_create_wrong_token_and_revoked_device(
     answers.write_text(json.dumps(ANSWERS), encoding="utf-8")
     assert _invoke("--home", field, "capture", "consent", "--answers", str(answers)).exit_code == 0
     line = _assert_one_line_error(_invoke("--home", field, "sync"), code=4)
-    assert "revoked" in line and "AB-1234" not in line
+    assert "revoked" in line and "AB-1234-G" not in line
     records = json.loads(_invoke("--home", field, "records", "list", "--json").stdout)
     assert [r["status"] for r in records] == ["finalized"]
 
@@ -522,7 +524,8 @@ def test_damaged_database_is_one_line(saved: tuple[Path, str], tmp_path: Path) -
 def test_record_of_another_form(ws: tuple[Path, str]) -> None:
     """A referral draft resumed as a consent record, or 'edited' while a draft: refused, kept."""
     assert _invoke("forms", "add", "referral").exit_code == 0
-    started = _invoke("capture", "referral", input="2\n")  # one answer, then end of input
+    # One answer (the case code, asked first), then end of input.
+    started = _invoke("capture", "referral", input="AB-1234-G\n")
     assert started.exit_code == 0, started.stderr
     drafts = json.loads(_invoke("records", "list", "--status", "draft", "--json").stdout)
     assert [d["form_id"] for d in drafts] == ["referral"]

@@ -60,7 +60,9 @@ HAPPY = lines("1", "3", "Zed Secretname", "", "1 3", "2", "-1.28 36.82", "f")
 def test_happy_path_finalizes_with_every_answer(ws_home: Path) -> None:
     result = run("capture", "household", input=HAPPY)
     assert result.exit_code == 0, result.output
-    assert "Question 1 of 7" in result.output
+    # An honest measure: what is answered, and at most how many may still come.
+    assert "Question 1 · 0 answered · at most 6 to go" in result.output
+    assert "Question 7 · 6 answered · last question" in result.output
     assert "Which site?" in result.output and "The district code" in result.output
     assert "[2024-05-01]" in result.output  # the default, kept with Enter
     assert "Finalized" in result.output
@@ -207,7 +209,9 @@ def test_language_switch(ws_home: Path) -> None:
     assert "Which site?" in out
     assert "Quel site ?" in out and "District nord" in out
     assert "Combien de personnes vivent ici ?" in out
-    assert "this form's languages: English (en), French (fr)" in out
+    # The interview's own words follow the form's language too.
+    assert "langues de ce formulaire : English (en), French (fr)" in out
+    assert "obligatoire" in out and "numéro >" in out
     # Back to English for the same question after the French.
     assert out.rindex("How many people live here?") > out.rindex("Combien de personnes")
 
@@ -233,15 +237,15 @@ def test_quick_exit_saves_clears_and_resume_continues(ws_home: Path) -> None:
 
     resumed = run("capture", "household", "--resume", draft.id, input=lines("Ann", ":q"))
     assert resumed.exit_code == 0, resumed.output
-    assert "Question 3 of 7" in resumed.output  # after the last answered question
-    assert "Question 1 of" not in resumed.output
+    assert "Question 3 ·" in resumed.output  # after the last answered question
+    assert "Question 1 ·" not in resumed.output
     (draft_again,) = records(ws_home, status="draft")
     assert draft_again.id == draft.id
     assert draft_again.answers["/data/nickname"] == "Ann"
 
     finished = run("capture", "household", "--resume", draft.id, input=lines("", "", "", "", "f"))
     assert finished.exit_code == 0, finished.output
-    assert "Question 4 of 7" in finished.output
+    assert "Question 4 ·" in finished.output
     assert [r.id for r in records(ws_home, status="finalized")] == [draft.id]
 
 
@@ -275,11 +279,13 @@ def test_quick_exit_locks_the_workspace(ws_home: Path) -> None:
     assert open_from_cache(ws_home, timeout_seconds=60) is None
 
 
-def test_save_command_prints_how_to_resume(ws_home: Path) -> None:
+def test_save_command_clears_and_prints_how_to_resume(ws_home: Path) -> None:
     result = run("capture", "household", input=lines("1", ":save"))
     (draft,) = records(ws_home, status="draft")
-    assert f"fieldkit capture household --resume {draft.id}" in result.output
-    assert CLEAR not in result.output
+    # What was typed leaves the screen; the one line left says how to go on.
+    after = result.output[result.output.rindex(CLEAR) :]
+    assert f"fieldkit capture --resume {draft.id}" in after
+    assert "Which site?" not in after
 
 
 def test_review_masks_then_shows_and_changes_an_answer(ws_home: Path) -> None:
@@ -425,8 +431,20 @@ def test_answers_file_bad_json_and_unknown_names(ws_home: Path, tmp_path: Path) 
 # ------------------------------------------------------------------------- consent gate
 
 
+def case_code(home: Path) -> str:
+    """The case code of the latest consent record."""
+    consent = records(home, form_id="consent")[-1]
+    return str(consent.answers["/data/client_pseudonym"])
+
+
+def mistype(code: str) -> str:
+    """The code with one character changed, as a tired finger would."""
+    wrong = "7" if code[4] != "7" else "8"
+    return code[:4] + wrong + code[5:]
+
+
 def test_consent_gate(ws_home: Path, tmp_path: Path) -> None:
-    refused = run("capture", "screening", input=lines("AB-1234"))
+    refused = run("capture", "screening", input="")
     assert refused.exit_code == 1
     assert "fieldkit capture consent" in refused.output
     assert records(ws_home) == []
@@ -435,29 +453,97 @@ def test_consent_gate(ws_home: Path, tmp_path: Path) -> None:
     assert no.exit_code == 0, no.output
     assert run("capture", "screening", input="").exit_code == 1  # consent refused is no consent
 
-    given = run("capture", "consent", input=lines("1", "AB-1234", "f"))
+    # fieldkit proposes the case code; Enter keeps it.
+    given = run("capture", "consent", input=lines("1", "", "f"))
     assert given.exit_code == 0, given.output
+    code = case_code(ws_home)
+    assert f"fieldkit proposes the new case code {code}" in given.output
+    assert f"[{code}]" in given.output
 
-    # Same case code: allowed and finalized.
-    ok = run("capture", "screening", input=lines("AB-1234", "2", "f"))
+    # The same case code, typed in lower case without dashes: allowed and finalized.
+    ok = run("capture", "screening", input=lines(code.lower().replace("-", ""), "2", "f"))
     assert ok.exit_code == 0, ok.output
     assert "Finalized" in ok.output
-    # Another case code: the interview starts, but finalize is refused and the draft kept.
-    other = run("capture", "screening", input=lines("CD-9999", "2", "f", ":q"))
-    (refusal,) = [x for x in other.output.splitlines() if "no finalized consent" in x]
-    assert "CD-9999" not in refusal
-    assert len(records(ws_home, form_id="screening", status="draft")) == 1
-    data = {"client_pseudonym": "CD-9999", "forced": "no"}
+    (screening,) = records(ws_home, form_id="screening", status="finalized")
+    assert screening.answers["/data/client_pseudonym"] == code
+    # A mistyped code is refused where it is typed, with the near match; nothing is saved.
+    other = run("capture", "screening", input=lines(mistype(code), ":q"))
+    assert "not a case code made by fieldkit" in other.output
+    assert f"Did you mean {code}?" in other.output
+    assert "record" not in other.output.split("Did you mean")[1].split("\n")[1]
+    assert records(ws_home, form_id="screening", status="draft") == []
+    data = {"client_pseudonym": mistype(code), "forced": "no"}
     result = run("capture", "screening", "--answers", str(write(tmp_path, data)))
     assert result.exit_code == 1
-    assert "fieldkit capture consent" in result.output
+    assert "check the code on the person's card" in result.output
+    assert mistype(code) not in result.output
 
 
 def test_withdrawn_consent_closes_the_gate(ws_home: Path, tmp_path: Path) -> None:
-    run("capture", "consent", input=lines("1", "AB-1234", "f"))
+    run("capture", "consent", input=lines("1", "", "f"))
+    code = case_code(ws_home)
     (consent,) = records(ws_home, form_id="consent")
-    assert run("capture", "screening", input=lines(":q")).exit_code == 0
+    assert run("capture", "screening", input=lines(code, ":q")).exit_code == 0
     # The person withdraws: the consent record is edited to "no".
     result = run("records", "edit", consent.id, input=lines("1", "2", "f"))
     assert result.exit_code == 0, result.output
-    assert run("capture", "screening", input="").exit_code == 1
+    refused = run("capture", "screening", input="")
+    assert refused.exit_code == 1
+    data = {"client_pseudonym": code, "forced": "no"}
+    result = run("capture", "screening", "--answers", str(write(tmp_path, data)))
+    assert result.exit_code == 1
+    # The edit keeps no case code (a refusal keeps only an anonymous count): no consent.
+    assert "no finalized consent on this laptop for this case code" in result.output
+
+
+# ------------------------------------------------------------------------- resume
+
+
+def test_resume_without_an_id_lists_drafts_and_takes_a_prefix(ws_home: Path) -> None:
+    run("capture", "household", input=lines("1", ":save"))
+    run("capture", "consent", input=lines("1", ":save"))
+    drafts = records(ws_home, status="draft")
+    assert len(drafts) == 2
+    listed = run("capture", "--resume", input=lines("2", ":q"))
+    assert listed.exit_code == 0, listed.output
+    assert "Drafts on this laptop" in listed.output
+    assert "household" in listed.output and "consent" in listed.output
+    assert "North district" not in listed.output.split("Draft number")[0]  # no answers
+    assert f"draft {drafts[1].id}" in listed.output
+    # No form id, an id prefix: README's `fieldkit capture --resume RECORD_ID` works.
+    prefix = drafts[0].id[:6]
+    resumed = run("capture", "--resume", prefix, input=lines(":q"))
+    assert resumed.exit_code == 0, resumed.output
+    assert f"draft {drafts[0].id}" in resumed.output
+    # The quick exit's one line says how to go on, and nothing about whom.
+    assert resumed.output.endswith("Locked. `fieldkit capture --resume` continues a draft.\n")
+    cancelled = run("capture", "--resume", input=lines(""))
+    assert cancelled.exit_code == 0
+    short = run("capture", "--resume", drafts[0].id[:2], input="")
+    assert short.exit_code == 2 and "at least 4 characters" in short.output
+    assert run("capture", input="").exit_code == 2
+
+
+# ------------------------------------------------------------------------- pipes
+
+
+@pytest.mark.parametrize(
+    "args", [["capture", "--help"], ["--help"], ["forms", "validate", "forms/consent.md"]]
+)
+def test_a_reader_that_stops_reading_is_no_error(args: list[str]) -> None:
+    """`fieldkit … --help | head`: no "Error: Broken pipe", no traceback."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    script = Path(sys.executable).with_name("fieldkit")
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "fieldkit.cli"]
+    proc = subprocess.Popen(
+        [*command, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=30)
+    proc.stderr.close()
+    assert "Error" not in stderr and "Traceback" not in stderr and "Exception" not in stderr

@@ -3,36 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
+from consent_answers import consent
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app
 from fieldkit.store import create_workspace, open_workspace
 
 PASSPHRASE = "bundled capture tests correct horse"
-
-CONSENT = {
-    "interviewer_role": "social_worker",
-    "site": "KE-0101",
-    "interview_date": "2026-01-15",
-    "interview_language": "en",
-    "interpreter_used": "no",
-    "mode": "in_person",
-    "safe_private": "yes",
-    "safe_monitored": "no",
-    "safe_time": "yes",
-    "checklist_read": ["purpose", "data_use", "skip_stop", "limits"],
-    "understood": "yes",
-    "age_band": "21_23",
-    "consent_interview": "yes",
-    "consent_store": "yes",
-    "consent_contact": "no",
-    "consent_share": "no",
-    "consent_stats": "yes",
-    "client_pseudonym": "AB-1234",
-}
 
 
 @pytest.fixture
@@ -56,16 +37,32 @@ def test_consent_then_screening(ws_home: Path, tmp_path: Path) -> None:
     assert "fieldkit capture consent" in refused.output
 
     answers = tmp_path / "consent.json"
-    answers.write_text(json.dumps(CONSENT), encoding="utf-8")
+    data = consent(age_band="21_23", sex="male", citizenship="ET")
+    answers.write_text(json.dumps(data), encoding="utf-8")
     result = run("capture", "consent", "--answers", str(answers))
     assert result.exit_code == 0, result.output
     with open_workspace(ws_home, passphrase=PASSPHRASE) as ws:
         (record,) = ws.records.list(form_id="consent")
         assert record.answers["/data/consent_given"] == "yes"
+        code = record.answers["/data/client_pseudonym"]
+    # The code fieldkit made is printed: the worker writes it on the person's card.
+    assert f"(case code {code})" in result.output
 
-    started = run("capture", "adult_screening", input=":q\n")
+    # The screening asks the case first, then offers the consent's answers in one go.
+    started = run("capture", "adult_screening", input=f"{code}\n\n:q\n")
     assert started.exit_code == 0, started.output
-    assert "Question 1 of" in started.output
+    out = started.output
+    assert "Question 7 ·" in out.split("First the case code")[0]  # the case code question
+    assert f"From the consent record of case {code} (2026-01-15):" in out
+    for shown in ("Site code (district): KE-0101", "Sex: Male", "Citizenship: Ethiopia",
+                  "Age group: 21 to 23 years", "Language of the interview: English"):  # fmt: skip
+        assert shown in out
+    assert "Question 1 ·" in out.split("From the consent record")[1]  # then the role
+    with open_workspace(ws_home, passphrase=PASSPHRASE) as ws:
+        (draft,) = ws.records.list(form_id="adult_screening")
+        assert draft.answers["/data/person/sex"] == "male"
+        assert draft.answers["/data/header/site"] == "KE-0101"
+        assert draft.answers["/data/header/interview_date"] == date.today().isoformat()
 
 
 def test_bundled_consent_interactively_until_the_safety_check(ws_home: Path) -> None:

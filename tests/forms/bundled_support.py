@@ -42,7 +42,7 @@ HEADER = {
     "mode": "in_person",
 }
 PERSON = {
-    "client_pseudonym": "AB-1234",
+    "client_pseudonym": "AB-1234-G",
     "sex": "female",
     "age_band": "30_38",
     "citizenship": "KE",

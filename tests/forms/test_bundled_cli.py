@@ -57,7 +57,7 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
     "follow_up": (
         {
             **HEADER,
-            "client_pseudonym": "AB-1234",
+            "client_pseudonym": "AB-1234-G",
             "case_start_date": "2025-01-15",
             "visit_month": "6",
             "visit_status": "done",

@@ -6,7 +6,7 @@ import pytest
 from bundled_support import HEADER, Scenario, check, odk_outcomes, run_fieldkit, scenario
 
 FORM = "follow_up"
-BASE = {**HEADER, "client_pseudonym": "AB-1234", "case_start_date": "2025-01-15"}
+BASE = {**HEADER, "client_pseudonym": "AB-1234-G", "case_start_date": "2025-01-15"}
 SECTIONS = ("work_status", "has_documents", "wellbeing", "trafficker_recontact", "satisfaction")
 
 

@@ -15,7 +15,7 @@ from bundled_support import Outcome, Scenario, odk_outcomes, run_fieldkit
 from fieldkit.bundled import FORM_NAMES, bundled_form
 
 INTERVIEWS = 12
-TEXTS = ["KE-0101", "AB-1234", "Jane", "+254 700 000000", "0700 000 000", "KE 01", ""]
+TEXTS = ["KE-0101", "AB-1234", "AB-1234-G", "Jane", "+254 700 000000", "0700 000 000", "KE 01", ""]
 
 
 def _value(node: Any, rng: random.Random) -> str | None:
