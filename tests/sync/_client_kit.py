@@ -73,6 +73,13 @@ def project(root: Path, url: str, admin_token: str) -> tuple[Workspace, Workspac
     return coordinator, field
 
 
+def field_workspace(root: Path, name: str, url: str, admin_token: str) -> Workspace:
+    """One more field device of the project on ``url``: a real workspace, enrolled."""
+    ws = workspace(root, name)
+    exchange.enroll(ws, url, enroll_code(url, admin_token))
+    return ws
+
+
 def capture(ws: Workspace, n: int, *, marker: str = "") -> list[str]:
     """Finalize ``n`` records of FORM; returns their ids."""
     ids = []
