@@ -110,6 +110,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     """Run the server in the foreground until interrupted."""
     import uvicorn
@@ -117,6 +127,9 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     _configure_logging()
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
+    for address in settings.trusted_proxies:
+        if not _is_ip(address):
+            raise UsageError("--trusted-proxy must be an IP address, e.g. 127.0.0.1")
     try:
         with socket.create_server((host, port)):
             pass

@@ -3,6 +3,7 @@ small TCP load balancer of our own in front of them.
 
 - ``Host``: one `fieldkit server run` child on a free port, with any extra options
   (``--trusted-proxy``…); ``start()`` waits for /v1/health, ``kill()`` is SIGKILL.
+- ``feed_counts(url, token)``: record id → how many times the pull feed holds it.
 - ``Balancer``: each new connection goes to the next live host in turn (round robin; a host
   that refuses the connection is skipped, as a load balancer's health check would). It can
   call ``on_push_sent(n)`` the moment the whole body of the n-th ``POST /v1/push`` has been
@@ -12,6 +13,7 @@ small TCP load balancer of our own in front of them.
 
 from __future__ import annotations
 
+import collections
 import select
 import signal
 import socket
@@ -235,3 +237,24 @@ class _PushWatch:
     def down(self) -> None:
         if self.current is not None:
             self.balancer.replied[self.current] = True
+
+
+def feed_counts(url: str, token: str) -> collections.Counter[str]:
+    """record id → how many times the pull feed holds it (read with a coordinator token)."""
+    seen: collections.Counter[str] = collections.Counter()
+    cursor = "0"
+    while True:
+        r = requests.get(
+            url + "/v1/pull",
+            params={"cursor": cursor, "limit": "1000"},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        r.raise_for_status()
+        page = r.json()
+        for change in page["changes"]:
+            if change["type"] == "envelope":
+                seen[change["envelope"]["header"]["record_id"]] += 1
+        cursor = page["next_cursor"]
+        if not page["has_more"] or not page["changes"]:
+            return seen

@@ -8,15 +8,13 @@ loses and duplicates nothing once the client carries on through the other host.
 
 from __future__ import annotations
 
-import collections
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
 from _client_kit import capture, field_workspace, project, revoke, status_of
-from _hosts import Balancer, Host
+from _hosts import Balancer, Host, feed_counts
 
 from fieldkit import exchange
 from fieldkit.errors import AuthError
@@ -46,27 +44,6 @@ def hosts(tmp_path: Path, pg_url: str) -> Iterator[tuple[Host, Host, str]]:
     finally:
         a.stop()
         b.stop()
-
-
-def feed_counts(url: str, token: str) -> collections.Counter[str]:
-    """record id → how many times the pull feed holds it (read with a coordinator token)."""
-    seen: collections.Counter[str] = collections.Counter()
-    cursor = "0"
-    while True:
-        r = requests.get(
-            url + "/v1/pull",
-            params={"cursor": cursor, "limit": "1000"},
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        r.raise_for_status()
-        page = r.json()
-        for change in page["changes"]:
-            if change["type"] == "envelope":
-                seen[change["envelope"]["header"]["record_id"]] += 1
-        cursor = page["next_cursor"]
-        if not page["has_more"] or not page["changes"]:
-            return seen
 
 
 def _received(ws: Workspace) -> list[str]:
