@@ -4,7 +4,8 @@ uvicorn's own `limit_concurrency` counts open connections, idle ones included: 2
 connections, reopened as they were dropped, kept the server answering 503 to everyone (issue
 14). Here an idle connection (no request in progress: waiting for its first request head, or
 kept alive after a reply) never blocks a new one: when the server is full, the connection that
-has been idle longest is closed to make room. Only connections in the middle of a request
+has been idle longest is closed to make room (one that never completed a request before one
+that did). Only connections in the middle of a request
 count against the cap, and those are bounded by the body deadlines. One address may hold at
 most `per_address` connections, so one client (or one attacker) cannot take them all; the
 addresses of a trusted reverse proxy are exempt, since every client then arrives from it.
@@ -48,6 +49,7 @@ class ConnectionRegistry:
         self._by_address: dict[str, int] = {}
         self._idle_since: dict[Tracked, float] = {}
         self._address: dict[Tracked, str] = {}
+        self._served: set[Tracked] = set()
         self.refused = 0
         self.evicted = 0
 
@@ -79,11 +81,13 @@ class ConnectionRegistry:
         """Its reply is complete: idle from now (kept alive)."""
         if conn in self._address:
             self._idle_since[conn] = time.monotonic()
+            self._served.add(conn)
 
     def forget(self, conn: Tracked) -> None:
         """The connection is gone."""
         address = self._address.pop(conn, None)
         self._idle_since.pop(conn, None)
+        self._served.discard(conn)
         if address is not None:
             left = self._by_address[address] - 1
             if left:
@@ -92,9 +96,13 @@ class ConnectionRegistry:
                 del self._by_address[address]
 
     def _evict_one(self) -> bool:
-        # Oldest idle first; a connection whose head is still dribbling in counts as idle
-        # since it opened, so slow-header clients are the first to go.
-        for conn, _since in sorted(self._idle_since.items(), key=lambda item: item[1]):
+        # Connections that never completed a request go first (a slow-header client's head
+        # is still dribbling in: idle since it opened), oldest first; then kept-alive ones
+        # that have been served, oldest first: a device between two calls reconnects cheaply.
+        def order(item: tuple[Tracked, float]) -> tuple[bool, float]:
+            return item[0] in self._served, item[1]
+
+        for conn, _since in sorted(self._idle_since.items(), key=order):
             if conn.is_idle():
                 self.forget(conn)
                 conn.close_idle()
