@@ -46,10 +46,12 @@ from _kit import (  # noqa: E402
 )
 
 from fieldkit import exchange  # noqa: E402
+from fieldkit.errors import SyncError  # noqa: E402
 from fieldkit.exchange.transfer import PUSH_BATCH  # noqa: E402
 from fieldkit.store import Workspace, create_workspace  # noqa: E402
 from sync.client import SyncClient  # noqa: E402
 
+RUNS = 5  # `fieldkit sync` runs a user would try before giving up
 _PIECE = 1460  # bytes per scheduled piece: one TCP segment's payload
 _WINDOW = 0.5  # seconds of data a direction may hold queued before its reader waits
 
@@ -246,13 +248,20 @@ def _laptop(work: Path, name: str, url: str, admin_token: str, records: int, see
     return ws
 
 
-def _sync(ws: Workspace, url: str, batch: int) -> float:
+def _sync(ws: Workspace, url: str, batch: int) -> tuple[float, int]:
+    """`fieldkit sync` until nothing waits, run again after a failure as a user would:
+    (seconds in all, runs). At most RUNS runs."""
     started = time.monotonic()
-    summary = exchange.sync(ws, server=url, batch_size=batch)
-    elapsed = time.monotonic() - started
-    if summary.waiting or summary.rejected or summary.conflicts:
-        raise RuntimeError("the sync did not send every record")
-    return elapsed
+    for run in range(1, RUNS + 1):
+        try:
+            summary = exchange.sync(ws, server=url, batch_size=batch)
+        except SyncError:
+            continue  # "the connection kept failing… try again later": the user tries again
+        if summary.rejected or summary.conflicts:
+            raise RuntimeError("the server refused records")
+        if not summary.waiting:
+            return time.monotonic() - started, run
+    raise RuntimeError(f"records still waiting after {RUNS} runs of fieldkit sync")
 
 
 def _one_per_record(ws: Workspace, url: str) -> float:
@@ -303,7 +312,8 @@ def main() -> None:
         ]
 
         with ShapingProxy(port, up_bps=None, down_bps=None, rtt=0, cut_every=None) as ideal:
-            _sync(laptops[0], ideal.url, args.batch)
+            _, ideal_runs = _sync(laptops[0], ideal.url, args.batch)
+        assert ideal_runs == 1
         need = ideal.figures
         floor = (
             need.up * 8 / up_bps
@@ -320,10 +330,15 @@ def main() -> None:
 
         shaped = {"up_bps": up_bps, "down_bps": down_bps, "rtt": rtt, "cut_every": args.cut_every}
         with ShapingProxy(port, **shaped) as link:
-            seconds = _sync(laptops[1], link.url, args.batch)
+            try:
+                seconds, runs = _sync(laptops[1], link.url, args.batch)
+            except RuntimeError as exc:
+                seconds, runs = 0.0, 0
+                figures["sync_failed"] = str(exc)
         got = link.figures
         figures["sync"] = {
             "seconds": round(seconds, 2),
+            "fieldkit_sync_runs": runs,
             "bytes_up": got.up,
             "bytes_down": got.down,
             "up_bytes_per_record": round(got.up / n),
@@ -332,7 +347,7 @@ def main() -> None:
             "connections": got.connections,
             "cuts": got.cuts,
             "connections_cut": got.cut_connections,
-            "ratio_to_floor": round(seconds / floor, 2),
+            "ratio_to_floor": round(seconds / floor, 2) if runs else None,
         }
 
         with ShapingProxy(port, **shaped) as link:
@@ -347,7 +362,9 @@ def main() -> None:
             "requests": one.requests,
             "cuts": one.cuts,
         }
-        figures["speedup_vs_one_request_per_record"] = round(per_record / seconds, 1)
+        figures["speedup_vs_one_request_per_record"] = (
+            round(per_record / seconds, 1) if runs else None
+        )
         for ws in (coordinator, *laptops):
             ws.close()
     figures["load_1min_at_end"] = load_average()

@@ -485,6 +485,27 @@ def test_full_server_closes_the_longest_idle_connection(capped_server: RunningSe
             sock.close()
 
 
+def test_a_served_connection_outlasts_ones_that_never_sent_a_request(
+    capped_server: RunningServer,
+) -> None:
+    url = capped_server.url
+    served = _idle(url, "127.0.0.30")
+    served.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert _read_response(served).startswith(b"HTTP/1.1 200")
+    time.sleep(0.1)
+    silent = [_idle(url, f"127.0.0.{31 + i // 4}") for i in range(7)]  # younger, never served
+    try:
+        time.sleep(0.2)
+        assert _health(url, "127.0.0.50").startswith(b"HTTP/1.1 200")
+        assert _closed_by_server(silent[0])  # the oldest of those that never sent a request
+        served.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _read_response(served).startswith(b"HTTP/1.1 200")  # still open
+    finally:
+        served.close()
+        for sock in silent:
+            sock.close()
+
+
 def test_full_of_requests_in_progress_refuses_new_ones(capped_server: RunningServer) -> None:
     url = capped_server.url
     busy = []
