@@ -285,6 +285,9 @@ def main() -> None:
     parser.add_argument("--rtt-ms", type=float, default=600)
     parser.add_argument("--cut-every", type=float, default=30)
     parser.add_argument("--batch", type=int, default=PUSH_BATCH)
+    parser.add_argument(
+        "--no-one-per-record", action="store_true", help="skip the per-record comparison"
+    )
     args = parser.parse_args()
     up_bps, down_bps, rtt = args.up_kbit * 1000, args.down_kbit * 1000, args.rtt_ms / 1000
     n = args.records
@@ -350,6 +353,12 @@ def main() -> None:
             "ratio_to_floor": round(seconds / floor, 2) if runs else None,
         }
 
+        if args.no_one_per_record:
+            for ws in (coordinator, *laptops):
+                ws.close()
+            figures["load_1min_at_end"] = load_average()
+            print(json.dumps(figures, separators=(",", ":")))
+            return
         with ShapingProxy(port, **shaped) as link:
             per_record = _one_per_record(laptops[2], link.url)
         one = link.figures
