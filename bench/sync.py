@@ -15,230 +15,42 @@ import argparse
 import base64
 import json
 import os
-import random
-import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import requests
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fieldkit import exchange  # noqa: E402
-from fieldkit.crypto.envelope import open_envelope, seal  # noqa: E402
-from fieldkit.store import create_workspace  # noqa: E402
-from sync.client import SyncClient  # noqa: E402
-from sync.server import ServerSettings, init_server  # noqa: E402
-
-PASSPHRASE = "bench violet tractor humming 27 lanterns"
-PUSH_BATCH = 500  # the server's default max_batch
-PULL_LIMIT = 2000  # the server's default max_pull_limit
-WORDS = (
-    "market river school clinic bus border farm factory kitchen harbour field road city "
-    "village office shop night morning cousin agent promise salary passport debt phone"
-).split()
-RAW = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-RAW_PRIVATE = (
-    serialization.Encoding.Raw,
-    serialization.PrivateFormat.Raw,
-    serialization.NoEncryption(),
+import requests  # noqa: E402
+from _kit import (  # noqa: E402
+    PASSPHRASE,
+    Device,
+    create_project,
+    postgres_problem,
+    postgres_url,
+    seal_chunk,
+    server_process,
 )
 
+from fieldkit import exchange  # noqa: E402
+from fieldkit.crypto.envelope import open_envelope  # noqa: E402
+from fieldkit.store import create_workspace  # noqa: E402
+from sync.client import SyncClient  # noqa: E402
 
-def _b64(raw: bytes) -> str:
-    return base64.b64encode(raw).decode("ascii")
-
-
-def _answers(rng: random.Random) -> dict[str, str]:
-    """About 1 KB of answers as canonical JSON, varied like real text."""
-    answers = {"/data/site": f"KE-{rng.randrange(10000):04d}"}
-    for i in range(24):
-        answers[f"/data/section/q{i:02d}"] = " ".join(rng.choice(WORDS) for _ in range(4))
-    return answers
-
-
-# --- sealing (in worker processes: it is its own figure) ----------------------------------------
-
-
-def _seal_chunk(job: dict[str, Any]) -> list[bytes]:
-    project_key = X25519PublicKey.from_public_bytes(job["project_public"])
-    device_x = X25519PrivateKey.from_private_bytes(job["device_x"])
-    signer = Ed25519PrivateKey.from_private_bytes(job["device_ed"])
-    rng = random.Random(job["seed"])
-    out = []
-    for _ in range(job["count"]):
-        out.append(
-            seal(
-                record_id=str(uuid.uuid4()),
-                project_id=job["project_id"],
-                form_id="needs_assessment",
-                form_version="2026112801",
-                device_id=job["device_id"],
-                capture_day="2026-11-28",
-                hlc=f"{int(time.time() * 1000):015d}-00000-{job['device_id']}",
-                body={"answers": _answers(rng), "finalized_at": "2026-11-28T10:00:00.000Z"},
-                recipients=[project_key, device_x.public_key()],
-                signing_key=signer,
-            )
-        )
-    return out
-
-
-class Device:
-    """A field device enrolled through the API (keys made here, no workspace needed)."""
-
-    def __init__(self, url: str, coordinator: Any) -> None:
-        from fieldkit.crypto import enrolment as codes
-
-        self.x = X25519PrivateKey.generate()
-        self.ed = Ed25519PrivateKey.generate()
-        self.device_id = secrets.token_hex(8)
-        code = exchange.make_code(coordinator, role="field", expires_seconds=3600).code
-        code_id = codes.code_id(code.secret)
-        x, ed = (
-            _b64(self.x.public_key().public_bytes(*RAW)),
-            _b64(self.ed.public_key().public_bytes(*RAW)),
-        )
-        mac = codes.device_mac(
-            code.secret, code=code_id, device_id=self.device_id, x25519=x, ed25519=ed, name=None
-        )
-        reply = _post(
-            url + "/v1/enroll",
-            {"code_id": code_id, "device_id": self.device_id, "x25519": x, "ed25519": ed,
-             "mac": _b64(mac)},
-        )  # fmt: skip
-        self.token = reply["token"]
-        self.project_id = reply["project"]["project_id"]
-        keys = coordinator.state.get("sync.project_keys")
-        self.project_public = base64.b64decode(keys[-1]["public_key"])
-
-    def jobs(self, count: int, *, parts: int) -> list[dict[str, Any]]:
-        """Sealing jobs for ``count`` records split in ``parts``."""
-        base = {
-            "project_public": self.project_public,
-            "device_x": self.x.private_bytes(*RAW_PRIVATE),
-            "device_ed": self.ed.private_bytes(*RAW_PRIVATE),
-            "project_id": self.project_id,
-            "device_id": self.device_id,
-        }
-        sizes = [count // parts + (1 if i < count % parts else 0) for i in range(parts)]
-        return [dict(base, count=n, seed=secrets.randbits(32)) for n in sizes if n]
-
-
-def _post(url: str, body: dict[str, Any], *, token: str | None = None) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    r = requests.post(url, json=body, headers=headers, timeout=60)
-    r.raise_for_status()
-    result: dict[str, Any] = r.json()
-    return result
+PUSH_BATCH = 500  # the server's default max_batch
+PULL_LIMIT = 2000  # the server's default max_pull_limit
 
 
 def seal_many(pool: ProcessPoolExecutor, jobs: list[dict[str, Any]]) -> list[list[bytes]]:
     """Seal every job in the pool; one list of envelopes per job."""
-    return list(pool.map(_seal_chunk, jobs))
-
-
-# --- the server --------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def server_process(data_dir: Path, database_url: str | None) -> Iterator[tuple[str, str]]:
-    """``fieldkit server run --bench-endpoints`` as a child process; yields (url, admin token)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    token = init_server(ServerSettings(data_dir=data_dir, database_url=database_url))
-    port = _free_port()
-    args = [
-        sys.executable, "-c", "from fieldkit.cli import main; main()", "server", "run",
-        "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir),
-        "--bench-endpoints",
-    ]  # fmt: skip
-    if database_url:
-        args += ["--database-url", database_url]
-    log = (data_dir / "server.log").open("ab")
-    proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL, cwd=REPO)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(url + "/v1/health", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the server did not start; see " + str(data_dir / "server.log"))
-            time.sleep(0.1)
-        yield url, token
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def _postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used here, or None when it answers."""
-    import psycopg
-
-    url = (
-        os.environ.get("FIELDKIT_TEST_DATABASE_URL")
-        or "postgresql://postgres@127.0.0.1:5432/postgres"
-    )
-    try:
-        with psycopg.connect(url, connect_timeout=5):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL unavailable ({exc.__class__.__name__})"
-
-
-@contextmanager
-def postgres_url() -> Iterator[str]:
-    """A fresh schema in the test database (or in fieldkit_dev_client), dropped afterwards."""
-    import psycopg
-
-    base = os.environ.get("FIELDKIT_TEST_DATABASE_URL")
-    if not base:
-        admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            if not conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = 'fieldkit_dev_client'"
-            ).fetchone():
-                conn.execute("CREATE DATABASE fieldkit_dev_client")
-        base = "postgresql://postgres@127.0.0.1:5432/fieldkit_dev_client"
-    schema = "bench_" + secrets.token_hex(4)
-    with psycopg.connect(base, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    return list(pool.map(seal_chunk, jobs))
 
 
 # --- the measurements --------------------------------------------------------------------------
@@ -300,14 +112,15 @@ def run_backend(
 ) -> dict[str, Any]:  # fmt: skip
     """Every figure for one server storage."""
     out: dict[str, Any] = {}
-    with server_process(work / label, database_url) as (url, admin_token):
+    with server_process(work / label, database_url) as server:
+        url, admin_token = server.url, server.admin_token
         ws, _ = create_workspace(work / f"{label}-coordinator", passphrase=PASSPHRASE)
-        exchange.create_project(ws, "Bench", server=url, admin_token=admin_token)
+        create_project(ws, url, admin_token)
         project_key = X25519PrivateKey.from_private_bytes(
             base64.b64decode(ws.state.get("sync.project_keys")[0]["private_key"])
         )
-        single = Device(url, ws)
-        many = [Device(url, ws) for _ in range(clients)]
+        single = Device.enroll(url, ws)
+        many = [Device.enroll(url, ws) for _ in range(clients)]
         exchange.sync(ws)  # the coordinator certifies the devices (MAC under each code)
         out["certificate_checks_per_s"] = certificate_checks(ws)
 
@@ -428,7 +241,7 @@ def main() -> None:
         work = Path(tmp)
         options = {"n": args.n, "clients": args.clients, "baseline_n": args.baseline_n}
         figures["sqlite"] = run_backend("sqlite", None, pool=pool, work=work, **options)
-        unavailable = "--no-pg" if args.no_pg else _postgres_problem()
+        unavailable = "--no-pg" if args.no_pg else postgres_problem()
         if unavailable:
             figures["postgresql"] = {"skipped": unavailable}
         else:

@@ -43,6 +43,11 @@ def run(
         max=256,  # a typo like 10000 would fork that many workers on the first large push
         help="Worker processes checking signatures (default: one per core; 0: none).",
     ),
+    trusted_proxy: list[str] = typer.Option(
+        [],
+        "--trusted-proxy",
+        help="Address of your reverse proxy (repeatable): not capped per address.",
+    ),
     bench_endpoints: bool = typer.Option(False, "--bench-endpoints", hidden=True),
 ) -> None:
     """Run the sync server in the foreground (migrations are applied first)."""
@@ -54,6 +59,7 @@ def run(
         database_url=database_url,
         bench_endpoints=bench_endpoints,
         verify_processes=default_processes() if verify_processes is None else verify_processes,
+        trusted_proxies=tuple(trusted_proxy),
     )
     serve(settings, host=host, port=port)
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 import pydantic_core
 from fastapi import Body, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -35,9 +36,11 @@ from sync.server.auth import (
     require_coordinator,
     require_device,
 )
+from sync.server.budget import MemoryBudget
 from sync.server.db import make_engine, migrate
 from sync.server.errors import Gone, NotFound, PayloadTooLarge, status_of
-from sync.server.guard import BodyGuard, error_bytes
+from sync.server.files import loose_permissions
+from sync.server.guard import CALLER_KEY, BodyGuard, error_bytes
 from sync.server.settings import ServerSettings
 from sync.server.verify import Verifier
 
@@ -47,7 +50,7 @@ log = logging.getLogger("fieldkit.server")
 
 _bearer = HTTPBearer(auto_error=False, description="Device or admin token")
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": p.ErrorBody} for status in (400, 401, 403, 404, 409, 413, 415, 422)
+    status: {"model": p.ErrorBody} for status in (400, 401, 403, 404, 408, 409, 413, 415, 422, 503)
 }
 
 
@@ -70,17 +73,28 @@ class _StrictJSONRequest(Request):
 
     The json module accepts lone UTF-16 surrogates (``"\\ud800"``) that no UTF-8 encoder can
     write back: they would fail deep in storage as a 500. pydantic-core rejects them, and NaN
-    and Infinity too, which are not JSON (RFC 8259 §6, §8.2).
+    and Infinity too, which are not JSON (RFC 8259 §6, §8.2). A large body is parsed in a
+    worker thread, so the event loop keeps answering other requests meanwhile.
     """
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             try:
-                self._json = pydantic_core.from_json(body, allow_inf_nan=False)
+                if len(body) > _PARSE_IN_THREAD:
+                    self._json = await anyio.to_thread.run_sync(_parse_json, body)
+                else:
+                    self._json = _parse_json(body)
             except ValueError:
                 raise json.JSONDecodeError("invalid JSON", "", 0) from None
         return self._json
+
+
+_PARSE_IN_THREAD = 64 * 1024
+
+
+def _parse_json(body: bytes) -> Any:
+    return pydantic_core.from_json(body, allow_inf_nan=False)
 
 
 class _StrictJSONRoute(APIRoute):
@@ -110,9 +124,14 @@ SettingsDep = Annotated[ServerSettings, Depends(_settings)]
 
 
 def _caller(
+    request: Request,
     engine: EngineDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
+    # A request with a body was authenticated by the guard before its body was read.
+    known = request.scope.get("state", {}).get(CALLER_KEY)
+    if isinstance(known, Caller):
+        return known
     header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
     return authenticate(engine, header)
 
@@ -164,7 +183,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The sync server for these settings; migrations are applied before it serves."""
     engine = make_engine(settings)
     migrate(engine)
+    for problem in loose_permissions(settings.data_dir):
+        log.warning("%s", problem)
     verifier = Verifier(settings.verify_processes)
+    budget = MemoryBudget(settings.body_memory_budget_bytes)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -183,8 +205,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.engine = engine
     app.state.settings = settings
     app.state.verifier = verifier
+    app.state.budget = budget
     _install_handlers(app)
-    app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(
+        BodyGuard,
+        settings=settings,
+        budget=budget,
+        authenticator=lambda header: authenticate(engine, header),
+        storage_errors=(SQLAlchemyError,),
+    )
     _routes(app, settings)
     return app
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from fieldkit.errors import ServerError
-from sync.server.settings import ServerSettings
+from sync.server.files import prepare_data_dir
+from sync.server.settings import SQLITE_FILE, ServerSettings
 
 __all__ = ["READ", "make_engine", "migrate"]
 
@@ -20,13 +21,16 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # a lock upgrade (SQLITE_BUSY in the middle of a transaction).
 READ = {"fieldkit_read": True}
 
+_MIGRATION_LOCK = 0x66696B  # "fik": the advisory lock key the migrations run under
+
 
 def make_engine(settings: ServerSettings) -> Engine:
     """An engine for the configured database; parameters are never rendered into errors/logs."""
     url = settings.resolved_database_url()
     try:
         if url.startswith("sqlite"):
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            # 0700 folder, 0600 file: SQLite's -wal and -shm files take the file's mode.
+            prepare_data_dir(settings.data_dir, sqlite_file=settings.data_dir / SQLITE_FILE)
             engine = create_engine(
                 url,
                 hide_parameters=True,
@@ -75,6 +79,10 @@ def migrate(engine: Engine) -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS))
     try:
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
+                # Two hosts starting at once on one database: one migrates, the other waits
+                # and then finds nothing to do (a lock held until this transaction ends).
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
     except SQLAlchemyError as exc:

@@ -60,8 +60,10 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
 
 def _configure_logging() -> None:
+    from sync.server.logline import LineFormatter
+
     handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(LineFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("fieldkit.server")
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
@@ -77,7 +79,7 @@ def uvicorn_config(settings: ServerSettings, *, host: str, port: int, log: bool 
 
     return uvicorn.Config(
         create_app(settings),
-        http=protocol_class(settings.header_timeout_seconds),
+        http=protocol_class(settings),
         host=host,
         port=port,
         # Our access log (fieldkit.server.access) leaves query strings and headers out.
@@ -86,7 +88,11 @@ def uvicorn_config(settings: ServerSettings, *, host: str, port: int, log: bool 
         log_level="warning" if log else "critical",
         timeout_keep_alive=15,
         timeout_graceful_shutdown=10,
-        limit_concurrency=200,
+        # Not uvicorn's limit_concurrency: it counts idle connections too, so idle ones could
+        # keep everyone at 503. Connections are capped by our protocol (sync/server/http11.py),
+        # bodies by the memory budget (sync/server/budget.py).
+        limit_concurrency=None,
+        backlog=2048,
         # Bound header size too (h11 default 16 KiB) so a request line cannot exhaust memory.
         h11_max_incomplete_event_size=64 * 1024,
         server_header=False,
@@ -104,6 +110,16 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def _is_ip(text: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     """Run the server in the foreground until interrupted."""
     import uvicorn
@@ -111,11 +127,15 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
     _configure_logging()
     if not 0 <= port <= 65535:
         raise UsageError(f"--port must be between 0 and 65535, not {port}")
+    for address in settings.trusted_proxies:
+        if not _is_ip(address):
+            raise UsageError("--trusted-proxy must be an IP address, e.g. 127.0.0.1")
     try:
         with socket.create_server((host, port)):
             pass
     except OSError as exc:
         raise ServerError(f"cannot listen on {host}:{port} ({exc.strerror})") from None
+    _raise_file_limit(settings.max_connections)
     config = uvicorn_config(settings, host=host, port=port)
     assert isinstance(config, uvicorn.Config)
     # A push batch makes tens of thousands of short-lived objects; with the default
@@ -133,6 +153,28 @@ def serve(settings: ServerSettings, *, host: str, port: int) -> None:
         "serving on http://%s:%d (%s)", host, port, "SQLite" if settings.is_sqlite else "PostgreSQL"
     )
     uvicorn.Server(config).run()
+
+
+def _raise_file_limit(connections: int) -> None:
+    """Let the process hold every connection it admits (each is a file descriptor)."""
+    import resource
+
+    needed = connections + 256  # database, log, workers, listening socket
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return
+    target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        target = soft
+    if target < needed:
+        logging.getLogger("fieldkit.server").warning(
+            "this process may open %d files, fewer than the %d connections it admits; "
+            "raise its limit (ulimit -n) or lower max_connections",
+            target,
+            connections,
+        )
 
 
 _COPY_CHUNK = 1000

@@ -20,8 +20,33 @@ class ServerSettings:
     # Request limits: beyond them a 413/400 with a reason, never a 500 (DESIGN §6).
     max_body_bytes: int = 16 * 1024 * 1024  # on the wire (Content-Length or streamed)
     max_decompressed_bytes: int = 64 * 1024 * 1024  # after gzip: a bomb stops here
-    body_timeout_seconds: float = 60.0  # a client that dribbles its body gets 408
-    header_timeout_seconds: float = 20.0  # request line + headers; else the connection closes
+    # gzip may expand a body at most this many times (valid sync bodies stay under 10×; a
+    # bomb is 1000×): a small upload cannot turn into a large allocation.
+    max_decompression_ratio: int = 100
+    # Requests without a bearer token (enrolment is the only one that carries a body) may
+    # send this much, before and after decompression; anything else is authenticated first.
+    max_anonymous_body_bytes: int = 64 * 1024
+    # Bodies in flight across all requests, counted as the memory their parsing takes
+    # (sync/server/budget.py). A request that does not fit waits up to budget_wait_seconds,
+    # then gets 503 with Retry-After; one that could never fit gets 413.
+    body_memory_budget_bytes: int = 256 * 1024 * 1024
+    budget_wait_seconds: float = 5.0
+    # Deadlines for slow clients. A request head must be complete within
+    # header_timeout_seconds of the connection opening (or of the previous reply), else the
+    # connection is closed. A body may pause at most body_idle_seconds between packets, and
+    # must be complete within body_timeout_seconds unless it keeps arriving at
+    # body_min_bytes_per_second or faster (a 64 kbit/s link carries 8,000 B/s): else 408.
+    header_timeout_seconds: float = 10.0
+    body_idle_seconds: float = 10.0
+    body_timeout_seconds: float = 60.0
+    body_min_bytes_per_second: int = 1000
+    # Connections: at most this many open at once (when full, the longest-idle connection is
+    # closed to admit a new one), and at most max_connections_per_address from one address
+    # (0: no per-address cap). A reverse proxy's own address is exempt (trusted_proxies):
+    # the proxy caps each client itself (docs/admin.md).
+    max_connections: int = 1024
+    max_connections_per_address: int = 32
+    trusted_proxies: tuple[str, ...] = ()
     max_batch: int = 500  # envelopes per push
     max_envelope_bytes: int = 1024 * 1024  # canonical bytes of one envelope; larger: rejected
     default_pull_limit: int = 500

@@ -1,4 +1,9 @@
-"""Helpers for the client tests: real workspaces, a project on a real server, records."""
+"""Helpers for the client tests: real workspaces, a project on a real server, records.
+
+This is the one place tests set up projects and enrolled devices: with real workspaces
+(``project``), or with bare keys for server-side tests that seal with tests/sync/_server_kit.py
+(``keyed_project``, ``keyed_device``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from _server_kit import Device, Project
+from _server_kit import create_project as _create_keyed_project
+from _server_kit import enroll as _enroll_keyed
 
 from fieldkit import exchange
 from fieldkit.store import Workspace, create_workspace
@@ -74,6 +82,14 @@ def field_device(root: Path, url: str, coordinator: Workspace, *, name: str) -> 
     return field
 
 
+def field_workspace(root: Path, name: str, url: str, coordinator: Workspace) -> Workspace:
+    """One more field device of the coordinator's project, enrolled through ``url`` (another
+    host, say) and certified: a real workspace."""
+    ws = workspace(root, name)
+    enroll(coordinator, ws, url)
+    return ws
+
+
 def capture(ws: Workspace, n: int, *, marker: str = "") -> list[str]:
     """Finalize ``n`` records of FORM; returns their ids."""
     ids = []
@@ -98,3 +114,13 @@ def status_of(ws: Workspace) -> dict[str, str]:
 def answers_of(ws: Workspace, *, origin: str = "received") -> dict[str, dict[str, Any]]:
     """record id → answers for records of one origin."""
     return {r.id: r.answers for r in ws.records.list() if r.origin == origin}
+
+
+def keyed_project(url: str, admin_token: str, name: str = "Test project") -> Project:
+    """A project with its first coordinator, as bare keys (no workspace): for server tests."""
+    return _create_keyed_project(url, admin_token, name)
+
+
+def keyed_device(url: str, admin_token: str, project: Project, *, role: str = "field") -> Device:
+    """A device enrolled into ``project``, as bare keys (no workspace): for server tests."""
+    return _enroll_keyed(url, admin_token, project, role)
