@@ -232,7 +232,10 @@ def upgrade_identity(
     project_id, device_id = caller.project_id, caller.device_id
     if len(statements) < 3 or [s.kind for s in statements[:2]] != ["project", "device"]:
         raise BadRequest("an upgrade starts with the project and its coordinator's certificate")
-    identity = ProjectBody.model_validate(statements[0].body)
+    try:
+        identity = ProjectBody.model_validate(statements[0].body)
+    except ValidationError:
+        raise BadRequest("project statement body does not follow the protocol") from None
     if identity.creator != device_id or any(s.issuer != device_id for s in statements):
         raise BadRequest("the upgrade's statements must be issued by the calling coordinator")
     if identity.creator_key != caller.ed25519:

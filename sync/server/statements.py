@@ -51,8 +51,12 @@ __all__ = [
 
 
 def parse_stamp(text: str) -> datetime:
-    """A protocol time stamp (``2026-12-01T09:30:00.000Z``) as an aware datetime."""
-    return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    """A protocol time stamp (``2026-12-01T09:30:00.000Z``) as an aware datetime; BadRequest
+    for one that has the shape but names no real instant (month 80)."""
+    try:
+        return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
+    except ValueError:
+        raise BadRequest("a time stamp that names no real instant") from None
 
 
 def check_signatures(statement: Statement, *, signing_key: str, issuer_key: str) -> BaseModel:

@@ -549,6 +549,10 @@ def test_access_log_cannot_be_forged(
     )
     assert r.status_code == 404
     requests.get(url + "/v1/pull?cursor=secret-query", headers=device.auth, timeout=5)
+    # The access line is written once the reply has gone: give the server thread a moment.
+    deadline = time.monotonic() + 5
+    while len(caplog.records) < 3 and time.monotonic() < deadline:
+        time.sleep(0.02)
     lines = [LineFormatter("%(message)s").format(rec) for rec in caplog.records]
     text = "\n".join(lines)
     assert len(lines) == len(caplog.records) >= 3
