@@ -25,7 +25,6 @@ record; in ``case_marks`` a keyed digest of the case code (the key never leaves 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,11 +95,9 @@ class CaseOrder:
 
 
 def _uuid4() -> str:
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    import uuid
+
+    return str(uuid.uuid4())
 
 
 def case_records(ws: Workspace, code: str) -> list[Record]:
