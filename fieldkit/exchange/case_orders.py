@@ -376,17 +376,18 @@ def _erase(
     ws: Workspace, trust: Trust, orders: CaseOrders, statement: Statement, body: ErasureBody
 ) -> None:
     code = _opened_code(ws, trust, body.order_id, body.cases)
+    from fieldkit.capture import case_code_of
+
     named = {(r.device_id, r.record_id) for r in body.envelopes}
     ids = set()
-    for record in ws.records.list():
+    for record in ws.records.list():  # one pass: by the server's key, or by the case code
         # The server keeps a record under the device that pushed it.
         device = record.device if record.origin == "received" else trust.device_id
-        if (device, record.id) in named:
+        if (device, record.id) in named or (code is not None and case_code_of(record) == code):
             ids.add(record.id)
     if code is not None:
         from fieldkit.capture._case_code import forget_case_code
 
-        ids |= {r.id for r in case_records(ws, code)}
         orders.mark(case_tag(ws, code), ERASED, issued_at=statement.issued_at)
         forget_case_code(ws, code)
     deleted = orders.delete_records(ids)

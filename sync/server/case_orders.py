@@ -28,6 +28,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -46,7 +47,7 @@ __all__ = [
     "truncate_wal",
 ]
 
-_CHUNK = 200
+_CHUNK = 1000
 
 
 def _chunks(refs: Sequence[EnvelopeRef]) -> list[Sequence[EnvelopeRef]]:
@@ -54,8 +55,9 @@ def _chunks(refs: Sequence[EnvelopeRef]) -> list[Sequence[EnvelopeRef]]:
 
 
 def _matching(table: Table, refs: Sequence[EnvelopeRef]) -> ColumnElement[bool]:
-    return or_(
-        *(and_(table.c.device_id == r.device_id, table.c.record_id == r.record_id) for r in refs)
+    """``(device_id, record_id) IN (…)``: one index probe per pair, on SQLite and PostgreSQL."""
+    return tuple_(table.c.device_id, table.c.record_id).in_(
+        [(r.device_id, r.record_id) for r in refs]
     )
 
 
@@ -73,16 +75,22 @@ def apply_erasure(conn: Connection, *, project_id: str, body: ErasureBody) -> in
                 case_assignments.c.project_id == project_id, _matching(case_assignments, chunk)
             )
         )
+        # Their feed entries too (an envelope's ref is its record id, an assigned one's
+        # "device/record"): nothing left pointing at what was erased.
         conn.execute(
             delete(changes).where(
                 changes.c.project_id == project_id,
-                changes.c.kind.in_(("envelope", "assigned")),
                 or_(
-                    *(
-                        and_(changes.c.audience == r.device_id, changes.c.ref == r.record_id)
-                        for r in chunk
+                    and_(
+                        changes.c.kind == "envelope",
+                        tuple_(changes.c.audience, changes.c.ref).in_(
+                            [(r.device_id, r.record_id) for r in chunk]
+                        ),
                     ),
-                    changes.c.ref.in_([_ref(r) for r in chunk]),
+                    and_(
+                        changes.c.kind == "assigned",
+                        changes.c.ref.in_([_ref(r) for r in chunk]),
+                    ),
                 ),
             )
         )
