@@ -289,5 +289,14 @@ def test_a_withdrawn_scope_stops_sharing(tmp_path: Path, breached: Any) -> None:
     assert not consent_now.covers("share") and consent_now.covers("contact")
     assert [o.kind for o in CaseOrders(field).orders()] == ["withdrawal"]
     assert any(e.action == "case-withdrawal" for e in field.audit.entries())
+    # Withdrawing statistics leaves the person out of the coordinator's report.
+    import pandas as pd
+
+    from fieldkit.analysis.report import _statistics_withdrawn
+
+    frame = pd.DataFrame({"client_pseudonym": [code, "OTHER-CODE"]})
+    assert _statistics_withdrawn(coordinator, frame) == set()
+    case_orders.withdraw_case(coordinator, code, ["statistics"])
+    assert _statistics_withdrawn(coordinator, frame) == {code}
     # The order itself names the case only sealed: the server holds no case code.
     assert code not in _server_text(breached.engine())
