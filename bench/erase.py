@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from _kit import PASSPHRASE, postgres_problem, postgres_url
+from _kit import PASSPHRASE, load_average, postgres_problem, postgres_url
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fieldkit.capture import new_case_code
@@ -266,6 +266,7 @@ def main() -> None:
             "other_records": n * OTHERS,
             "laptop": laptop,
             "server_sqlite": sqlite,
+            "load_average": round(load_average(), 2),
         }
         problem = postgres_problem()
         if problem is None:

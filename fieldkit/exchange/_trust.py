@@ -495,7 +495,7 @@ class Trust:
                 # This laptop was revoked: the cases assigned to it leave it (DESIGN §5).
                 from fieldkit.exchange.case_orders import honour_own_revocation
 
-                honour_own_revocation(self._ws)
+                honour_own_revocation(self._ws, self.device_id)
         return body.device_id
 
     def _apply_form(

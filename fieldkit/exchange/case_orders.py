@@ -431,14 +431,18 @@ def _assign(
     )
 
 
-def honour_own_revocation(ws: Workspace) -> int:
-    """This device was revoked: delete every record assigned to it; returns how many."""
-    ids = [
-        r.id
-        for r in ws.records.list()
-        if r.origin == "received" and CaseOrders(ws).grant(r.device, r.id) is not None
-    ]
-    return CaseOrders(ws).delete_records(ids)
+def honour_own_revocation(ws: Workspace, device_id: str) -> int:
+    """This device (``device_id``) was revoked: delete every record assigned to it; returns
+    how many."""
+    orders = CaseOrders(ws)
+    ids = []
+    for record in ws.records.list():
+        if record.origin != "received":
+            continue
+        grant = orders.grant(record.device, record.id)
+        if grant is not None and grant.assignee == device_id:
+            ids.append(record.id)
+    return orders.delete_records(ids)
 
 
 def take_assigned(ws: Workspace, trust: Trust, envelope: dict[str, Any]) -> str | None:
