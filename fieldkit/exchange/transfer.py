@@ -445,7 +445,7 @@ class _Taker:
     def __init__(
         self,
         ws: Workspace,
-        client: SyncClient,
+        client: SyncClient | None,
         info: Enrolment,
         trust: Trust | None,
         summary: PullSummary,
@@ -456,7 +456,8 @@ class _Taker:
         self._info = info
         self._trust = trust
         self._summary = summary
-        self._legacy = _LegacyKeys(ws, client) if trust is None else None
+        # A bundle (client None) is only ever taken by a workspace that trusts statements.
+        self._legacy = _LegacyKeys(ws, client) if trust is None and client is not None else None
         private = _private_keys(ws, info) if info.is_coordinator else []
         self._private: dict[str, X25519PrivateKey] = keys_by_id(private)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if self._private else None

@@ -1,0 +1,119 @@
+"""Sneakernet (DESIGN §6b): bundles carry what sync carries, taken exactly once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _client_kit import FORM, answers_of, capture, project, status_of, workspace
+
+from fieldkit import exchange
+from fieldkit.errors import CryptoError, NotEnrolled
+from fieldkit.exchange import bundle
+
+
+def _stick(tmp_path: Path) -> Path:
+    stick = tmp_path / "stick"
+    stick.mkdir(exist_ok=True)
+    return stick
+
+
+def test_field_records_reach_the_coordinator_once_and_a_receipt_marks_them_delivered(
+    tmp_path: Path, sync_server
+) -> None:  # type: ignore[no-untyped-def]
+    coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    ids = capture(field, 3)
+    draft = field.records.create_draft(form_id=FORM["id_string"], form_version=FORM["version"])
+    stick = _stick(tmp_path)
+
+    written = bundle.export_records_bundle(field, stick)
+    assert written.path is not None and written.records == 3
+    # A neutral name: nothing of the device, the form or the day.
+    assert written.path.name.startswith("fieldkit-") and written.path.suffix == ".fkb"
+    assert [p.name for p in stick.iterdir()] == [written.path.name]
+
+    taken = bundle.import_bundle(coordinator, written.path)
+    assert taken.pulled.records == 3 and not taken.nothing_new
+    assert set(answers_of(coordinator)) == set(ids)  # drafts never leave
+    assert draft.id not in answers_of(coordinator)
+    assert taken.receipt is not None and taken.receipt.parent == stick
+
+    again = bundle.import_bundle(coordinator, written.path)
+    assert again.already_imported and again.line().startswith("Nothing new")
+    assert len(answers_of(coordinator)) == 3
+
+    # Until the receipt comes back the records wait, and the next bundle offers them again.
+    assert set(status_of(field)[i] for i in ids) == {"finalized"}
+    offered = bundle.export_records_bundle(field, stick)
+    assert offered.records == 3
+    repeat = bundle.import_bundle(coordinator, offered.path)
+    assert repeat.pulled.records == 0 and repeat.pulled.already_had == 3 and repeat.nothing_new
+
+    delivered = bundle.import_bundle(field, taken.receipt)
+    assert delivered.delivered == 3
+    assert {status_of(field)[i] for i in ids} == {"sent"}
+    assert set(field.records.delivered_by().values()) == {"bundle"}
+    assert bundle.export_records_bundle(field, stick).path is None  # nothing waits now
+
+    # Sync afterwards sends nothing new, and the coordinator's pull changes nothing.
+    summary = exchange.sync(field)
+    assert summary.sent == 0
+    pulled = exchange.pull(coordinator)
+    assert pulled.records == 0 and len(answers_of(coordinator)) == 3
+
+
+def test_records_synced_first_then_bundled_are_nothing_new(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    capture(field, 2)
+    bundle_file = bundle.export_records_bundle(field, _stick(tmp_path)).path
+    assert bundle_file is not None
+    exchange.sync(field)
+    assert exchange.pull(coordinator).records == 2
+    result = bundle.import_bundle(coordinator, bundle_file)
+    assert result.pulled.records == 0 and result.pulled.already_had == 2
+    assert result.nothing_new and result.line().startswith("Nothing new")
+
+
+def test_bundled_first_then_synced_is_taken_once(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    ids = capture(field, 2)
+    path = bundle.export_records_bundle(field, _stick(tmp_path)).path
+    assert path is not None
+    assert bundle.import_bundle(coordinator, path).pulled.records == 2
+    exchange.sync(field)  # the same envelopes go to the server
+    pulled = exchange.pull(coordinator)
+    assert pulled.records == 0 and pulled.already_had == 2
+    assert sorted(answers_of(coordinator)) == sorted(ids)
+
+
+def test_coordinator_bundle_brings_forms_to_a_field_laptop(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
+    second = dict(FORM, version="2026120101", title="Household v2")
+    exchange.publish_form(coordinator, second)
+    written = bundle.export_project_bundle(coordinator, _stick(tmp_path), role="field")
+    assert written.path is not None and written.statements >= 4
+    result = bundle.import_bundle(field, written.path)
+    assert result.pulled.forms == 1
+    assert {f.version for f in field.forms.list()} == {FORM["version"], "2026120101"}
+    assert bundle.import_bundle(field, written.path).already_imported
+    # The same statements by sync: nothing new.
+    assert exchange.sync(field).pulled.forms == 0
+
+
+def test_a_bundle_for_another_project_is_refused(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    _, field = project(tmp_path / "a", sync_server.url, sync_server.admin_token)
+    other, _ = project(tmp_path / "b", sync_server.url, sync_server.admin_token)
+    capture(field, 1)
+    path = bundle.export_records_bundle(field, _stick(tmp_path)).path
+    assert path is not None
+    with pytest.raises(CryptoError, match="another project"):
+        bundle.import_bundle(other, path)
+    assert answers_of(other) == {}
+
+
+def test_an_unenrolled_laptop_needs_a_code(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, _ = project(tmp_path, sync_server.url, sync_server.admin_token)
+    path = bundle.export_project_bundle(coordinator, _stick(tmp_path), role="field").path
+    assert path is not None
+    with pytest.raises(NotEnrolled, match="--code"):
+        bundle.import_bundle(workspace(tmp_path, "fresh"), path)
