@@ -186,8 +186,12 @@ class BundleReader:
             raise UsageError(
                 f"cannot read {path}: {exc.strerror or exc.__class__.__name__}"
             ) from None
-        self.header, self._body_start = self._read_header()
-        self._body_end, self.trailer = self._read_trailer(size)
+        try:
+            self.header, self._body_start = self._read_header()
+            self._body_end, self.trailer = self._read_trailer(size)
+        except BaseException:
+            self._file.close()
+            raise
 
     def close(self) -> None:
         """Close the file."""
