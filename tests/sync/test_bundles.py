@@ -117,3 +117,69 @@ def test_an_unenrolled_laptop_needs_a_code(tmp_path: Path, sync_server) -> None:
     assert path is not None
     with pytest.raises(NotEnrolled, match="--code"):
         bundle.import_bundle(workspace(tmp_path, "fresh"), path)
+
+
+def test_a_never_online_laptop_enrols_receives_forms_and_delivers_by_bundle(
+    tmp_path: Path, sync_server
+) -> None:  # type: ignore[no-untyped-def]
+    coordinator, _ = project(tmp_path, sync_server.url, sync_server.admin_token)
+    stick = _stick(tmp_path)
+    written, issued = bundle.export_enrolment_bundle(coordinator, stick)
+    assert written.path is not None
+    remote = workspace(tmp_path, "remote")
+
+    enrolled = bundle.import_bundle(remote, written.path, code=str(issued.code))
+    assert enrolled.enrolled == require_fingerprint(coordinator)
+    assert [f.form_id for f in remote.forms.list()] == ["household"]
+    with pytest.raises(NotEnrolled, match="bundle"):
+        exchange.sync(remote)  # no server: records leave by bundle
+
+    ids = capture(remote, 2)
+    out = bundle.export_records_bundle(remote, stick)
+    assert out.records == 2
+    taken = bundle.import_bundle(coordinator, out.path)  # type: ignore[arg-type]
+    assert taken.certified == 1 and taken.pulled.records == 2
+    assert set(answers_of(coordinator)) == set(ids)
+    assert taken.receipt is not None
+
+    back = bundle.import_bundle(remote, taken.receipt)
+    assert back.delivered == 2 and set(status_of(remote).values()) == {"sent"}
+    assert remote.state.get(bundle.STATE_ENROL_REQUEST) is None  # certified now
+    # Later forms reach it by the next coordinator bundle.
+    exchange.publish_form(coordinator, dict(FORM, version="2026120201"))
+    forms = bundle.export_project_bundle(coordinator, stick, device=remote.device_id)
+    assert bundle.import_bundle(remote, forms.path).pulled.forms == 1  # type: ignore[arg-type]
+
+
+def require_fingerprint(ws) -> str:  # type: ignore[no-untyped-def]
+    return exchange.enrolment(ws).root.fingerprint  # type: ignore[union-attr, no-any-return]
+
+
+def test_offline_enrolment_refuses_a_code_of_another_bundle(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, _ = project(tmp_path, sync_server.url, sync_server.admin_token)
+    stick = _stick(tmp_path)
+    first, _ = bundle.export_enrolment_bundle(coordinator, stick)
+    _, other_code = bundle.export_enrolment_bundle(coordinator, tmp_path)
+    other_project, _ = project(tmp_path / "b", sync_server.url, sync_server.admin_token)
+    _, foreign_code = bundle.export_enrolment_bundle(other_project, tmp_path / "b")
+    remote = workspace(tmp_path, "remote")
+    for code in (other_code, foreign_code):
+        with pytest.raises(CryptoError, match="not made for your enrolment code|not the one"):
+            bundle.import_bundle(remote, first.path, code=str(code.code))  # type: ignore[arg-type]
+        assert not exchange.is_enrolled(remote) and remote.forms.list() == []
+
+
+def test_an_offline_code_spent_twice_is_refused(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    coordinator, _ = project(tmp_path, sync_server.url, sync_server.admin_token)
+    stick = _stick(tmp_path)
+    written, issued = bundle.export_enrolment_bundle(coordinator, stick)
+    laptops = [workspace(tmp_path, name) for name in ("one", "two")]
+    outs = []
+    for ws in laptops:
+        bundle.import_bundle(ws, written.path, code=str(issued.code))  # type: ignore[arg-type]
+        capture(ws, 1)
+        outs.append(bundle.export_records_bundle(ws, stick).path)
+    assert bundle.import_bundle(coordinator, outs[0]).certified == 1  # type: ignore[arg-type]
+    with pytest.raises(CryptoError, match="already used"):
+        bundle.import_bundle(coordinator, outs[1])  # type: ignore[arg-type]
+    assert len(answers_of(coordinator)) == 1
