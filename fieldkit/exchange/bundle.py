@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from fieldkit.store import Workspace
+    from sync.client import SyncClient
 
 __all__ = [
     "BundleExported",
@@ -64,6 +65,7 @@ __all__ = [
     "export_project_bundle",
     "export_records_bundle",
     "extra_sections",
+    "forward_relayed",
     "import_bundle",
 ]
 
@@ -730,6 +732,26 @@ def _import_project(
     if ws.state.get(STATE_ENROL_REQUEST) and trust.certificate(info.device_id) is not None:
         ws.state.set(STATE_ENROL_REQUEST, None)  # certified: the request has done its work
     return result
+
+
+def forward_relayed(ws: Workspace, client: SyncClient, *, batch_size: int = 250) -> int:
+    """Part of ``sync``: send other devices' envelopes this laptop carried by bundle, unread;
+    each is kept until the server answers ``created`` or ``duplicate`` (exactly once, as a
+    push). Returns how many the server now holds."""
+    waiting = ws.bundles.relay_waiting()
+    held = 0
+    for start in range(0, len(waiting), batch_size):
+        batch = waiting[start : start + batch_size]
+        results = client.push([item.envelope for item in batch], path="/v1/relay")
+        done = [
+            (item.device_id, item.record_id)
+            for item, result in zip(batch, results, strict=True)
+            if result.get("status") in ("created", "duplicate")
+            and result.get("record_id") == item.record_id
+        ]
+        ws.bundles.relay_sent(done)
+        held += len(done)
+    return held
 
 
 # --- offline enrolment --------------------------------------------------------------------------

@@ -125,6 +125,7 @@ class SyncSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0
     unsealed: int = 0  # finalized but not sealed: no project key known yet
+    relayed: int = 0  # other laptops' records, carried here by bundle, now on the server
     pulled: PullSummary = field(default_factory=PullSummary)
 
     def line(self) -> str:
@@ -136,6 +137,8 @@ class SyncSummary:
         if self.rejected:
             text += f", {len(self.rejected)} rejected"
         text += f"; {self.waiting} waiting."
+        if self.relayed:
+            text += f" Forwarded {self.relayed} record(s) carried here by bundle."
         if self.unsealed:
             text += f" {self.unsealed} wait for the project's key (sync again later)."
         if self.pulled.forms:
@@ -191,6 +194,9 @@ def sync(
         check_server(client)
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
+        from fieldkit.exchange.bundle import forward_relayed
+
+        summary.relayed = forward_relayed(ws, client, batch_size=batch_size)
         summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)

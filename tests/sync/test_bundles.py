@@ -183,3 +183,62 @@ def test_an_offline_code_spent_twice_is_refused(tmp_path: Path, sync_server) -> 
     with pytest.raises(CryptoError, match="already used"):
         bundle.import_bundle(coordinator, outs[1])  # type: ignore[arg-type]
     assert len(answers_of(coordinator)) == 1
+
+
+def test_a_relay_laptop_forwards_envelopes_it_cannot_read(tmp_path: Path, sync_server) -> None:  # type: ignore[no-untyped-def]
+    from _client_kit import field_device
+
+    coordinator, remote = project(tmp_path, sync_server.url, sync_server.admin_token)
+    relay = field_device(tmp_path, sync_server.url, coordinator, name="relay")
+    exchange.sync(relay)  # the relay has the remote laptop's certificate
+    ids = capture(remote, 3, marker="CANARY-relay ")
+    path = bundle.export_records_bundle(remote, _stick(tmp_path)).path
+    assert path is not None
+
+    carried = bundle.import_bundle(relay, path)
+    assert carried.relayed == 3 and carried.receipt is None
+    assert relay.records.list() == []  # carried, never opened
+    assert bundle.import_bundle(relay, path).already_imported
+
+    summary = exchange.sync(relay)
+    assert summary.relayed == 3 and "Forwarded 3" in summary.line()
+    assert exchange.sync(relay).relayed == 0  # sent once
+    assert exchange.pull(coordinator).records == 3
+    assert set(answers_of(coordinator)) == set(ids)
+    # The coordinator then gets the same bundle by hand: nothing new, and a receipt.
+    again = bundle.import_bundle(coordinator, path)
+    assert again.pulled.already_had == 3 and again.nothing_new and again.receipt is not None
+    # The remote laptop syncing itself later: the server answers duplicate.
+    assert exchange.sync(remote).already_on_server == 3
+
+
+def test_the_server_relays_only_certified_devices_envelopes_unchanged(sync_server) -> None:  # type: ignore[no-untyped-def]
+    import requests
+    from _server_kit import Device, create_project, enroll, seal
+
+    url = sync_server.url
+    proj = create_project(url, sync_server.admin_token)
+    owner = enroll(url, sync_server.admin_token, proj)
+    carrier = enroll(url, sync_server.admin_token, proj)
+    stranger = Device(project_id=proj.project_id)  # never enrolled on this server
+    good = seal(owner, proj, {"/data/site": "x"})
+    tampered = seal(owner, proj, {"/data/site": "y"}).model_copy(
+        update={"signature": good.signature}
+    )
+    unknown = seal(stranger, proj, {"/data/site": "z"})
+
+    def relay(envelopes):  # type: ignore[no-untyped-def]
+        body = {"envelopes": [e.model_dump(mode="json") for e in envelopes]}
+        r = requests.post(url + "/v1/relay", json=body, headers=carrier.auth, timeout=30)
+        assert r.status_code == 200, r.text
+        return [(x["status"], x.get("reason") or "") for x in r.json()["results"]]
+
+    got = relay([good, tampered, unknown])
+    assert got[0] == ("created", "")
+    assert got[1][0] == "rejected" and "signature" in got[1][1]
+    assert got[2][0] == "rejected" and "not a certified device" in got[2][1]
+    assert relay([good])[0][0] == "duplicate"
+    # The owner pushing the same bytes itself: duplicate, stored once under its own id.
+    body = {"envelopes": [good.model_dump(mode="json")]}
+    r = requests.post(url + "/v1/push", json=body, headers=owner.auth, timeout=30)
+    assert r.json()["results"][0]["status"] == "duplicate"
