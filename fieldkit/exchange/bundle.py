@@ -19,42 +19,26 @@ write for an export, and how to take a payload in. See ``extra_sections``.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from pydantic import ValidationError
-
-from fieldkit.errors import AuthError, CryptoError, NotEnrolled, UsageError
+from fieldkit.errors import CryptoError, NotEnrolled, UsageError
 from fieldkit.exchange._container import SUFFIX, BundleHeader, BundleReader, BundleWriter
 from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import (
-    STATE_OFFLINE,
     Enrolment,
     ProjectRoot,
     enrolment,
     is_enrolled,
-    save_enrolment,
 )
 from fieldkit.exchange._trust import Trust, stamp
-from fieldkit.exchange.transfer import PullSummary, _Taker
-from sync.protocol import (
-    PendingEnrolment,
-    ProjectBody,
-    ProjectIdentity,
-    Statement,
-    b64decode,
-    b64encode,
-    canonical_json,
-)
+from fieldkit.exchange.transfer import PullSummary
+from sync.protocol import b64encode, canonical_json
 
 if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
     from fieldkit.store import Workspace
     from sync.client import SyncClient
 
@@ -62,6 +46,7 @@ __all__ = [
     "BundleExported",
     "BundleImported",
     "Section",
+    "export_enrolment_bundle",
     "export_project_bundle",
     "export_records_bundle",
     "extra_sections",
@@ -404,6 +389,16 @@ def import_bundle(
 ) -> BundleImported:
     """Verify a bundle, then apply it exactly once in one transaction (see the module doc).
     A laptop not enrolled yet enrols from a coordinator's enrolment bundle with its ``code``."""
+    from fieldkit.exchange._bundle_import import (
+        check_signer,
+        enrol_from,
+        import_project,
+        import_records,
+        item_json,
+        sha,
+        write_receipt,
+    )
+
     with BundleReader(path) as reader:
         digest = reader.digest()
         if not is_enrolled(ws):
@@ -412,7 +407,7 @@ def import_bundle(
                     "this workspace is not enrolled: enrol from your coordinator's enrolment "
                     "bundle with `fieldkit bundle import FILE --code CODE`"
                 )
-            return _enrol_from(ws, reader, digest, code)
+            return enrol_from(ws, reader, digest, code)
         if code is not None:
             from fieldkit.exchange._state import refuse_second_enrolment
 
@@ -424,313 +419,28 @@ def import_bundle(
         trust = Trust(ws, root, device_id=info.device_id)
         when = ws.bundles.imported_at(reader.header.bundle_id)
         if when is not None:
-            _check_signer(reader, trust, digest, pending=None)
+            check_signer(reader, trust, digest, pending=None)
             again = BundleImported(already_imported=when)
             if reader.header.kind == RECORDS and info.is_coordinator:
                 # The field laptop may have lost the receipt: the same one is written again.
                 held = [
-                    (str(_json(p).get("header", {}).get("record_id")), _sha(p))
+                    (str(item_json(p).get("header", {}).get("record_id")), sha(p))
                     for k, p in reader.items()
                     if k == ENVELOPE
                 ]
-                again.receipt = _write_receipt(
+                again.receipt = write_receipt(
                     ws, info, trust, receipt_dir or path.parent, reader.header.signer, held, []
                 )
             return again
         extra = {s.kind: s for s in (sections if sections is not None else extra_sections())}
         if reader.header.kind == RECORDS:
-            result = _import_records(
+            result = import_records(
                 ws, info, trust, reader, digest, extra, receipt_dir=receipt_dir or path.parent
             )
         elif reader.header.kind == PROJECT:
-            result = _import_project(ws, info, trust, reader, digest)
+            result = import_project(ws, info, trust, reader, digest)
         else:
             raise UsageError("this bundle is of a kind this fieldkit does not know: upgrade it")
-    return result
-
-
-def _check_signer(
-    reader: BundleReader,
-    trust: Trust,
-    digest: bytes,
-    *,
-    pending: Ed25519PublicKey | None,
-) -> None:
-    """The bundle's signatures hold, by a device the project certified and has not revoked
-    (and, for a project bundle, by the project signing key and a coordinator)."""
-    from cryptography.exceptions import InvalidSignature
-
-    from fieldkit.exchange._container import signed_message
-
-    header, trailer = reader.header, reader.trailer
-    cert = trust.certificate(header.signer)
-    if cert is not None and not cert.active:
-        raise CryptoError(
-            "this bundle is signed by a device whose certificate was revoked; nothing was imported"
-        )
-    key = trust.device_key(header.signer)
-    if key is None and header.signer == trust.root.creator and trust.root.creator_key:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-        key = Ed25519PublicKey.from_public_bytes(b64decode(trust.root.creator_key))
-    if key is None:
-        key = pending
-    if key is None:
-        raise CryptoError(
-            "this bundle is signed by a device the project has not certified; nothing was imported"
-        )
-    message = signed_message(digest)
-    try:
-        key.verify(b64decode(str(trailer.get("signature") or "")), message)
-    except (InvalidSignature, ValueError):
-        raise CryptoError(
-            "this bundle's signature does not hold: it was changed after it was made; nothing "
-            "was imported"
-        ) from None
-    if header.kind == PROJECT:
-        is_coordinator = (cert is not None and cert.role == "coordinator") or (
-            header.signer == trust.root.creator
-        )
-        try:
-            if not is_coordinator:
-                raise ValueError
-            trust.root.verify_key().verify(
-                b64decode(str(trailer.get("project_signature") or "")), message
-            )
-        except (InvalidSignature, ValueError):
-            raise CryptoError(
-                "this bundle is not signed by the project; nothing was imported"
-            ) from None
-
-
-def _items(reader: BundleReader, known: Iterable[str]) -> Iterator[tuple[str, bytes]]:
-    allowed = set(known)
-    for kind, payload in reader.items():
-        if kind not in allowed:
-            raise UsageError(
-                f"this bundle carries items of a kind this fieldkit does not know ({kind[:32]}): "
-                "upgrade fieldkit; nothing was imported"
-            )
-        yield kind, payload
-
-
-def _json(payload: bytes) -> dict[str, Any]:
-    invalid = CryptoError("this bundle holds an item that is not valid; nothing was imported")
-    try:
-        data = json.loads(payload)
-    except (ValueError, RecursionError):
-        raise invalid from None
-    if not isinstance(data, dict):
-        raise invalid
-    return data
-
-
-def _pending_request(reader: BundleReader) -> PendingEnrolment | None:
-    """The enrolment request of an offline-enrolled laptop, if its bundle carries one."""
-    for kind, payload in reader.items():
-        if kind == ENROLMENT:
-            try:
-                pending = PendingEnrolment.model_validate(_json(payload))
-            except ValidationError:
-                raise CryptoError("this bundle's enrolment request is malformed") from None
-            if pending.device_id != reader.header.signer:
-                raise CryptoError("this bundle's enrolment request names another device")
-            return pending
-        if kind == ENVELOPE:
-            return None  # the request is always first
-    return None
-
-
-def _import_records(
-    ws: Workspace,
-    info: Enrolment,
-    trust: Trust,
-    reader: BundleReader,
-    digest: bytes,
-    extra: dict[str, Section],
-    *,
-    receipt_dir: Path,
-) -> BundleImported:
-    """A field laptop's records: a coordinator opens and stores them (and writes a receipt);
-    any other laptop relays them, unread, to the server on its next sync."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from fieldkit.crypto.envelope import verify_envelope
-    from fieldkit.exchange.joining import certificate_for
-
-    signer = reader.header.signer
-    result = BundleImported()
-    certificate: Statement | None = None
-    request: PendingEnrolment | None = None
-    pending_key = None
-    if trust.certificate(signer) is None and info.is_coordinator:
-        request = _pending_request(reader)
-        if request is not None:
-            made = certificate_for(trust, request)
-            if isinstance(made, Statement):
-                certificate = made
-                pending_key = Ed25519PublicKey.from_public_bytes(b64decode(request.ed25519))
-            elif isinstance(made, str):
-                raise CryptoError(f"this bundle's enrolment was refused: {made}; nothing imported")
-    _check_signer(reader, trust, digest, pending=pending_key)
-    summary = result.pulled
-    taker = _Taker(ws, None, info, trust, summary, workers=2) if info.is_coordinator else None
-    held: list[tuple[str, str]] = []
-    try:
-        with ws.transaction():
-            if certificate is not None:
-                assert request is not None
-                trust.mark_code_used(request.code_id, request.device_id)
-                verdict = trust.accept(certificate)
-                trust.flush()
-                if not verdict.accepted:
-                    raise CryptoError(f"a certificate made here does not verify: {verdict.reason}")
-                result.certified = 1
-                result.statements += 1
-            run: list[dict[str, Any]] = []
-            for kind, payload in _items(reader, {ENVELOPE, ENROLMENT, *extra}):
-                if kind == ENROLMENT:
-                    continue
-                if kind != ENVELOPE:
-                    result.extra += bool(extra[kind].take(ws, payload, signer=signer))
-                    continue
-                envelope = _json(payload)
-                header = envelope.get("header")
-                if not isinstance(header, dict) or header.get("device_id") != signer:
-                    raise CryptoError(
-                        "this bundle carries a record of another device; nothing was imported"
-                    )
-                if header.get("project_id") != info.project_id:
-                    raise CryptoError(
-                        "this bundle carries a record of another project; nothing was imported"
-                    )
-                held.append((str(header.get("record_id")), _sha(payload)))
-                if _erased(ws, header.get("case_id")):
-                    summary.items_refused["its case was erased"] += 1
-                    continue
-                if taker is not None:
-                    run.append({"type": "envelope", "envelope": envelope, "received_at": None})
-                    if len(run) >= 500:
-                        taker.apply_page(run)
-                        run = []
-                else:
-                    key = trust.device_key(signer)
-                    if key is None:
-                        raise CryptoError(
-                            "this laptop holds no certificate of the device that made this "
-                            "bundle (sync once to receive it); nothing was imported"
-                        )
-                    verify_envelope(payload, verify_key=key, project_id=info.project_id)
-                    result.relayed += ws.bundles.relay(
-                        device_id=signer, record_id=str(header["record_id"]), envelope=payload
-                    )
-            if taker is not None:
-                taker.apply_page(run)
-            summary.held = ws.held.count()
-            ws.bundles.remember(bundle_id=reader.header.bundle_id, kind=RECORDS, signer=signer)
-    finally:
-        if taker is not None:
-            taker.close()
-    if taker is not None:
-        new = [certificate.model_dump(mode="json")] if certificate is not None else []
-        result.receipt = _write_receipt(ws, info, trust, receipt_dir, signer, held, new)
-    return result
-
-
-def _sha(payload: bytes) -> str:
-    return hashlib.sha256(payload).hexdigest()
-
-
-def _write_receipt(
-    ws: Workspace,
-    info: Enrolment,
-    trust: Trust,
-    folder: Path,
-    device_id: str,
-    items: list[tuple[str, str]],
-    statements: list[dict[str, Any]],
-) -> Path | None:
-    """A small project-signed bundle for ``device_id``: receipts for what is held here now,
-    and any certificate this import issued (None when there is nothing to say)."""
-    receipts = _receipts(ws, device_id, items)
-    if not receipts and not statements:
-        return None
-    if not folder.is_dir():
-        raise UsageError(f"no folder {folder} to write the receipt in")
-    written = _write_project_bundle(
-        ws,
-        info,
-        trust,
-        folder,
-        audience=device_id,
-        statements=[{"statement": s, "definition": None} for s in statements],
-        receipts=receipts,
-    )
-    return written.path
-
-
-def _erased(ws: Workspace, case_id: Any) -> bool:
-    """Whether the project ordered this case erased: its records never come back by bundle."""
-    return bool(case_id) and bool(ws.statements.list(kind="erasure", subject=str(case_id)))
-
-
-def _receipts(ws: Workspace, device_id: str, items: list[tuple[str, str]]) -> list[dict[str, str]]:
-    """Receipts for the envelopes of ``device_id`` this coordinator now holds (stored or held)."""
-    from fieldkit.errors import RecordNotFound
-
-    held = {h.record_id for h in ws.held.list(device_ids=[device_id])}
-    out = []
-    for record_id, sha in items:
-        try:
-            here = ws.records.get(record_id).device == device_id
-        except RecordNotFound:
-            here = record_id in held
-        if here:
-            out.append({"device_id": device_id, "record_id": record_id, "sha256": sha})
-    return out
-
-
-def _import_project(
-    ws: Workspace,
-    info: Enrolment,
-    trust: Trust,
-    reader: BundleReader,
-    digest: bytes,
-) -> BundleImported:
-    """A coordinator's bundle: statements, checked and applied like a pull's; receipts."""
-    _check_signer(reader, trust, digest, pending=None)
-    result = BundleImported()
-    taker = _Taker(ws, None, info, trust, result.pulled, workers=2)
-    before = len(ws.statements.list())
-    try:
-        with ws.transaction():
-            run: list[dict[str, Any]] = []
-            delivered: list[str] = []
-            for kind, payload in _items(reader, {STATEMENT, RECEIPT}):
-                item = _json(payload)
-                if kind == STATEMENT:
-                    run.append({"type": "statement", **item})
-                    continue
-                if item.get("device_id") != info.device_id:
-                    continue  # a receipt for another laptop
-                stored = ws.records.envelope(str(item.get("record_id")))
-                if (
-                    stored is not None
-                    and stored.sent_at is None
-                    and hashlib.sha256(stored.envelope).hexdigest() == item.get("sha256")
-                ):
-                    delivered.append(stored.record_id)
-            taker.apply_page(run)
-            ws.records.mark_sent(delivered, by="bundle")
-            result.delivered = len(delivered)
-            result.statements = len(ws.statements.list()) - before
-            ws.bundles.remember(
-                bundle_id=reader.header.bundle_id, kind=PROJECT, signer=reader.header.signer
-            )
-    finally:
-        taker.close()
-    if ws.state.get(STATE_ENROL_REQUEST) and trust.certificate(info.device_id) is not None:
-        ws.state.set(STATE_ENROL_REQUEST, None)  # certified: the request has done its work
     return result
 
 
@@ -752,111 +462,3 @@ def forward_relayed(ws: Workspace, client: SyncClient, *, batch_size: int = 250)
         ws.bundles.relay_sent(done)
         held += len(done)
     return held
-
-
-# --- offline enrolment --------------------------------------------------------------------------
-
-
-def _enrol_from(ws: Workspace, reader: BundleReader, digest: bytes, code: str) -> BundleImported:
-    """Enrol a never-online laptop from a coordinator's enrolment bundle and its code: the
-    same fingerprint, MAC and signature checks as online enrolment (joining.check_offer)."""
-    from fieldkit.crypto import enrolment as codes
-    from fieldkit.exchange.code import EnrolmentCode
-    from fieldkit.exchange.joining import check_offer
-
-    parsed = EnrolmentCode.parse(code)
-    cid = codes.code_id(parsed.secret)
-    if reader.header.kind != PROJECT:
-        raise UsageError("this is not a coordinator's enrolment bundle")
-    project: Statement | None = None
-    offer: Statement | None = None
-    for kind, payload in reader.items():
-        if kind != STATEMENT:
-            continue
-        try:
-            statement = Statement.model_validate(_json(payload).get("statement"))
-        except ValidationError:
-            continue
-        if statement.kind == "project" and project is None:
-            project = statement
-        elif statement.kind == "enrol_offer" and statement.body.get("code_id") == cid:
-            offer = statement
-    refusal = CryptoError(
-        "this bundle was not made for your enrolment code (another project, or another "
-        "code): nothing was stored; tell your coordinator"
-    )
-    if project is None or offer is None:
-        raise refusal
-    try:
-        body = ProjectBody.model_validate(project.body)
-    except ValidationError:
-        raise refusal from None
-    identity = ProjectIdentity(
-        project_id=reader.header.project_id, name=body.name, signing_key=body.signing_key
-    )
-    role = str(offer.body.get("role"))
-    root = check_offer(identity, offer, parsed, role=role)
-    # The whole bundle must be the project's, not only the offer inside it.
-    from cryptography.exceptions import InvalidSignature
-
-    from fieldkit.exchange._container import signed_message
-
-    try:
-        root.verify_key().verify(
-            b64decode(str(reader.trailer.get("project_signature") or "")),
-            signed_message(digest),
-        )
-    except (InvalidSignature, ValueError):
-        raise refusal from None
-    if role != "field":
-        raise UsageError("a coordinator enrols online (it needs the server for the project keys)")
-    from fieldkit.clock import utc_text
-
-    x25519 = b64encode(ws.device.x25519_public)
-    ed25519 = b64encode(ws.device.ed25519_public)
-    request = {
-        "code_id": cid,
-        "device_id": ws.device_id,
-        "x25519": x25519,
-        "ed25519": ed25519,
-        "name": None,
-        "mac": b64encode(
-            codes.device_mac(
-                parsed.secret,
-                code=cid,
-                device_id=ws.device_id,
-                x25519=x25519,
-                ed25519=ed25519,
-                name=None,
-            )
-        ),
-        "enrolled_at": utc_text(),
-    }
-    info = Enrolment(
-        server_url="",
-        token="",
-        device_id=ws.device_id,
-        project_id=root.project_id,
-        project_name=root.name,
-        role=role,
-        insecure_http=False,
-        root=root,
-    )
-    result = BundleImported(enrolled=root.fingerprint)
-    with ws.transaction():
-        save_enrolment(ws, info)
-        ws.state.set(STATE_OFFLINE, True)
-        ws.state.set(STATE_ENROL_REQUEST, request)
-        trust = Trust(ws, root, device_id=ws.device_id)
-        taker = _Taker(ws, None, info, trust, result.pulled, workers=1)
-        try:
-            run = [{"type": "statement", **_json(p)} for k, p in reader.items() if k == STATEMENT]
-            taker.apply_page(run)
-        finally:
-            taker.close()
-        if trust.current_key() is None:
-            raise AuthError("the enrolment bundle holds no project key; ask for a new one")
-        ws.bundles.remember(
-            bundle_id=reader.header.bundle_id, kind=PROJECT, signer=reader.header.signer
-        )
-    return result

@@ -60,6 +60,7 @@ def test_enrol_receive_forms_and_deliver_by_usb(
     out = _run(runner, remote, "bundle", "import", enrolment_file, "--code", "-", input=code + "\n")
     assert "Enrolled from the bundle (project fingerprint" in out and "1 form version" in out
     assert "Error: this laptop was enrolled from a bundle" in _run(runner, remote, "sync", code=1)
+    assert "Visits 2026" in _run(runner, remote, "project", "show", "--no-qr")
     with open_workspace(remote, passphrase=PASSPHRASE) as ws:
         for site in ("KE-0101", "KE-0102"):
             draft = ws.records.create_draft(form_id="visits", form_version="2026112801")
