@@ -283,18 +283,13 @@ def _erased(ws: Workspace, case_id: Any) -> bool:
 
 def _receipts(ws: Workspace, device_id: str, items: list[tuple[str, str]]) -> list[dict[str, str]]:
     """Receipts for the envelopes of ``device_id`` this coordinator now holds (stored or held)."""
-    from fieldkit.errors import RecordNotFound
-
     held = {h.record_id for h in ws.held.list(device_ids=[device_id])}
-    out = []
-    for record_id, sha in items:
-        try:
-            here = ws.records.get(record_id).device == device_id
-        except RecordNotFound:
-            here = record_id in held
-        if here:
-            out.append({"device_id": device_id, "record_id": record_id, "sha256": sha})
-    return out
+    made_by = ws.records.devices_of(record_id for record_id, _ in items)
+    return [
+        {"device_id": device_id, "record_id": record_id, "sha256": sha}
+        for record_id, sha in items
+        if made_by.get(record_id, device_id if record_id in held else None) == device_id
+    ]
 
 
 def import_project(

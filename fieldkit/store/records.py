@@ -326,6 +326,20 @@ class Records:
         )
         return StoredEnvelope(row[0], bytes(row[1]), row[2], row[3]) if row else None
 
+    def devices_of(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Record id → the device that made it, for those of ``record_ids`` held here."""
+        ids = builtins.list(record_ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.all(
+                f"SELECT id, device FROM records WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                chunk,
+            )
+            out.update((str(r[0]), str(r[1])) for r in rows)
+        return out
+
     def delivered_by(self) -> dict[str, str]:
         """How each delivered record left: record id → ``sync`` or ``bundle``."""
         rows = self._db.all(
