@@ -212,10 +212,11 @@ def test_a_relay_laptop_forwards_envelopes_it_cannot_read(tmp_path: Path, sync_s
     assert exchange.sync(remote).already_on_server == 3
 
 
-def test_the_server_relays_only_certified_devices_envelopes_unchanged(sync_server) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_relays_only_certified_devices_envelopes_unchanged(any_sync_server) -> None:  # type: ignore[no-untyped-def]
     import requests
     from _server_kit import Device, create_project, enroll, seal
 
+    sync_server = any_sync_server
     url = sync_server.url
     proj = create_project(url, sync_server.admin_token)
     owner = enroll(url, sync_server.admin_token, proj)
