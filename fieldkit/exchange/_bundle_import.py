@@ -239,8 +239,7 @@ def import_records(
         if taker is not None:
             taker.close()
     if taker is not None:
-        new = [certificate.model_dump(mode="json")] if certificate is not None else []
-        result.receipt = write_receipt(ws, info, trust, receipt_dir, signer, held, new)
+        result.receipt = write_receipt(ws, info, trust, receipt_dir, signer, held)
     return result
 
 
@@ -255,11 +254,12 @@ def write_receipt(
     folder: Path,
     device_id: str,
     items: list[tuple[str, str]],
-    statements: list[dict[str, Any]],
 ) -> Path | None:
     """A small project-signed bundle for ``device_id``: receipts for what is held here now,
-    and any certificate this import issued (None when there is nothing to say)."""
+    and the device's own certificate (a laptop enrolled by bundle learns it is certified from
+    it; sent every time, since an earlier receipt may have been lost). None: nothing to say."""
     receipts = _receipts(ws, device_id, items)
+    statements = [s.statement for s in ws.statements.list(kind="device", subject=device_id)]
     if not receipts and not statements:
         return None
     if not folder.is_dir():

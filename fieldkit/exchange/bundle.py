@@ -429,7 +429,7 @@ def import_bundle(
                     if k == ENVELOPE
                 ]
                 again.receipt = write_receipt(
-                    ws, info, trust, receipt_dir or path.parent, reader.header.signer, held, []
+                    ws, info, trust, receipt_dir or path.parent, reader.header.signer, held
                 )
             return again
         extra = {s.kind: s for s in (sections if sections is not None else extra_sections())}
