@@ -244,6 +244,7 @@ def import_records(
 
 
 def sha(payload: bytes) -> str:
+    """The hex SHA-256 a receipt names an envelope's bytes by."""
     return hashlib.sha256(payload).hexdigest()
 
 
