@@ -232,11 +232,12 @@ class SyncClient:
             "POST", "/v1/projects", json_body=body, bearer=admin_token, idempotent=False
         )
 
-    def push(self, envelopes: Sequence[bytes]) -> list[dict[str, Any]]:
-        """``POST /v1/push`` of canonical envelope bytes; one result per envelope, in order."""
+    def push(self, envelopes: Sequence[bytes], *, path: str = "/v1/push") -> list[dict[str, Any]]:
+        """``POST /v1/push`` of canonical envelope bytes; one result per envelope, in order
+        (``path="/v1/relay"``: other devices' envelopes carried here by bundle)."""
         # The envelopes are already canonical JSON: splice them in rather than re-encode.
         raw = b'{"envelopes":[' + b",".join(envelopes) + b"]}"
-        reply = self._call("POST", "/v1/push", raw_body=raw)
+        reply = self._call("POST", path, raw_body=raw)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(envelopes):
             raise ProtocolError("the server's push reply does not match the batch sent")

@@ -129,6 +129,7 @@ class SyncSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0
     unsealed: int = 0  # finalized but not sealed: no project key known yet
+    relayed: int = 0  # other laptops' records, carried here by bundle, now on the server
     pulled: PullSummary = field(default_factory=PullSummary)
 
     def line(self) -> str:
@@ -140,6 +141,8 @@ class SyncSummary:
         if self.rejected:
             text += f", {len(self.rejected)} rejected"
         text += f"; {self.waiting} waiting."
+        if self.relayed:
+            text += f" Forwarded {self.relayed} record(s) carried here by bundle."
         if self.unsealed:
             text += f" {self.unsealed} wait for the project's key (sync again later)."
         if self.pulled.forms:
@@ -197,6 +200,9 @@ def sync(
         check_server(client)
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
+        from fieldkit.exchange.bundle import forward_relayed
+
+        summary.relayed = forward_relayed(ws, client, batch_size=batch_size)
         summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
@@ -455,7 +461,7 @@ class _Taker:
     def __init__(
         self,
         ws: Workspace,
-        client: SyncClient,
+        client: SyncClient | None,
         info: Enrolment,
         trust: Trust | None,
         summary: PullSummary,
@@ -466,7 +472,8 @@ class _Taker:
         self._info = info
         self._trust = trust
         self._summary = summary
-        self._legacy = _LegacyKeys(ws, client) if trust is None else None
+        # A bundle (client None) is only ever taken by a workspace that trusts statements.
+        self._legacy = _LegacyKeys(ws, client) if trust is None and client is not None else None
         private = _private_keys(ws, info) if info.is_coordinator else []
         self._private: dict[str, X25519PrivateKey] = keys_by_id(private)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if self._private else None

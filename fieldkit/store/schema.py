@@ -160,8 +160,39 @@ def _case_orders(db: Database) -> None:
     )
 
 
+def _bundles(db: Database) -> None:
+    """Sneakernet (DESIGN §6b): how each envelope was delivered, the bundles already imported
+    (exactly once), and other devices' envelopes a relay laptop forwards on its next sync."""
+    db.script(
+        """
+        ALTER TABLE envelopes ADD COLUMN delivered_by TEXT;
+        CREATE TABLE bundles_imported (
+            bundle_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            signer TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE relayed (
+            device_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            envelope BLOB NOT NULL,
+            received_at TEXT NOT NULL,
+            sent_at TEXT,
+            PRIMARY KEY (device_id, record_id)
+        )
+        """
+    )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at, _case_orders]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _received_at,
+    _case_orders,
+    _bundles,
+]
 
 
 def current_version() -> int:

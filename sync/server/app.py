@@ -287,6 +287,25 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         )
         return p.PushResponse(results=results)
 
+    @app.post("/v1/relay", response_model=p.PushResponse, tags=["sync"])
+    def relay(
+        body: p.PushRequest, caller: CallerDep, engine: EngineDep, request: Request
+    ) -> p.PushResponse:
+        """Store other devices' envelopes a laptop carried by bundle, as their own push would."""
+        from sync.server.relay import relay as relay_envelopes
+
+        require_device(caller)
+        if len(body.envelopes) > settings.max_batch:
+            raise PayloadTooLarge(f"batch over {settings.max_batch} envelopes")
+        results = relay_envelopes(
+            engine,
+            caller=caller,
+            batch=body.envelopes,
+            settings=settings,
+            verifier=request.app.state.verifier,
+        )
+        return p.PushResponse(results=results)
+
     @app.get(
         "/v1/pull",
         response_class=Response,
