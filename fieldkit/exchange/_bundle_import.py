@@ -212,9 +212,6 @@ def import_records(
                         "this bundle carries a record of another project; nothing was imported"
                     )
                 held.append((str(header.get("record_id")), sha(payload)))
-                if _erased(ws, header.get("case_id")):
-                    summary.items_refused["its case was erased"] += 1
-                    continue
                 if taker is not None:
                     run.append({"type": "envelope", "envelope": envelope, "received_at": None})
                     if len(run) >= 500:
@@ -275,11 +272,6 @@ def write_receipt(
         receipts=receipts,
     )
     return written.path
-
-
-def _erased(ws: Workspace, case_id: Any) -> bool:
-    """Whether the project ordered this case erased: its records never come back by bundle."""
-    return bool(case_id) and bool(ws.statements.list(kind="erasure", subject=str(case_id)))
 
 
 def _receipts(ws: Workspace, device_id: str, items: list[tuple[str, str]]) -> list[dict[str, str]]:

@@ -21,7 +21,6 @@ from fieldkit.errors import CryptoError, StorageFull
 from fieldkit.exchange import bundle
 from fieldkit.exchange.joining import require_trust
 from fieldkit.store import open_workspace
-from sync.protocol import ErasureBody
 
 
 def _stick(tmp_path: Path) -> Path:
@@ -142,25 +141,44 @@ def test_a_bundle_from_a_device_not_certified_here_is_refused(tmp_path: Path, sy
 def test_an_old_bundle_replayed_after_erasure_brings_nothing_back(
     tmp_path: Path, sync_server
 ) -> None:  # type: ignore[no-untyped-def]
-    from _client_kit import FORM
+    from fieldkit.capture import new_case_code
+    from fieldkit.exchange import case_orders
 
+    case_form = {
+        "type": "survey",
+        "name": "data",
+        "id_string": "intake",
+        "version": "2026120201",
+        "title": "Intake",
+        "default_language": "default",
+        "children": [{"type": "text", "name": "client_pseudonym", "label": "Case code"}],
+    }
     coordinator, field = project(tmp_path, sync_server.url, sync_server.admin_token)
-    with field.records.batch():
+    exchange.publish_form(coordinator, dict(case_form))
+    exchange.sync(field)
+    code = new_case_code(field)
+
+    def record() -> str:
+        answers = {"/data/client_pseudonym": code}
         draft = field.records.create_draft(
-            form_id=FORM["id_string"], form_version=FORM["version"], case_id="CASE-7"
+            form_id="intake", form_version=case_form["version"], answers=answers
         )
-        field.records.finalize(draft.id, answers={"/data/site": "KE-1"})
+        field.records.finalize(draft.id, answers=answers)
+        return draft.id
+
+    first = record()
+    exchange.sync(field)
+    assert exchange.pull(coordinator).records == 1
+    # A second record of the case leaves by stick, and the case is erased before it arrives.
+    record()
     kept = capture(field, 1)
     old = bundle.export_records_bundle(field, _stick(tmp_path)).path
     assert old is not None
-    # The project orders case CASE-7 erased before the bundle reaches the coordinator.
-    _, trust = require_trust(coordinator, signer=True)
-    with coordinator.transaction():
-        assert trust.accept(trust.issue("erasure", ErasureBody(case_id="CASE-7"))).accepted
-        trust.flush()
+    case_orders.erase_case(coordinator, code)
+    assert first not in answers_of(coordinator)
     result = bundle.import_bundle(coordinator, old)
     assert set(answers_of(coordinator)) == set(kept)
-    assert result.pulled.items_refused["its case was erased"] == 1
+    assert result.pulled.erased == 1
     assert bundle.import_bundle(coordinator, old).already_imported
 
 
