@@ -32,6 +32,7 @@ from fieldkit.errors import (
 from fieldkit.store import schema, unlock_cache
 from fieldkit.store._db import Database
 from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete, stale_temps
+from fieldkit.store.attachments import Attachments
 from fieldkit.store.audit import Audit
 from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
@@ -143,8 +144,8 @@ class WorkspaceClock:
 
 
 class Workspace:
-    """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``,
-    ``statements`` and ``held``."""
+    """An open workspace: ``forms``, ``records``, ``attachments``, ``state``, ``audit``,
+    ``device``, ``clock``, ``statements`` and ``held``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -162,6 +163,7 @@ class Workspace:
         self.audit = Audit(db, key=session.audit, device=self.device_id)
         self.forms = Forms(db, self.audit)
         self.records = Records(self, db)
+        self.attachments = Attachments(db, device=self.device_id)
         self.statements = Statements(db)
         self.held = Held(db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
