@@ -28,6 +28,12 @@ from pydantic import ValidationError
 
 from fieldkit.crypto.envelope import keys_by_id, open_envelope
 from fieldkit.errors import AuthError, CryptoError, FormError, ProtocolError, RecordNotFound
+from fieldkit.exchange._attachments import (
+    AttachmentTransfer,
+    fetch_attachments,
+    push_attachments,
+    register_expected,
+)
 from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import (
     STATE_LEGACY_DEVICE_KEYS,
@@ -84,10 +90,18 @@ class PullSummary:
     items_refused: Counter[str] = field(default_factory=Counter)  # why → how many
     certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
     enrolments_refused: list[str] = field(default_factory=list)
+    attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
 
     def line(self) -> str:
         """One line for the terminal."""
         parts = [f"{self.records} new record{_s(self.records)}"]
+        files = self.attachments
+        if files.files:
+            parts.append(f"{files.files} file{_s(files.files)} ({_megabytes(files.bytes)})")
+        if files.waiting:
+            parts.append(f"{files.waiting} file{_s(files.waiting)} not all on the server yet")
+        if files.refused:
+            parts.append(f"{len(files.refused)} file{_s(len(files.refused))} refused")
         if self.already_had:
             parts.append(f"{self.already_had} already here")
         if self.forms:
@@ -126,11 +140,15 @@ class SyncSummary:
     waiting: int = 0
     unsealed: int = 0  # finalized but not sealed: no project key known yet
     pulled: PullSummary = field(default_factory=PullSummary)
+    attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
 
     def line(self) -> str:
         """One line for the terminal."""
         sent = self.sent + self.already_on_server
         text = f"Sent {sent} record{_s(sent)}"
+        files = self.attachments
+        if files.files:
+            text += f" and {files.files} file{_s(files.files)} ({_megabytes(files.bytes)})"
         if self.conflicts:
             text += f", {len(self.conflicts)} in conflict"
         if self.rejected:
@@ -167,6 +185,10 @@ def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
 def sync(
     ws: Workspace,
     *,
@@ -191,6 +213,9 @@ def sync(
         check_server(client)
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
+        # Files after records: a record is small and tells the coordinator what is coming; an
+        # upload cut short resumes on the next sync from what the server acknowledged.
+        summary.attachments = push_attachments(ws, client, report=report)
         summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
@@ -317,6 +342,18 @@ def _exchange(
             ws, client, info, Trust(ws, info.root, device_id=info.device_id)
         )
     summary = _pull(ws, client, info, limit=limit, report=report, workers=workers)
+    if info.root is not None and info.is_coordinator:
+        trust = Trust(ws, info.root, device_id=info.device_id)
+        private = keys_by_id(trust.private_keys())
+        if private:
+            summary.attachments = fetch_attachments(
+                ws,
+                client,
+                verify_key=trust.device_key,
+                private_keys=private,
+                project_id=info.project_id,
+                report=report,
+            )
     if certified is not None:
         summary.certified = certified.certified
         summary.enrolments_refused = certified.refused
@@ -580,6 +617,12 @@ class _Taker:
             case_id=header["case_id"],
             hlc=header["hlc"],
             received_at=_receipt_text(received_at),
+        )
+        register_expected(
+            self._ws,
+            record_id=header["record_id"],
+            device_id=device_id,
+            items=body.get("attachments"),
         )
         self._summary.records += 1
         return True

@@ -210,11 +210,14 @@ class Attachments:
             )
         return changed > 0
 
-    def fill(self, attachment_id: str, chunks: Iterable[bytes], *, chunk_size: int) -> None:
+    def fill(self, attachment_id: str, chunks: Iterable[bytes]) -> None:
         """Store the decrypted chunks of an expected attachment in one transaction (an error
         from ``chunks`` — it did not verify — leaves it expected, nothing kept)."""
+        from fieldkit.errors import CryptoError
+
         digest = hashlib.sha256()
         size = 0
+        chunk_size = 0
         with self._db.transaction():
             self._db.execute(
                 "DELETE FROM attachment_chunks WHERE attachment_id = ?", (attachment_id,)
@@ -222,11 +225,10 @@ class Attachments:
             for seq, chunk in enumerate(chunks):
                 digest.update(chunk)
                 size += len(chunk)
+                chunk_size = chunk_size or len(chunk)
                 self._put_chunk(attachment_id, seq, chunk)
             found = self.get(attachment_id)
             if size != found.size or digest.hexdigest() != found.sha256:
-                from fieldkit.errors import CryptoError
-
                 raise CryptoError("the attachment is not the one its record names")
             self._db.execute(
                 "UPDATE attachments SET complete = 1, chunk_size = ? WHERE id = ?",
@@ -265,14 +267,19 @@ class Attachments:
         """The plaintext, one chunk at a time (one row in memory at once)."""
         seq = 0
         while True:
-            row = self._db.one(
-                "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?",
-                (attachment_id, seq),
-            )
-            if row is None:
+            data = self.chunk(attachment_id, seq)
+            if data is None:
                 return
-            yield bytes(row[0])
+            yield data
             seq += 1
+
+    def chunk(self, attachment_id: str, seq: int) -> bytes | None:
+        """One chunk of the plaintext, or None past the end."""
+        row = self._db.one(
+            "SELECT data FROM attachment_chunks WHERE attachment_id = ? AND seq = ?",
+            (attachment_id, seq),
+        )
+        return bytes(row[0]) if row is not None else None
 
     def incomplete(self) -> builtins.list[Attachment]:
         """Coordinator: attachments named by received records whose bytes have not arrived."""
