@@ -3,6 +3,8 @@ metadata removed from images, copies into the encrypted workspace."""
 
 from __future__ import annotations
 
+from fieldkit.media._files import attachment_of, attachments_of, write_copy
+from fieldkit.media._form_media import form_media_file, form_media_names, store_form_media
 from fieldkit.media._intake import (
     DEFAULT_LIMITS_MB,
     Taken,
@@ -21,11 +23,17 @@ __all__ = [
     "FileType",
     "Taken",
     "accepted",
+    "attachment_of",
+    "attachments_of",
     "delete_original",
     "file_limit",
+    "form_media_file",
+    "form_media_names",
     "is_file_question",
     "keeps_metadata",
     "sniff",
+    "store_form_media",
     "strip_image",
     "take_file",
+    "write_copy",
 ]
