@@ -29,6 +29,7 @@ from pydantic import ValidationError
 from fieldkit.crypto.envelope import keys_by_id, open_envelope
 from fieldkit.errors import AuthError, CryptoError, FormError, ProtocolError, RecordNotFound
 from fieldkit.exchange._attachments import (
+    PART_BYTES,
     AttachmentTransfer,
     fetch_attachments,
     push_attachments,
@@ -197,6 +198,7 @@ def sync(
     progress: Progress | None = None,
     batch_size: int = PUSH_BATCH,
     pull_limit: int = PULL_LIMIT,
+    part_bytes: int = PART_BYTES,
     **client_options: Any,
 ) -> SyncSummary:
     """Push every sealed, unsent record; a coordinator then certifies new enrolments; then pull
@@ -215,8 +217,10 @@ def sync(
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
         # Files after records: a record is small and tells the coordinator what is coming; an
         # upload cut short resumes on the next sync from what the server acknowledged.
-        summary.attachments = push_attachments(ws, client, report=report)
-        summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
+        summary.attachments = push_attachments(ws, client, report=report, part_bytes=part_bytes)
+        summary.pulled = _exchange(
+            ws, client, info, limit=pull_limit, report=report, part_bytes=part_bytes
+        )
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
     summary.unsealed = len(ws.records.unsealed())
@@ -297,6 +301,7 @@ def pull(
     progress: Progress | None = None,
     limit: int = PULL_LIMIT,
     workers: int = 2,
+    part_bytes: int = PART_BYTES,
     **client_options: Any,
 ) -> PullSummary:
     """Coordinator: certify new enrolments, then fetch every record the project key opens,
@@ -308,7 +313,13 @@ def pull(
     with client:
         check_server(client)
         summary = _exchange(
-            ws, client, info, limit=limit, report=progress or _no_progress, workers=workers
+            ws,
+            client,
+            info,
+            limit=limit,
+            report=progress or _no_progress,
+            workers=workers,
+            part_bytes=part_bytes,
         )
     if not _private_keys(ws, info):
         raise AuthError(
@@ -332,8 +343,9 @@ def _exchange(
     limit: int,
     report: Progress,
     workers: int = 2,
+    part_bytes: int = PART_BYTES,
 ) -> PullSummary:
-    """Certify (a coordinator), then pull."""
+    """Certify (a coordinator), then pull (and fetch the files new records name)."""
     certified = None
     if info.root is not None and info.is_coordinator:
         from fieldkit.exchange.joining import certify_pending
@@ -353,6 +365,7 @@ def _exchange(
                 private_keys=private,
                 project_id=info.project_id,
                 report=report,
+                part_bytes=part_bytes,
             )
     if certified is not None:
         summary.certified = certified.certified
