@@ -659,6 +659,9 @@ def _http_error(
     if status == 404 and parsed is None:
         return ProtocolError(f"{urlsplit(url).netloc} does not look like a fieldkit server")
     if status == 413:
-        return ProtocolError("the server refused a request as too large")
+        # The reason says which limit (a body, a batch, a device's attachment quota).
+        return ProtocolError(
+            "the server refused a request as too large" + (f": {message}" if message else "")
+        )
     reason = message or code or f"HTTP {status}"
     return ProtocolError(f"the server refused the request: {reason}")

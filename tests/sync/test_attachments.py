@@ -249,3 +249,33 @@ def test_the_sealed_stream_is_self_contained_and_verifiable(
                     verify_key=field.device.ed25519.public_key(),
                 )
             )
+
+
+def test_the_server_enforces_a_per_device_quota_and_checks_the_header(tmp_path: Path) -> None:
+    from conftest import start_server_thread
+
+    from fieldkit.errors import ProtocolError, SyncError
+    from fieldkit.exchange._state import open_client
+
+    server = start_server_thread(tmp_path / "server", attachment_quota_bytes=400_000)
+    try:
+        coordinator, field = project(tmp_path, server.url, server.admin_token)
+        exchange.publish_form(coordinator, dict(MEDIA_FORM))
+        exchange.sync(field)
+        capture_files(field, tmp_path, photo=gps_jpeg(), clip=mp4(200_000))
+        exchange.sync(field)  # 200 KB fits
+        assert field.attachments.unsent() == []
+        capture_files(field, tmp_path, photo=gps_jpeg(), clip=mp4(300_000))
+        with pytest.raises(SyncError, match="quota"):
+            exchange.sync(field)
+        waiting = field.attachments.unsent()
+        assert [a.kind for a in waiting] == ["video"]  # the photo fitted, the clip waits
+        # A first part that is not a sealed header, or names another device, is refused.
+        _, client = open_client(field)
+        with client, pytest.raises(ProtocolError, match="header"):
+            client.push_attachment_part("ab" * 16, offset=0, data=b"not a sealed stream")
+        stream = b"".join(sealed_bytes(field, waiting[0].id))
+        with client, pytest.raises(ProtocolError, match="another attachment"):
+            client.push_attachment_part("cd" * 16, offset=0, data=stream[:70_000])
+    finally:
+        server.stop()
