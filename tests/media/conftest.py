@@ -12,8 +12,9 @@ from fieldkit.forms import load_form
 from fieldkit.store import create_workspace
 
 FORMS = Path(__file__).resolve().parent / "forms"
-PASSPHRASE = "media tests correct horse battery"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from media_kit import PASSPHRASE  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 CANARY = "CANARY-7f3a9e1c"
+PASSPHRASE = "media tests correct horse battery"
 
 GPS_IFD = 0x8825
 EXIF_IFD = 0x8769

@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import PASSPHRASE
-from media_kit import CANARY, exif_tags, gps_jpeg, mp4, pixels, wav
+from media_kit import CANARY, PASSPHRASE, exif_tags, gps_jpeg, mp4, pixels, wav
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app

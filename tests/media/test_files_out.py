@@ -7,8 +7,7 @@ import csv
 import json
 from pathlib import Path
 
-from conftest import PASSPHRASE
-from media_kit import gps_jpeg, wav
+from media_kit import PASSPHRASE, gps_jpeg, wav
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import PASSPHRASE
-from media_kit import CANARY, exif_tags, gps_jpeg
+from media_kit import CANARY, PASSPHRASE, exif_tags, gps_jpeg
 from typer.testing import CliRunner, Result
 
 from fieldkit.cli import app
