@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from fieldkit.crypto.attachment import CHUNK_SIZE
 from fieldkit.errors import AttachmentError
 from fieldkit.media._strip import strip_image
 from fieldkit.media._types import KINDS, accepted, sniff
@@ -37,6 +36,9 @@ __all__ = [
     "take_file",
 ]
 
+# Rows of 1 MiB in the workspace (fieldkit.crypto.attachment.CHUNK_SIZE, not imported here:
+# cryptography is a heavy import and capture's first question must appear at once).
+CHUNK_SIZE = 1024 * 1024
 # Sensible defaults (MB) for a laptop in the field; a form sets its own with the settings
 # column `max_file_size`, a question with the survey column of the same name.
 DEFAULT_LIMITS_MB = {"image": 25, "audio": 100, "video": 500, "file": 50}
