@@ -153,3 +153,10 @@ def test_a_text_file_is_named_by_its_content_not_its_name(
 def _write(path: Path, data: bytes) -> str:
     path.write_bytes(data)
     return str(path)
+
+
+def test_workspace_chunks_are_the_sealed_chunk_size() -> None:
+    from fieldkit.crypto.attachment import CHUNK_SIZE as sealed
+    from fieldkit.media._intake import CHUNK_SIZE as stored
+
+    assert stored == sealed
