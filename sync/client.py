@@ -233,11 +233,12 @@ class SyncClient:
             "POST", "/v1/projects", json_body=body, bearer=admin_token, idempotent=False
         )
 
-    def push(self, envelopes: Sequence[bytes]) -> list[dict[str, Any]]:
-        """``POST /v1/push`` of canonical envelope bytes; one result per envelope, in order."""
+    def push(self, envelopes: Sequence[bytes], *, path: str = "/v1/push") -> list[dict[str, Any]]:
+        """``POST /v1/push`` of canonical envelope bytes; one result per envelope, in order
+        (``path="/v1/relay"``: other devices' envelopes carried here by bundle)."""
         # The envelopes are already canonical JSON: splice them in rather than re-encode.
         raw = b'{"envelopes":[' + b",".join(envelopes) + b"]}"
-        reply = self._call("POST", "/v1/push", raw_body=raw)
+        reply = self._call("POST", path, raw_body=raw)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(envelopes):
             raise ProtocolError("the server's push reply does not match the batch sent")
@@ -332,6 +333,14 @@ class SyncClient:
     def post_statement(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /v1/statements`` (coordinator): a statement it signed (and a definition)."""
         return self._call("POST", "/v1/statements", json_body=body)
+
+    def fetch_envelopes(self, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """``POST /v1/envelopes/fetch`` (coordinator): envelopes by (device_id, record_id)."""
+        reply = self._call("POST", "/v1/envelopes/fetch", json_body={"refs": refs})
+        found = reply.get("envelopes")
+        if not isinstance(found, list):
+            raise ProtocolError("the server's envelope list does not follow the protocol")
+        return found
 
     def enrolments(self) -> list[dict[str, Any]]:
         """``GET /v1/enrolments`` (coordinator): devices waiting for a certificate."""

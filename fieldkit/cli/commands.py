@@ -7,6 +7,7 @@ from typer.models import CommandInfo, TyperInfo
 
 from fieldkit.cli import (  # noqa: F401
     analysis,
+    bundle,
     capture,
     demo,
     forms_engine,
@@ -23,7 +24,7 @@ _PANELS = {
     "Start here": ("demo",),
     "Workspace": ("init", "passphrase", "recover", "lock", "wipe", "audit"),
     "Interviews": ("capture", "records", "forms"),
-    "Sync": ("enroll", "sync", "pull", "project"),
+    "Sync": ("enroll", "sync", "pull", "project", "bundle"),
     "Coordinator": ("export", "report"),
     "Server": ("server",),
 }

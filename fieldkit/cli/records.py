@@ -35,8 +35,10 @@ def list_records(
 
     with open_workspace_for(ctx) as ws:
         records = ws.records.list(status=status, form_id=form)
+        delivered = ws.records.delivered_by()
         if as_json:
-            typer.echo(json.dumps([r.summary() for r in records], ensure_ascii=False))
+            rows_json = [{**r.summary(), "delivered_by": delivered.get(r.id)} for r in records]
+            typer.echo(json.dumps(rows_json, ensure_ascii=False))
             return
         sensitive = _sensitive_lookup(ws)
         rows = []
@@ -60,7 +62,7 @@ def list_records(
             record.id,
             record.form_id,
             record.form_version,
-            record.status,
+            "delivered by bundle" if delivered.get(record.id) == "bundle" else record.status,
             record.updated_at,
             record.replaces or "",
             preview,

@@ -28,6 +28,8 @@ STATE_ROLE = "sync.role"
 STATE_CURSOR = "sync.cursor"
 STATE_INSECURE_HTTP = "sync.insecure_http"
 STATE_CA_BUNDLE = "sync.ca_bundle"  # a CA file to trust for this server (a private CA)
+# Enrolled from a coordinator's bundle, with no server (DESIGN §6b): records leave by bundle.
+STATE_OFFLINE = "bundle.offline"
 # The project's pinned identity: {"project_id", "name", "signing_key", "creator",
 # "creator_key"} (the last two once its project statement is in). Absent on a
 # workspace enrolled before signed statements (see docs/security.md, "Upgrading").
@@ -105,15 +107,15 @@ class Enrolment:
 def enrolment(ws: Workspace) -> Enrolment:
     """The stored enrolment; NotEnrolled when this workspace has none."""
     token = ws.state.get(STATE_TOKEN)
-    if not token:
+    if not token and not ws.state.get(STATE_OFFLINE):
         raise NotEnrolled(
             "this workspace is not enrolled with a server: run `fieldkit enroll URL CODE` "
             "(or `fieldkit project create`)"
         )
     root = ws.state.get(STATE_ROOT)
     return Enrolment(
-        server_url=str(ws.state.get(STATE_SERVER_URL)),
-        token=str(token),
+        server_url=str(ws.state.get(STATE_SERVER_URL) or ""),
+        token=str(token or ""),
         device_id=str(ws.state.get(STATE_DEVICE_ID)),
         project_id=str(ws.state.get(STATE_PROJECT_ID)),
         project_name=str(ws.state.get(STATE_PROJECT_NAME) or ""),
@@ -125,8 +127,8 @@ def enrolment(ws: Workspace) -> Enrolment:
 
 
 def is_enrolled(ws: Workspace) -> bool:
-    """Whether this workspace is enrolled with a server."""
-    return bool(ws.state.get(STATE_TOKEN))
+    """Whether this workspace is enrolled with a server (or, offline, from a bundle)."""
+    return bool(ws.state.get(STATE_TOKEN) or ws.state.get(STATE_OFFLINE))
 
 
 def save_enrolment(ws: Workspace, info: Enrolment) -> None:
@@ -184,6 +186,11 @@ def open_client(
     from sync.client import SyncClient
 
     info = enrolment(ws)
+    if not (server or info.server_url):
+        raise NotEnrolled(
+            "this laptop was enrolled from a bundle and knows no server: deliver its records "
+            "with `fieldkit bundle export --out FILE`"
+        )
     options.setdefault("ca_bundle", info.ca_bundle)
     client = SyncClient(
         server or info.server_url,

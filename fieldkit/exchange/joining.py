@@ -58,6 +58,7 @@ from sync.protocol import (
     EnrolOfferBody,
     PendingEnrolment,
     ProjectBody,
+    ProjectIdentity,
     ProjectKeyBody,
     Statement,
     b64decode,
@@ -305,6 +306,43 @@ def make_code(
 ) -> IssuedCode:
     """Coordinator: a one-time code for ``role``; the server is told only its id and a signed
     offer (DESIGN §3)."""
+    issued, offer, secret = _new_offer(ws, role=role, expires_seconds=expires_seconds)
+    _, client = open_client(ws, server=server, **client_options)
+    with client:
+        check_server(client)
+        client.post_statement({"statement": offer.model_dump(mode="json")})
+    _keep_offer(ws, issued, offer, secret)
+    return issued
+
+
+def make_offline_code(ws: Workspace, *, role: str, expires_seconds: int) -> IssuedCode:
+    """Coordinator: a one-time code for a laptop that enrols from a bundle (no server told);
+    the offer travels in the enrolment bundle instead (DESIGN §6b)."""
+    issued, offer, secret = _new_offer(ws, role=role, expires_seconds=expires_seconds)
+    _keep_offer(ws, issued, offer, secret)
+    return issued
+
+
+def _keep_offer(ws: Workspace, issued: IssuedCode, offer: Statement, secret: bytes) -> None:
+    info, trust = require_trust(ws, signer=True)
+    with ws.transaction():
+        trust.remember_code(
+            EnrolmentSecret(
+                code_id=codes.code_id(secret),
+                secret=secret,
+                role=issued.role,
+                expires_at=issued.expires_at,
+                used_by=None,
+            )
+        )
+        trust.accept(offer)
+        trust.flush()
+
+
+def _new_offer(
+    ws: Workspace, *, role: str, expires_seconds: int
+) -> tuple[IssuedCode, Statement, bytes]:
+    """A new code's secret and its signed offer (nothing stored or sent yet)."""
     from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
     from fieldkit.clock import utc_now, utc_text
@@ -341,23 +379,12 @@ def make_code(
             sealed_secret=b64encode(sealed),
         ),
     )
-    _, client = open_client(ws, server=server, **client_options)
-    with client:
-        check_server(client)
-        client.post_statement({"statement": offer.model_dump(mode="json")})
-    with ws.transaction():
-        trust.remember_code(
-            EnrolmentSecret(
-                code_id=cid, secret=secret, role=role, expires_at=expires_at, used_by=None
-            )
-        )
-        trust.accept(offer)
-        trust.flush()
-    return IssuedCode(
+    issued = IssuedCode(
         code=EnrolmentCode.make(secret, fingerprint=info.root.fingerprint),
         role=role,
         expires_at=expires_at,
     )
+    return issued, offer, secret
 
 
 def enroll(
@@ -439,7 +466,18 @@ def _enrol_reply(data: dict[str, Any]) -> EnrollResponse:
 
 def _check_identity(reply: EnrollResponse, code: EnrolmentCode, *, device_id: str) -> ProjectRoot:
     """The project identity the server shows, if it is the one the code was made for."""
-    identity = reply.project
+    root = check_offer(reply.project, reply.offer, code, role=reply.role)
+    if reply.device_id != device_id:
+        raise ProtocolError("the server's enrolment reply names another device")
+    return root
+
+
+def check_offer(
+    identity: ProjectIdentity, offer: Statement, code: EnrolmentCode, *, role: str
+) -> ProjectRoot:
+    """The project identity shown (by a server, or in an enrolment bundle), if it is the one
+    the code was made for: fingerprint prefix, the coordinator's MAC and the offer's project
+    signature; CryptoError (nothing stored) otherwise."""
     try:
         signing_raw = b64decode(identity.signing_key)
     except ValueError:
@@ -455,7 +493,6 @@ def _check_identity(reply: EnrollResponse, code: EnrolmentCode, *, device_id: st
     expected = codes.identity_mac(
         code.secret, project_id=identity.project_id, signing_key=identity.signing_key
     )
-    offer = reply.offer
     try:
         offer_body = EnrolOfferBody.model_validate(offer.body)
         given = b64decode(offer_body.identity_mac)
@@ -472,10 +509,8 @@ def _check_identity(reply: EnrollResponse, code: EnrolmentCode, *, device_id: st
         check_project_signature(offer, signing_key=root.verify_key(), project_id=root.project_id)
     except (CryptoError, ValueError):
         raise refusal from None
-    if offer_body.code_id != codes.code_id(code.secret) or offer_body.role != reply.role:
+    if offer_body.code_id != codes.code_id(code.secret) or offer_body.role != role:
         raise refusal
-    if reply.device_id != device_id:
-        raise ProtocolError("the server's enrolment reply names another device")
     return root
 
 
@@ -492,37 +527,17 @@ def certify_pending(ws: Workspace, client: SyncClient, info: Enrolment, trust: T
             raise ProtocolError(
                 "the server's enrolment list does not follow the protocol"
             ) from None
-        secret = trust.code(pending.code_id)
-        if secret is None:
+        certificate = certificate_for(trust, pending)
+        if certificate is None:
             result.waiting += 1  # another coordinator's code whose secret is not open here yet
             continue
-        expected = codes.device_mac(
-            secret.secret,
-            code=pending.code_id,
-            device_id=pending.device_id,
-            x25519=pending.x25519,
-            ed25519=pending.ed25519,
-            name=pending.name,
-        )
-        used_elsewhere = secret.used_by not in (None, pending.device_id)
-        if used_elsewhere or not codes.mac_matches(expected, b64decode(pending.mac)):
+        if isinstance(certificate, str):
             # Keys the laptop did not send (the server or someone on the way changed them),
             # or a second device on one code: never certified.
             client.refuse_enrolment(pending.device_id)
             result.refused.append(pending.device_id)
             continue
-        role = secret.role
-        certificate = trust.issue(
-            "device",
-            DeviceBody(
-                device_id=pending.device_id,
-                role=role,  # type: ignore[arg-type]
-                x25519=pending.x25519,
-                ed25519=pending.ed25519,
-                name=pending.name,
-                code_id=pending.code_id,
-            ),
-        )
+        role = str(certificate.body["role"])
         client.post_statement({"statement": certificate.model_dump(mode="json")})
         with ws.transaction():
             trust.mark_code_used(pending.code_id, pending.device_id)
@@ -534,6 +549,37 @@ def certify_pending(ws: Workspace, client: SyncClient, info: Enrolment, trust: T
             grant_keys(client, trust, device_id=pending.device_id)
         result.certified.append((pending.device_id, role))
     return result
+
+
+def certificate_for(trust: Trust, pending: PendingEnrolment) -> Statement | str | None:
+    """The certificate for a device that spent a code, if its MAC holds under the code's
+    secret; why not (text) when it does not; None when this laptop cannot open the code."""
+    secret = trust.code(pending.code_id)
+    if secret is None:
+        return None
+    expected = codes.device_mac(
+        secret.secret,
+        code=pending.code_id,
+        device_id=pending.device_id,
+        x25519=pending.x25519,
+        ed25519=pending.ed25519,
+        name=pending.name,
+    )
+    if secret.used_by not in (None, pending.device_id):
+        return "the enrolment code was already used by another device"
+    if not codes.mac_matches(expected, b64decode(pending.mac)):
+        return "keys that do not match their enrolment code"
+    return trust.issue(
+        "device",
+        DeviceBody(
+            device_id=pending.device_id,
+            role=secret.role,  # type: ignore[arg-type]
+            x25519=pending.x25519,
+            ed25519=pending.ed25519,
+            name=pending.name,
+            code_id=pending.code_id,
+        ),
+    )
 
 
 def grant_keys(client: SyncClient, trust: Trust, *, device_id: str) -> None:

@@ -92,6 +92,8 @@ class PullSummary:
     certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
     enrolments_refused: list[str] = field(default_factory=list)
     attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
+    assigned: int = 0  # records of cases assigned to this device, taken in
+    erased: int = 0  # records of erased cases that arrived late: not stored
 
     def line(self) -> str:
         """One line for the terminal."""
@@ -113,6 +115,8 @@ class PullSummary:
             parts.append(f"{self.held} held until they can be checked")
         if self.refused:
             parts.append(f"{len(self.refused)} refused (did not verify)")
+        if self.erased:
+            parts.append(f"{self.erased} of erased cases left out")
         return "Pulled: " + ", ".join(parts) + "." + self.trust_text()
 
     def trust_text(self) -> str:
@@ -140,6 +144,7 @@ class SyncSummary:
     rejected: list[tuple[str, str]] = field(default_factory=list)
     waiting: int = 0
     unsealed: int = 0  # finalized but not sealed: no project key known yet
+    relayed: int = 0  # other laptops' records, carried here by bundle, now on the server
     pulled: PullSummary = field(default_factory=PullSummary)
     attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
 
@@ -155,6 +160,8 @@ class SyncSummary:
         if self.rejected:
             text += f", {len(self.rejected)} rejected"
         text += f"; {self.waiting} waiting."
+        if self.relayed:
+            text += f" Forwarded {self.relayed} record(s) carried here by bundle."
         if self.unsealed:
             text += f" {self.unsealed} wait for the project's key (sync again later)."
         if self.pulled.forms:
@@ -163,6 +170,8 @@ class SyncSummary:
             text += f" {self.pulled.records} record(s) received."
         if self.pulled.held:
             text += f" {self.pulled.held} record(s) held until they can be checked."
+        if self.pulled.assigned:
+            text += f" {self.pulled.assigned} record(s) of cases assigned to this laptop."
         return text + self.pulled.trust_text()
 
 
@@ -215,6 +224,9 @@ def sync(
         check_server(client)
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
+        from fieldkit.exchange.bundle import forward_relayed
+
+        summary.relayed = forward_relayed(ws, client, batch_size=batch_size)
         # Files after records: a record is small and tells the coordinator what is coming; an
         # upload cut short resumes on the next sync from what the server acknowledged.
         summary.attachments = push_attachments(ws, client, report=report, part_bytes=part_bytes)
@@ -354,6 +366,10 @@ def _exchange(
             ws, client, info, Trust(ws, info.root, device_id=info.device_id)
         )
     summary = _pull(ws, client, info, limit=limit, report=report, workers=workers)
+    if info.root is not None and info.is_coordinator and ws.state.get("cases.late_envelopes"):
+        from fieldkit.exchange.case_orders import erase_late
+
+        erase_late(ws, client)
     if info.root is not None and info.is_coordinator:
         trust = Trust(ws, info.root, device_id=info.device_id)
         private = keys_by_id(trust.private_keys())
@@ -495,7 +511,7 @@ class _Taker:
     def __init__(
         self,
         ws: Workspace,
-        client: SyncClient,
+        client: SyncClient | None,
         info: Enrolment,
         trust: Trust | None,
         summary: PullSummary,
@@ -506,10 +522,14 @@ class _Taker:
         self._info = info
         self._trust = trust
         self._summary = summary
-        self._legacy = _LegacyKeys(ws, client) if trust is None else None
+        # A bundle (client None) is only ever taken by a workspace that trusts statements.
+        self._legacy = _LegacyKeys(ws, client) if trust is None and client is not None else None
         private = _private_keys(ws, info) if info.is_coordinator else []
         self._private: dict[str, X25519PrivateKey] = keys_by_id(private)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if self._private else None
+        from fieldkit.exchange.case_orders import ErasedCases
+
+        self._erased = ErasedCases(ws)
 
     def close(self) -> None:
         """Stop the opening threads."""
@@ -608,6 +628,12 @@ class _Taker:
                 self._summary.refused.append(
                     (record_id, "its record id is already used by another device")
                 )
+            return False
+        if self._erased.covers(answers):
+            from fieldkit.exchange.case_orders import refuse_late
+
+            refuse_late(self._ws, device_id, str(header["record_id"]))
+            self._summary.erased += 1
             return False
         replaces = header["replaces"]
         if replaces is not None:
@@ -711,6 +737,18 @@ class _Taker:
                 self._summary.forms += 1
             if verdict.new and statement.kind in ("device", "revocation"):
                 return {str(statement.body.get("device_id"))}
+            return set()
+        if kind == "assigned":
+            from fieldkit.exchange.case_orders import take_assigned
+
+            envelope = change.get("envelope")
+            why = take_assigned(
+                self._ws, self._trust, envelope if isinstance(envelope, dict) else {}
+            )
+            if why is None:
+                self._summary.assigned += 1
+            else:
+                self._summary.items_refused[why] += 1
             return set()
         if kind == "key_grant":
             from fieldkit.exchange.joining import open_grant

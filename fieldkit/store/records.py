@@ -303,14 +303,16 @@ class Records:
         )
         return [StoredEnvelope(r[0], bytes(r[1]), r[2], r[3]) for r in rows]
 
-    def mark_sent(self, record_ids: Iterable[str]) -> None:
-        """Record that the server acknowledged these envelopes; their records become ``sent``."""
+    def mark_sent(self, record_ids: Iterable[str], *, by: str = "sync") -> None:
+        """Record that the server (``by="sync"``) or a coordinator's receipt (``"bundle"``)
+        acknowledged these envelopes; their records become ``sent``."""
         with self._db.transaction():
             now = utc_text()
             for record_id in record_ids:
                 changed = self._db.execute(
-                    "UPDATE envelopes SET sent_at = ? WHERE record_id = ? AND sent_at IS NULL",
-                    (now, record_id),
+                    "UPDATE envelopes SET sent_at = ?, delivered_by = ? "
+                    "WHERE record_id = ? AND sent_at IS NULL",
+                    (now, by, record_id),
                 )
                 if changed:
                     self._db.execute(
@@ -318,6 +320,36 @@ class Records:
                         (now, record_id),
                     )
                     self._ws.audit.append("send", record_id=record_id)
+
+    def envelope(self, record_id: str) -> StoredEnvelope | None:
+        """The sealed envelope of a record, if it has one."""
+        row = self._db.one(
+            "SELECT record_id, envelope, sealed_at, sent_at FROM envelopes WHERE record_id = ?",
+            (record_id,),
+        )
+        return StoredEnvelope(row[0], bytes(row[1]), row[2], row[3]) if row else None
+
+    def devices_of(self, record_ids: Iterable[str]) -> dict[str, str]:
+        """Record id → the device that made it, for those of ``record_ids`` held here."""
+        ids = builtins.list(record_ids)
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self._db.all(
+                f"SELECT id, device FROM records WHERE id IN ({marks})",  # noqa: S608 (only ?s)
+                chunk,
+            )
+            out.update((str(r[0]), str(r[1])) for r in rows)
+        return out
+
+    def delivered_by(self) -> dict[str, str]:
+        """How each delivered record left: record id → ``sync`` or ``bundle``."""
+        rows = self._db.all(
+            "SELECT record_id, COALESCE(delivered_by, 'sync') FROM envelopes "
+            "WHERE sent_at IS NOT NULL"
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def import_received(
         self,

@@ -34,6 +34,7 @@ from fieldkit.store._db import Database
 from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete, stale_temps
 from fieldkit.store.attachments import Attachments
 from fieldkit.store.audit import Audit
+from fieldkit.store.bundles import Bundles
 from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.passphrase import passphrase_problem
@@ -145,7 +146,7 @@ class WorkspaceClock:
 
 class Workspace:
     """An open workspace: ``forms``, ``records``, ``attachments``, ``state``, ``audit``,
-    ``device``, ``clock``, ``statements`` and ``held``."""
+    ``device``, ``clock``, ``statements``, ``held`` and ``bundles``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -166,6 +167,7 @@ class Workspace:
         self.attachments = Attachments(db, device=self.device_id)
         self.statements = Statements(db)
         self.held = Held(db)
+        self.bundles = Bundles(db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
 
     @property

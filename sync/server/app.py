@@ -287,6 +287,25 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         )
         return p.PushResponse(results=results)
 
+    @app.post("/v1/relay", response_model=p.PushResponse, tags=["sync"])
+    def relay(
+        body: p.PushRequest, caller: CallerDep, engine: EngineDep, request: Request
+    ) -> p.PushResponse:
+        """Store other devices' envelopes a laptop carried by bundle, as their own push would."""
+        from sync.server.relay import relay as relay_envelopes
+
+        require_device(caller)
+        if len(body.envelopes) > settings.max_batch:
+            raise PayloadTooLarge(f"batch over {settings.max_batch} envelopes")
+        results = relay_envelopes(
+            engine,
+            caller=caller,
+            batch=body.envelopes,
+            settings=settings,
+            verifier=request.app.state.verifier,
+        )
+        return p.PushResponse(results=results)
+
     @app.get(
         "/v1/pull",
         response_class=Response,
@@ -410,6 +429,21 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
             settings=settings,
         )
         return p.StatementResponse(status="created" if status == "created" else "unchanged")
+
+    @app.post(
+        "/v1/envelopes/fetch",
+        tags=["coordinator"],
+        responses={200: {"model": p.EnvelopeFetchResponse, "description": "Envelopes found"}},
+    )
+    def fetch_envelopes(
+        body: p.EnvelopeFetchRequest, caller: CallerDep, engine: EngineDep
+    ) -> Response:
+        """Envelopes by (device_id, record_id), for a coordinator assigning a case."""
+        require_coordinator(caller)
+        return Response(
+            projects.fetch_envelopes(engine, caller=caller, refs=body.refs),
+            media_type="application/json",
+        )
 
     @app.post("/v1/key-grants", response_model=p.KeyGrantResponse, tags=["coordinator"])
     def key_grant(
