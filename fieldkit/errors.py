@@ -25,6 +25,7 @@ questions (by name), rows and record ids only.
     │   ├── FormNotFound (1)
     │   └── ExpressionError (1)       an XPath expression that does not parse or refers to nothing
     ├── AnswerError (1)               an answer that does not fit its question
+    │   └── AttachmentError (1)       a file that cannot be an answer (type, size, not a file)
     ├── ConsentRequired (1)           a form that needs a finalized consent record first
     ├── CryptoError (1)               a seal, signature or key that does not verify
     ├── SyncError (1)
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 __all__ = [
     "AnswerError",
+    "AttachmentError",
     "AuthError",
     "ConsentRequired",
     "CryptoError",
@@ -181,6 +183,10 @@ class ExpressionError(FormError):
 
 class AnswerError(FieldkitError):
     pass
+
+
+class AttachmentError(AnswerError):
+    """A file given for an image, audio, video or file question that cannot be taken."""
 
 
 class ConsentRequired(FieldkitError):

@@ -17,7 +17,7 @@ stretch, and the client as a whole — one sync — has a deadline. Whatever goe
 
 from __future__ import annotations
 
-import gzip
+import gzip as _gzip
 import ipaddress
 import json
 import random
@@ -38,6 +38,7 @@ from fieldkit.errors import (
 )
 from fieldkit.text import one_line
 from sync._reply import BadEncoding, TooDeep, TooLarge, Truncated, parse_json, read_body
+from sync.protocol import b64decode, b64encode
 
 if TYPE_CHECKING:
     import requests
@@ -278,6 +279,41 @@ class SyncClient:
             raise ProtocolError("the server's pull reply does not follow the protocol")
         return reply
 
+    def attachment_status(self, attachment_id: str) -> int:
+        """``GET /v1/attachments/{id}``: how many bytes of this device's sealed attachment the
+        server holds (0 when none)."""
+        reply = self._call("GET", f"/v1/attachments/{_attachment_id(attachment_id)}")
+        return _held(reply)
+
+    def push_attachment_part(self, attachment_id: str, *, offset: int, data: bytes) -> int:
+        """``POST /v1/attachments/{id}``: the sealed bytes from ``offset``; returns how many
+        bytes the server holds now (where the next part starts)."""
+        body = {"offset": offset, "data": b64encode(data)}
+        raw = json.dumps(body, separators=(",", ":")).encode("ascii")
+        # Ciphertext in base64 gains little from gzip: sent as it is.
+        reply = self._call(
+            "POST", f"/v1/attachments/{_attachment_id(attachment_id)}", raw_body=raw, gzip=False
+        )
+        return _held(reply)
+
+    def attachment_piece(
+        self, device_id: str, attachment_id: str, *, offset: int, length: int
+    ) -> bytes:
+        """``GET /v1/attachments/{device}/{id}``: up to ``length`` sealed bytes from ``offset``
+        of a complete attachment (coordinator)."""
+        reply = self._call(
+            "GET",
+            f"/v1/attachments/{quote(device_id, safe='')}/{_attachment_id(attachment_id)}",
+            params={"offset": str(offset), "length": str(length)},
+        )
+        try:
+            data = b64decode(str(reply["data"]))
+        except (KeyError, ValueError):
+            raise ProtocolError("the server's attachment reply could not be read") from None
+        if reply.get("offset") != offset or not data or len(data) > length:
+            raise ProtocolError("the server's attachment reply is not the piece asked for")
+        return data
+
     def publish_form(self, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /v1/forms`` (coordinator)."""
         return self._call("POST", "/v1/forms", json_body=body)
@@ -373,6 +409,7 @@ class SyncClient:
         auth: bool = True,
         bearer: str | None = None,
         idempotent: bool = True,
+        gzip: bool = True,
     ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         token = bearer or (self.token if auth else None)
@@ -386,8 +423,8 @@ class SyncClient:
         if raw_body is not None:
             headers["Content-Type"] = "application/json"
             data = raw_body
-            if len(raw_body) >= self.gzip_min_bytes:
-                data = gzip.compress(raw_body, compresslevel=self.gzip_level, mtime=0)
+            if gzip and len(raw_body) >= self.gzip_min_bytes:
+                data = _gzip.compress(raw_body, compresslevel=self.gzip_level, mtime=0)
                 headers["Content-Encoding"] = "gzip"
         url = self.base_url + path
         # A 401 answers for the token that was sent: the admin token, or this device's.
@@ -585,6 +622,19 @@ def _never_connected(exc: requests.exceptions.ConnectionError) -> bool:
     return isinstance(cause, NewConnectionError | NameResolutionError)
 
 
+def _attachment_id(text: str) -> str:
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        raise ProtocolError("not an attachment id")
+    return text
+
+
+def _held(reply: dict[str, Any]) -> int:
+    held = reply.get("received")
+    if not isinstance(held, int) or isinstance(held, bool) or held < 0:
+        raise ProtocolError("the server's attachment reply could not be read")
+    return held
+
+
 def _json(body: bytes) -> dict[str, Any] | None:
     try:
         value = json.loads(body)
@@ -618,6 +668,9 @@ def _http_error(
     if status == 404 and parsed is None:
         return ProtocolError(f"{urlsplit(url).netloc} does not look like a fieldkit server")
     if status == 413:
-        return ProtocolError("the server refused a request as too large")
+        # The reason says which limit (a body, a batch, a device's attachment quota).
+        return ProtocolError(
+            "the server refused a request as too large" + (f": {message}" if message else "")
+        )
     reason = message or code or f"HTTP {status}"
     return ProtocolError(f"the server refused the request: {reason}")

@@ -20,7 +20,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ATTACHMENT_ID",
+    "MAX_ATTACHMENT_PART",
     "AdminDevice",
+    "AttachmentData",
+    "AttachmentPart",
+    "AttachmentStatus",
     "AssignedChange",
     "AssignmentBody",
     "CASE_SCOPES",
@@ -750,6 +755,36 @@ class PushResponse(_Model):
     """One result per envelope, in request order; all committed before the reply."""
 
     results: list[PushResult]
+
+
+# --- attachments (DESIGN §6a) -----------------------------------------------------------------
+
+ATTACHMENT_ID = r"^[0-9a-f]{32}$"
+MAX_ATTACHMENT_PART = 4 * 1024 * 1024  # raw bytes of one part, either way
+
+
+class AttachmentPart(_Model):
+    """`POST /v1/attachments/{id}`: the sealed stream's bytes from ``offset`` on (base64)."""
+
+    offset: Annotated[int, Field(ge=0)]
+    data: Annotated[str, Field(min_length=4, max_length=(MAX_ATTACHMENT_PART // 3 + 1) * 4)]
+
+
+class AttachmentStatus(_Model):
+    """How much of an attachment the server holds: bytes in order from the start."""
+
+    attachment_id: str
+    received: int
+    sealed_size: int | None = None
+    complete: bool = False
+
+
+class AttachmentData(_Model):
+    """`GET /v1/attachments/{device}/{id}`: a piece of a complete sealed stream (base64)."""
+
+    offset: int
+    data: str
+    sealed_size: int
 
 
 class FormChange(_Model):

@@ -17,7 +17,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+# Questions answered with a file (the answer is the attachment's name in the workspace).
+MEDIA_TYPES = frozenset({"image", "audio", "video", "file"})
+
 __all__ = [
+    "MEDIA_TYPES",
     "DATE",
     "DATETIME",
     "DECIMAL",
@@ -294,7 +298,8 @@ def build_schema(form_id: str, versions: Sequence[FormLike]) -> Schema:
                     name=node.name,
                     table=table,
                     kind=kind,
-                    sensitive=bool(node.sensitive),
+                    # Files are sensitive by default (DESIGN §6a): a photo shows a face.
+                    sensitive=bool(node.sensitive) or node.type in MEDIA_TYPES,
                     label=node.label,
                     xlsform_type=node.type,
                     hxl=extra.get("hxl"),
@@ -306,7 +311,8 @@ def build_schema(form_id: str, versions: Sequence[FormLike]) -> Schema:
             else:
                 # Sensitive in any version means sensitive: a later version that forgot the
                 # flag must not leak what an earlier one protected (DOMAIN §5).
-                spec.sensitive = spec.sensitive or bool(node.sensitive)
+                media = node.type in MEDIA_TYPES
+                spec.sensitive = spec.sensitive or bool(node.sensitive) or media
                 spec.hxl = spec.hxl or extra.get("hxl")
                 spec.ctdc = spec.ctdc or extra.get("ctdc")
             kinds.setdefault(spec.key, set()).add(kind)

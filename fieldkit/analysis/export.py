@@ -95,7 +95,36 @@ def export_form(
     # Refuse before the (long) build when the files are there already.
     _check_targets(out_dir, form_id, _planned(form_id, fmt), options.overwrite)
     built = build(workspace, form_id, options, progress=phase("records"))
-    return write_built(built, fmt=fmt, out_dir=out_dir, progress=phase("rows"))
+    result = write_built(built, fmt=fmt, out_dir=out_dir, progress=phase("rows"))
+    result.files.extend(_write_media(workspace, built, out_dir))
+    return result
+
+
+def _write_media(workspace: Any, built: Built, out_dir: Path) -> list[Path]:
+    """The files the exported file columns name, under ``OUT/media/FORM/`` by their own
+    (random) names: the column's value is the file's name there (DESIGN §6a)."""
+    from fieldkit.analysis._schema import MEDIA_TYPES
+    from fieldkit.media import write_copy
+
+    names: set[str] = set()
+    for table, columns in built.columns.items():
+        frame = built.frames[table]
+        for column in columns:
+            spec = column.spec
+            if column.role != "value" or spec is None or spec.xlsform_type not in MEDIA_TYPES:
+                continue
+            names |= {str(v) for v in frame[column.header].dropna() if str(v).strip()}
+    if not names:
+        return []
+    folder = out_dir / "media" / safe_name(built.schema.form_id)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    written = []
+    for name in sorted(names):
+        attachment = workspace.attachments.named(name)
+        if attachment is None or not attachment.complete:
+            continue
+        written.append(write_copy(workspace, attachment, folder / attachment.name, overwrite=True))
+    return written
 
 
 def _check_format(fmt: str) -> None:

@@ -32,6 +32,8 @@ class ExportOptions:
     - ``headers``: question ``names`` or ``labels`` in ``lang``; ``values``: choice ``names``
       or ``labels`` in ``lang`` (Kobo's "labels" export is ``headers`` and ``values`` labels).
     - ``include_sensitive``: sensitive fields to export anyway, by name (DOMAIN §5).
+    - ``include_media``: every photo, recording and file question, with the files themselves
+      under ``OUT/media/FORM/`` (they are sensitive by default, DESIGN §6a).
     - ``history``: every version of an edited record (``_latest`` marks the current one).
     - ``since``: records finalized on or after that day.
     - ``duplicate_keys``: fields that flag likely duplicate persons (None: the form's default).
@@ -46,6 +48,7 @@ class ExportOptions:
     values: Values = "names"
     lang: str | None = None
     include_sensitive: tuple[str, ...] = ()
+    include_media: bool = False
     history: bool = False
     since: date | None = None
     duplicate_keys: tuple[str, ...] | None = None
@@ -84,6 +87,7 @@ class ExportOptions:
             "values": self.values,
             "lang": self.lang,
             "include_sensitive": list(self.include_sensitive),
+            "include_media": self.include_media,
             "history": self.history,
             "since": self.since.isoformat() if self.since else None,
             "duplicate_keys": None if self.duplicate_keys is None else list(self.duplicate_keys),

@@ -33,7 +33,15 @@ from fieldkit.analysis._columns import (
     unique_name,
 )
 from fieldkit.analysis._rows import RecordLike, TableRows, collect_rows
-from fieldkit.analysis._schema import DATE, DATETIME, TEXT, FormLike, Schema, build_schema
+from fieldkit.analysis._schema import (
+    DATE,
+    DATETIME,
+    MEDIA_TYPES,
+    TEXT,
+    FormLike,
+    Schema,
+    build_schema,
+)
 from fieldkit.analysis.options import ExportOptions
 from fieldkit.errors import ExportError, UsageError
 
@@ -176,7 +184,7 @@ def build_from(
     form_id = versions[-1].id
     options = options.with_language(_check_language(versions, options.lang))
     schema = build_schema(form_id, versions)
-    included = _included_columns(schema, options.include_sensitive)
+    included = _included_columns(schema, options.include_sensitive, options.include_media)
     if options.hxl:
         _check_hxl(schema, versions, included)
     from fieldkit.analysis.duplicates import default_duplicate_keys
@@ -314,9 +322,14 @@ def _check_language(versions: Sequence[FormLike], lang: str | None) -> str | Non
     raise UsageError(f"the form has no language {lang} (it has {', '.join(known)})")
 
 
-def _included_columns(schema: Schema, include_sensitive: Collection[str]) -> set[str]:
-    """Keys of the leaves to export: all but sensitive ones not named by the user (DOMAIN §5)."""
+def _included_columns(
+    schema: Schema, include_sensitive: Collection[str], include_media: bool = False
+) -> set[str]:
+    """Keys of the leaves to export: all but sensitive ones not named by the user (DOMAIN §5);
+    ``include_media``: every file question too."""
     wanted = set(include_sensitive)
+    if include_media:
+        wanted |= {c.name for c in schema.columns.values() if c.xlsform_type in MEDIA_TYPES}
     sensitive = {c.key: c for c in schema.columns.values() if c.sensitive}
     by_name = {c.name for c in sensitive.values()} | set(sensitive)
     unknown = sorted(wanted - by_name)

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
     from fieldkit.capture._case import CaseGate
     from fieldkit.capture._contacts import Contact
+    from fieldkit.capture._interview import Recorder
     from fieldkit.forms import Form, FormSession, Node, NodeState
 
 __all__ = [
@@ -74,6 +75,7 @@ class QuestionAsking:
     form: Form
     session: FormSession
     terminal: Terminal
+    recorder: Recorder
     case: CaseGate | None
     contacts: list[Contact]
     emergency: frozenset[str]
@@ -110,6 +112,10 @@ class QuestionAsking:
         lang = self._lang
         self._prepare_case(state)
         above = self._block(state, step=step, kind=kind)
+        above.extend(self._form_media_lines(state))
+        if kind in FILE_KINDS:
+            self._ask_file(state, kind=kind, above=above)
+            return
         if kind in SELECTS and state.choices:
             width, height = self.terminal.size()
             used = lines_needed(above, width) + len(self._notices)
@@ -187,6 +193,90 @@ class QuestionAsking:
             self._expanded.add(path)
             return
         self._handle(text, state=state, kind=kind, view=view)
+
+    def _ask_file(self, state: NodeState, *, kind: str, above: list[RenderableType]) -> None:
+        """An image, audio, video or file question: a path, checked and copied in (issue 17)."""
+        lang = self._lang
+        path = str(state.path)
+        current = str(state.value or "")
+        self.terminal.show(*above)
+        if current:
+            self.terminal.show(dim(say("file_answered", lang, name=current)))
+        self._show_notices()
+        ask = getattr(self.terminal, "ask_path", self.terminal.ask)
+        text = ask(say("file_prompt", lang, kind=say(f"kind_{kind}", lang)))
+        if self._took_command(text, state=state, kind=kind):
+            return
+        typed = text.strip()
+        if typed == "":
+            self._advance(path)  # Enter keeps the file taken (or leaves it empty)
+            return
+        node = self._templates.get(POSITIONS.sub("", path))
+        if node is None:
+            return
+        self._save(force=True)  # the draft owns the copy: it must exist first
+        try:
+            taken = self.recorder.take_file(
+                form=self.form, node=node, path_text=typed, question=path
+            )
+        except AnswerError as exc:
+            self._warn(str(exc))
+            return
+        size = _size_text(taken.attachment.size)
+        if taken.stripped:
+            self._inform(say("file_stripped", lang, size=size))
+        elif kind == "image":
+            self._inform(say("file_kept_metadata", lang, size=size))
+        else:
+            self._inform(say("file_copied", lang, size=size))
+        self._offer_delete(typed)
+        self._set(state, taken.attachment.name)
+
+    def _offer_delete(self, typed: str) -> None:
+        """Offer to delete the original: the laptop may be seized (issue 17)."""
+        from pathlib import Path
+
+        from fieldkit.media import delete_original
+
+        lang = self._lang
+        folder = Path(typed).expanduser().resolve().parent.name or "/"
+        self._show_notices()
+        answer = self.terminal.ask(say("file_delete", lang, folder=inert(folder))).strip().lower()
+        if answer in {":q", ":quit", "!!"}:
+            raise QuickExit
+        if answer in YES:
+            try:
+                delete_original(typed)
+            except AnswerError as exc:
+                self._warn(str(exc))
+                return
+            self._inform(say("file_deleted", lang))
+        else:
+            self._inform(say("file_left", lang))
+
+    def _form_media_lines(self, state: NodeState) -> list[RenderableType]:
+        """The form's own pictures and sounds in this label, announced (`media::image`)."""
+        node = self._templates.get(POSITIONS.sub("", str(state.path)))
+        if node is None or not node.media:
+            return []
+        lines: list[RenderableType] = []
+        for what, value in sorted(node.media.items()):
+            if isinstance(value, dict):
+                value = value.get(self._lang or "") or next(iter(value.values()), "")
+            if what not in {"image", "big-image", "audio", "video"} or not value:
+                continue
+            lines.append(
+                dim(
+                    say(
+                        "form_media",
+                        self._lang,
+                        what=say(f"media_{what.replace('-', '_')}", self._lang),
+                        form=self.form.id,
+                        file=inert(str(value)),
+                    )
+                )
+            )
+        return lines
 
     def _took_command(self, text: str, *, state: NodeState | None, kind: str) -> bool:
         """Run ``text`` if it is a command (an unknown one is warned about): True when it was."""
@@ -499,8 +589,18 @@ class QuestionAsking:
             self.terminal.show(*notices)
 
 
-# Types a terminal cannot capture (ODK Collect uses the camera, microphone or file picker).
-_MEDIA = frozenset({"image", "audio", "video", "file", "background-audio", "background_audio"})
+# Types a terminal cannot capture (ODK Collect records them in the background).
+_MEDIA = frozenset({"background-audio", "background_audio"})
+# Types answered with a file the worker names (ODK Collect's camera, microphone, picker).
+FILE_KINDS = frozenset({"image", "audio", "video", "file"})
+
+
+def _size_text(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
+
+
 _HINTED = frozenset(
     f"hint_{kind}"
     for kind in (

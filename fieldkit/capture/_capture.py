@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fieldkit.capture._answers_file import fill_session
@@ -24,11 +26,12 @@ from fieldkit.capture._label import plain_label
 from fieldkit.capture._records import DraftRecorder
 from fieldkit.capture._terminal import Terminal
 from fieldkit.capture._words import say
-from fieldkit.errors import AnswerError, FormNotFound, RecordError, UsageError
+from fieldkit.errors import AnswerError, AttachmentError, FormNotFound, RecordError, UsageError
+from fieldkit.media import delete_original, is_file_question, take_file
 from fieldkit.text import inert
 
 if TYPE_CHECKING:
-    from fieldkit.forms import Form, FormSession
+    from fieldkit.forms import Form, FormSession, Node
     from fieldkit.store import FormVersion, Record, Workspace
 
 __all__ = [
@@ -41,6 +44,7 @@ __all__ = [
 ]
 
 _TRUE = {"yes", "true", "1", "y"}
+_POSITIONS = re.compile(r"\[\d+\]")
 
 
 def _session(form: Form, *, answers: Mapping[str, str] | None, lang: str | None) -> FormSession:
@@ -198,11 +202,16 @@ def capture_answers(
     data: Mapping[str, Any],
     source: str,
     lang: str | None = None,
+    base: Path | None = None,
+    delete_originals: bool = False,
 ) -> Record:
     """Fill, validate and finalize one record from ``data`` (an answers file) in one
     transaction: either a finalized record is returned, or an error names every problem and
     nothing is saved. On the consent form a case code left out is made by fieldkit
-    (``case_code_of`` reads it back); one given must be a code fieldkit made."""
+    (``case_code_of`` reads it back); one given must be a code fieldkit made. An image, audio,
+    video or file answer is a path (relative ones from ``base``): the file is checked and
+    copied into the workspace and the answer names the copy (``delete_originals``: the files
+    are deleted once the record is saved)."""
     version = _latest(ws, form_id)
     form = version.form()
     session = _session(form, answers=None, lang=lang)
@@ -216,11 +225,42 @@ def capture_answers(
     submission = session.submission()
     check_consent_to_start(ws, form, code=_leaf(submission, CASE_QUESTION) or None)
     check_consent_for_answers(ws, form, submission)
+    files = _file_answers(form, session)
+    originals: list[str] = []
     with ws.records.batch():
         draft = ws.records.create_draft(
             form_id=version.form_id, form_version=version.version, answers=session.answers()
         )
-        return ws.records.finalize(draft.id, answers=session.submission())
+        for path, node in files:
+            text = str(session.node(path).value or "")
+            full = Path(text).expanduser()
+            if base is not None and not full.is_absolute():
+                full = base / full
+            try:
+                taken = take_file(
+                    ws, form=form, node=node, path_text=str(full), record_id=draft.id, question=path
+                )
+            except AttachmentError as exc:
+                raise AttachmentError(f"{source}: nothing saved; {node.name}: {exc}") from None
+            session.set(path, taken.attachment.name)
+            originals.append(str(full))
+        record = ws.records.finalize(draft.id, answers=session.submission())
+    if delete_originals:
+        for original in originals:
+            delete_original(original)
+    return record
+
+
+def _file_answers(form: Form, session: FormSession) -> list[tuple[str, Node]]:
+    """(instance path, question) of every relevant file question with an answer."""
+    found = []
+    for path, value in session.submission().items():
+        if not value:
+            continue
+        node = form.find(_POSITIONS.sub("", path))
+        if node is not None and is_file_question(node):
+            found.append((path, node))
+    return found
 
 
 def _case_code_for_answers(ws: Workspace, form: Form, session: FormSession, *, source: str) -> None:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from fieldkit.capture._case import CaseGate
     from fieldkit.capture._contacts import Contact
     from fieldkit.forms import Form, FormSession, Node, NodeState
+    from fieldkit.media import Taken
 
 __all__ = ["Interview", "Outcome", "Recorder"]
 
@@ -67,6 +68,10 @@ class Recorder(Protocol):
 
     def save(self, answers: dict[str, str]) -> str:
         """Save the draft durably (creating it on first use); return its id."""
+        ...
+
+    def take_file(self, *, form: Form, node: Node, path_text: str, question: str) -> Taken:
+        """Check and copy a file for one of this record's questions (``fieldkit.media``)."""
         ...
 
     def finalize(self, submission: dict[str, str]) -> str:

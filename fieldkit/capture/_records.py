@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fieldkit.forms import Form, Node
+    from fieldkit.media import Taken
     from fieldkit.store import Workspace
 
 __all__ = ["DraftRecorder"]
@@ -46,6 +48,19 @@ class DraftRecorder:
         else:
             self._ws.records.save_answers(self._record_id, answers)
         return self._record_id
+
+    def take_file(self, *, form: Form, node: Node, path_text: str, question: str) -> Taken:
+        """Check and copy a file for a question of this draft (saved first: it owns the copy)."""
+        from fieldkit.media import take_file
+
+        return take_file(
+            self._ws,
+            form=form,
+            node=node,
+            path_text=path_text,
+            record_id=self._record_id,
+            question=question,
+        )
 
     def finalize(self, submission: dict[str, str]) -> str:
         """Finalize the draft with the form's submission."""

@@ -89,6 +89,25 @@ class RichTerminal:
         except (EOFError, KeyboardInterrupt):
             raise QuickExit from None
 
+    def ask_path(self, prompt: str) -> str:
+        """Read a file path after ``prompt``, with Tab completing names where readline works."""
+        try:
+            import readline
+        except ImportError:
+            return self.ask(prompt)
+        if sys.stdin is None or not sys.stdin.isatty():
+            return self.ask(prompt)
+        old_completer = readline.get_completer()
+        old_delims = readline.get_completer_delims()
+        readline.set_completer(_complete_path)
+        readline.set_completer_delims("\t\n")
+        readline.parse_and_bind("tab: complete")
+        try:
+            return self.ask(prompt)
+        finally:
+            readline.set_completer(old_completer)
+            readline.set_completer_delims(old_delims)
+
     def size(self) -> tuple[int, int]:
         """Columns and rows (rich reads the terminal, else COLUMNS/LINES, else 80×25)."""
         width, height = self.console.size
@@ -204,3 +223,14 @@ class RichTerminal:
         out.flush()
         # A prompt line longer than the screen wraps: the next redraw starts that much higher.
         return used + max(cell_len(tail) - 1, 0) // width
+
+
+def _complete_path(text: str, state: int) -> str | None:
+    """readline's completer for file paths (``~`` expanded; folders end with ``/``)."""
+    import glob
+    import os
+
+    pattern = os.path.expanduser(text) + "*"
+    matches = sorted(glob.glob(pattern))
+    options = [m + "/" if os.path.isdir(m) else m for m in matches]
+    return options[state] if state < len(options) else None

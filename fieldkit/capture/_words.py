@@ -140,6 +140,51 @@ WORDS: dict[str, tuple[str, str]] = {
         "Language: {language} (also {others}: :lang CODE)",
         "Langue : {language} (aussi {others} : :lang CODE)",
     ),
+    "file_prompt": (
+        "path to the {kind} (Tab completes; Enter skips) > ",
+        "chemin du fichier {kind} (Tab complète ; Entrée passe) > ",
+    ),
+    "file_answered": (
+        "a file is taken: {name} (Enter keeps it)",
+        "fichier pris : {name} (Entrée le garde)",
+    ),
+    "file_stripped": (
+        "copied into the encrypted workspace ({size}); location, camera serial, owner and "
+        "thumbnail removed",
+        "copié dans l'espace chiffré ({size}) ; lieu, numéro de l'appareil, propriétaire et "
+        "vignette retirés",
+    ),
+    "file_kept_metadata": (
+        "copied into the encrypted workspace ({size}); its metadata is kept, as this form asks",
+        "copié dans l'espace chiffré ({size}) ; ses métadonnées sont gardées, comme le "
+        "demande ce formulaire",
+    ),
+    "file_copied": (
+        "copied into the encrypted workspace ({size})",
+        "copié dans l'espace chiffré ({size})",
+    ),
+    "file_delete": (
+        "delete the original from the {folder} folder? [y/N] > ",
+        "supprimer l'original du dossier {folder} ? [o/N] > ",
+    ),
+    "file_deleted": ("the original was deleted", "l'original a été supprimé"),
+    "file_left": (
+        "the original stays where it was (it is not encrypted there)",
+        "l'original reste où il était (il n'y est pas chiffré)",
+    ),
+    "kind_image": ("photo", "photo"),
+    "kind_audio": ("recording", "enregistrement"),
+    "kind_video": ("video", "vidéo"),
+    "kind_file": ("file", "fichier"),
+    "form_media": (
+        "this question has {what}: open it with `fieldkit forms media {form} {file} --out PATH`",
+        "cette question a {what} : ouvrez-la avec "
+        "`fieldkit forms media {form} {file} --out CHEMIN`",
+    ),
+    "media_image": ("a picture", "une image"),
+    "media_big_image": ("a large picture", "une grande image"),
+    "media_audio": ("a sound", "un son"),
+    "media_video": ("a video", "une vidéo"),
     "media": (
         "a {kind} cannot be taken in the terminal: it stays empty",
         "un fichier {kind} ne peut pas être pris dans le terminal : il reste vide",

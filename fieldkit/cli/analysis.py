@@ -78,6 +78,11 @@ def export_command(
     include_sensitive: list[str] = typer.Option(
         [], "--include-sensitive", help="Sensitive field to include (repeat, or comma-separate)."
     ),
+    include_media: bool = typer.Option(
+        False,
+        "--include-media",
+        help="Photos, recordings and files too, written under OUT/media/FORM/ (plaintext).",
+    ),
     since: str | None = typer.Option(
         None, "--since", help="Only records finalized on or after this day (YYYY-MM-DD)."
     ),
@@ -119,6 +124,7 @@ def export_command(
         values=values,  # type: ignore[arg-type]
         lang=lang,
         include_sensitive=tuple(_names(include_sensitive)),
+        include_media=include_media,
         history=history,
         since=_day(since, "--since"),
         duplicate_keys=tuple(_names(duplicate_key)) or None,

@@ -42,6 +42,11 @@ def capture(
         metavar="FILE.json",
         help="Fill, check and finalize from a JSON file keyed by question name (no questions).",
     ),
+    delete_originals: bool = typer.Option(
+        False,
+        "--delete-originals",
+        help="With --answers: delete the files the answers name once they are copied in.",
+    ),
 ) -> None:
     """Interview someone with a form, one question at a time, saved after every answer.
 
@@ -59,7 +64,15 @@ def capture(
 
         data = read_answers_file(answers)
         with open_workspace_for(ctx) as ws:
-            record = capture_answers(ws, form_id, data=data, source=answers.name, lang=lang)
+            record = capture_answers(
+                ws,
+                form_id,
+                data=data,
+                source=answers.name,
+                lang=lang,
+                base=answers.resolve().parent,
+                delete_originals=delete_originals,
+            )
         code = case_code_of(record) if record.form_id == "consent" else None
         typer.echo(f"Finalized record {record.id}" + (f" (case code {code})" if code else ""))
         return

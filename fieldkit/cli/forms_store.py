@@ -43,12 +43,39 @@ def add(
     """Check an XLSForm and add it (or a new version of it) to the workspace."""
     from fieldkit.cli._common import open_workspace_for
     from fieldkit.forms import load_form
+    from fieldkit.media import store_form_media
 
-    form = load_form(_form_file(source))
+    path = _form_file(source)
+    form = load_form(path)
     with open_workspace_for(ctx) as ws:
         version = ws.forms.add(form.definition)
+        stored, missing = store_form_media(ws, form, path)
     shown = _version_text(version.version, from_content=form.version_from_content)
     typer.echo(f"Added form {version.form_id} version {shown}")
+    if stored:
+        typer.echo(f"Stored {stored} media file{'' if stored == 1 else 's'} of its labels.")
+    if missing:
+        typer.echo(
+            f"Not found beside the form (or in {path.stem}-media/): {', '.join(missing[:10])}",
+            err=True,
+        )
+
+
+@forms_app.command("media")
+def media(
+    ctx: typer.Context,
+    form_id: str = typer.Argument(..., help="The form's id."),
+    name: str = typer.Argument(..., help="The media file's name, as the form's label names it."),
+    out: Path = typer.Option(..., "--out", help="Where to write it (a file or a folder)."),
+) -> None:
+    """Write a picture or sound that a form shows in a label, to open it outside the terminal."""
+    from fieldkit.cli._common import open_workspace_for
+    from fieldkit.media import form_media_file, write_copy
+
+    with open_workspace_for(ctx) as ws:
+        attachment = form_media_file(ws, form_id, name)
+        target = write_copy(ws, attachment, out / name if out.is_dir() else out, overwrite=True)
+    typer.echo(f"Wrote {target} ({attachment.content_type}).")
 
 
 @forms_app.command("list")

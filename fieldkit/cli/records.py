@@ -1,8 +1,9 @@
-"""Commands: records list | show | discard (sensitive answers masked unless --reveal)."""
+"""Commands: records list | show | open | discard (sensitive answers masked unless --reveal)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -82,10 +83,12 @@ def show_record(
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Show one record and its answers; sensitive answers are masked unless --reveal."""
+    from fieldkit.media import attachments_of
     from fieldkit.store.forms import mask_sensitive
 
     with open_workspace_for(ctx) as ws:
         record = ws.records.get(record_id)
+        files = [(path, a.summary()) for path, a in attachments_of(ws, record)]
         answers = record.answers
         if not reveal:
             answers = mask_sensitive(
@@ -94,7 +97,8 @@ def show_record(
         if reveal:
             ws.audit.append("reveal", record_id=record.id, form_id=record.form_id)
     if as_json:
-        typer.echo(json.dumps({**record.summary(), "answers": answers}, ensure_ascii=False))
+        body = {**record.summary(), "answers": answers, "attachments": [f for _, f in files]}
+        typer.echo(json.dumps(body, ensure_ascii=False))
         return
 
     from rich.console import Console
@@ -114,6 +118,48 @@ def show_record(
     for path, value in answers.items():
         table.add_row(path, _printable(value))
     console.print(table if answers else "No answers yet.", markup=False)
+    if files:
+        console.print()
+        attached = Table(box=None, header_style="bold")
+        for column in ("file for", "type", "size", ""):
+            attached.add_column(column, overflow="fold")
+        for path, item in files:
+            state = "" if item["complete"] else "not arrived yet"
+            attached.add_row(path, item["content_type"], _size(int(item["size"])), state)
+        console.print(attached, markup=False)
+        console.print(f"Open one with: fieldkit records open {record.id} QUESTION --out PATH")
+
+
+@records_app.command("open")
+def open_file(
+    ctx: typer.Context,
+    record_id: str = typer.Argument(..., help="The record's id."),
+    question: str = typer.Argument(..., help="The question's name (or path) whose file to open."),
+    out: Path = typer.Option(
+        ..., "--out", help="Where to write the decrypted copy (a file or a folder)."
+    ),
+    force: bool = typer.Option(False, "--force", help="Overwrite a file already at --out."),
+) -> None:
+    """Write one decrypted copy of a record's photo, recording or file to --out (plaintext)."""
+    from fieldkit.media import attachment_of, write_copy
+
+    with open_workspace_for(ctx) as ws:
+        record = ws.records.get(record_id)
+        attachment = attachment_of(ws, record, question)
+        target = write_copy(ws, attachment, out, overwrite=force)
+        ws.audit.append("open_file", record_id=record.id, form_id=record.form_id)
+    typer.echo(f"Wrote {target} ({attachment.content_type}, {_size(attachment.size)}).")
+    typer.echo(
+        "Warning: this copy is not encrypted. Anyone with this laptop can read it: delete it "
+        "when you are done.",
+        err=True,
+    )
+
+
+def _size(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{max(1, round(n / 1024))} KB"
+    return f"{n / (1024 * 1024):.1f} MB"
 
 
 @records_app.command("discard")

@@ -46,7 +46,7 @@ def _progress_bar() -> Iterator[Progress]:
         TimeElapsedColumn,
     )
 
-    labels = {"push": "Sending records", "pull": "Receiving changes"}
+    labels = {"push": "Sending records", "pull": "Receiving changes", "files": "Files (bytes)"}
     bar = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),

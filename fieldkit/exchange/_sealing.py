@@ -46,13 +46,20 @@ def seal_record(
 ) -> bytes:
     """The sealed envelope of one finalized record for ``keys`` and this device's own key."""
     from fieldkit.crypto.envelope import seal
+    from fieldkit.exchange._attachments import descriptors, seal_attachments
 
     device = ws.device
-    body = {
+    # Its attachments first: the body names each by the digest of its sealed stream, so the
+    # record's signature covers them (DESIGN §6a).
+    seal_attachments(ws, info, record, keys)
+    body: dict[str, Any] = {
         "answers": dict(record.answers),
         "created_at": _iso(record.created_at),
         "finalized_at": _iso(record.finalized_at),
     }
+    attached = descriptors(ws, record)
+    if attached:
+        body["attachments"] = attached
     return seal(
         record_id=record.id,
         project_id=info.project_id,

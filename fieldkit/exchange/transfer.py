@@ -28,6 +28,13 @@ from pydantic import ValidationError
 
 from fieldkit.crypto.envelope import keys_by_id, open_envelope
 from fieldkit.errors import AuthError, CryptoError, FormError, ProtocolError, RecordNotFound
+from fieldkit.exchange._attachments import (
+    PART_BYTES,
+    AttachmentTransfer,
+    fetch_attachments,
+    push_attachments,
+    register_expected,
+)
 from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import (
     STATE_LEGACY_DEVICE_KEYS,
@@ -84,12 +91,20 @@ class PullSummary:
     items_refused: Counter[str] = field(default_factory=Counter)  # why → how many
     certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
     enrolments_refused: list[str] = field(default_factory=list)
+    attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
     assigned: int = 0  # records of cases assigned to this device, taken in
     erased: int = 0  # records of erased cases that arrived late: not stored
 
     def line(self) -> str:
         """One line for the terminal."""
         parts = [f"{self.records} new record{_s(self.records)}"]
+        files = self.attachments
+        if files.files:
+            parts.append(f"{files.files} file{_s(files.files)} ({_megabytes(files.bytes)})")
+        if files.waiting:
+            parts.append(f"{files.waiting} file{_s(files.waiting)} not all on the server yet")
+        if files.refused:
+            parts.append(f"{len(files.refused)} file{_s(len(files.refused))} refused")
         if self.already_had:
             parts.append(f"{self.already_had} already here")
         if self.forms:
@@ -131,11 +146,15 @@ class SyncSummary:
     unsealed: int = 0  # finalized but not sealed: no project key known yet
     relayed: int = 0  # other laptops' records, carried here by bundle, now on the server
     pulled: PullSummary = field(default_factory=PullSummary)
+    attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
 
     def line(self) -> str:
         """One line for the terminal."""
         sent = self.sent + self.already_on_server
         text = f"Sent {sent} record{_s(sent)}"
+        files = self.attachments
+        if files.files:
+            text += f" and {files.files} file{_s(files.files)} ({_megabytes(files.bytes)})"
         if self.conflicts:
             text += f", {len(self.conflicts)} in conflict"
         if self.rejected:
@@ -176,6 +195,10 @@ def _s(n: int) -> str:
     return "" if n == 1 else "s"
 
 
+def _megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
 def sync(
     ws: Workspace,
     *,
@@ -184,6 +207,7 @@ def sync(
     progress: Progress | None = None,
     batch_size: int = PUSH_BATCH,
     pull_limit: int = PULL_LIMIT,
+    part_bytes: int = PART_BYTES,
     **client_options: Any,
 ) -> SyncSummary:
     """Push every sealed, unsent record; a coordinator then certifies new enrolments; then pull
@@ -203,7 +227,12 @@ def sync(
         from fieldkit.exchange.bundle import forward_relayed
 
         summary.relayed = forward_relayed(ws, client, batch_size=batch_size)
-        summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
+        # Files after records: a record is small and tells the coordinator what is coming; an
+        # upload cut short resumes on the next sync from what the server acknowledged.
+        summary.attachments = push_attachments(ws, client, report=report, part_bytes=part_bytes)
+        summary.pulled = _exchange(
+            ws, client, info, limit=pull_limit, report=report, part_bytes=part_bytes
+        )
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
     summary.unsealed = len(ws.records.unsealed())
@@ -284,6 +313,7 @@ def pull(
     progress: Progress | None = None,
     limit: int = PULL_LIMIT,
     workers: int = 2,
+    part_bytes: int = PART_BYTES,
     **client_options: Any,
 ) -> PullSummary:
     """Coordinator: certify new enrolments, then fetch every record the project key opens,
@@ -295,7 +325,13 @@ def pull(
     with client:
         check_server(client)
         summary = _exchange(
-            ws, client, info, limit=limit, report=progress or _no_progress, workers=workers
+            ws,
+            client,
+            info,
+            limit=limit,
+            report=progress or _no_progress,
+            workers=workers,
+            part_bytes=part_bytes,
         )
     if not _private_keys(ws, info):
         raise AuthError(
@@ -319,8 +355,9 @@ def _exchange(
     limit: int,
     report: Progress,
     workers: int = 2,
+    part_bytes: int = PART_BYTES,
 ) -> PullSummary:
-    """Certify (a coordinator), then pull."""
+    """Certify (a coordinator), then pull (and fetch the files new records name)."""
     certified = None
     if info.root is not None and info.is_coordinator:
         from fieldkit.exchange.joining import certify_pending
@@ -333,6 +370,19 @@ def _exchange(
         from fieldkit.exchange.case_orders import erase_late
 
         erase_late(ws, client)
+    if info.root is not None and info.is_coordinator:
+        trust = Trust(ws, info.root, device_id=info.device_id)
+        private = keys_by_id(trust.private_keys())
+        if private:
+            summary.attachments = fetch_attachments(
+                ws,
+                client,
+                verify_key=trust.device_key,
+                private_keys=private,
+                project_id=info.project_id,
+                report=report,
+                part_bytes=part_bytes,
+            )
     if certified is not None:
         summary.certified = certified.certified
         summary.enrolments_refused = certified.refused
@@ -606,6 +656,12 @@ class _Taker:
             case_id=header["case_id"],
             hlc=header["hlc"],
             received_at=_receipt_text(received_at),
+        )
+        register_expected(
+            self._ws,
+            record_id=header["record_id"],
+            device_id=device_id,
+            items=body.get("attachments"),
         )
         self._summary.records += 1
         return True

@@ -168,6 +168,11 @@ class Node:
     appearance: str = ""
     parameters: dict[str, str] = field(default_factory=dict)
     sensitive: bool = False
+    # Files (issue 17): survey columns `keep_metadata` (yes: an image keeps its EXIF) and
+    # `max_file_size` (MB); label media (`media::image` …) as pyxform gives them.
+    keep_metadata: bool = False
+    max_file_size: str = ""
+    media: dict[str, Any] = field(default_factory=dict)
     children: list[Node] = field(default_factory=list)
     choices: list[Choice] = field(default_factory=list)
     list_name: str | None = None
@@ -364,6 +369,9 @@ class Form:
             appearance=str(control.get("appearance", "")),
             parameters={str(k): str(v) for k, v in (element.get("parameters") or {}).items()},
             sensitive=str(element.get("sensitive", "")).strip().lower() in _TRUE,
+            keep_metadata=str(element.get("keep_metadata", "")).strip().lower() in _TRUE,
+            max_file_size=str(element.get("max_file_size", "") or "").strip(),
+            media=dict(element.get("media") or {}),
             preload=bind.get("jr:preload"),
             preload_params=bind.get("jr:preloadParams"),
             relevant=bind.get("relevant") or None,

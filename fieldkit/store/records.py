@@ -211,6 +211,8 @@ class Records:
                 (encoded, now, now, self._ws.clock.tick(), record_id),
             )
             self._ws.audit.append("finalize", record_id=record_id, form_id=form_id)
+            # A photo taken again, or an answer cleared: the file it named goes too (issue 17).
+            self._ws.attachments.prune(record_id, keep=answers.values())
             record = self.get(record_id)
         return record
 
@@ -237,6 +239,7 @@ class Records:
         with self._db.transaction():
             form_id = self._require_draft(record_id)
             self._db.execute("DELETE FROM records WHERE id = ?", (record_id,))
+            self._ws.attachments.prune(record_id, keep=())
             self._ws.audit.append("discard", record_id=record_id, form_id=form_id)
 
     # -- reading -----------------------------------------------------------------------------

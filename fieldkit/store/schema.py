@@ -184,6 +184,45 @@ def _bundles(db: Database) -> None:
     )
 
 
+def _attachments(db: Database) -> None:
+    """Attachments (DESIGN §6a): photos, recordings and files copied in chunks, with what
+    regenerates their sealed stream (issue 17)."""
+    db.script(
+        """
+        CREATE TABLE attachments (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            record_id TEXT,
+            form_id TEXT,
+            question TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            chunk_size INTEGER NOT NULL,
+            origin TEXT NOT NULL CHECK (origin IN ('local', 'received', 'form')),
+            device TEXT NOT NULL,
+            stripped INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            complete INTEGER NOT NULL,
+            header BLOB,
+            data_key BLOB,
+            signature BLOB,
+            sealed_sha256 TEXT,
+            sealed_size INTEGER,
+            sent_at TEXT
+        );
+        CREATE INDEX attachments_by_record ON attachments (record_id);
+        CREATE TABLE attachment_chunks (
+            attachment_id TEXT NOT NULL REFERENCES attachments (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (attachment_id, seq)
+        )
+        """
+    )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1,
@@ -192,6 +231,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _received_at,
     _case_orders,
     _bundles,
+    _attachments,
 ]
 
 

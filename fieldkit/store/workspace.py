@@ -32,6 +32,7 @@ from fieldkit.errors import (
 from fieldkit.store import schema, unlock_cache
 from fieldkit.store._db import Database
 from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete, stale_temps
+from fieldkit.store.attachments import Attachments
 from fieldkit.store.audit import Audit
 from fieldkit.store.bundles import Bundles
 from fieldkit.store.forms import Forms
@@ -144,8 +145,8 @@ class WorkspaceClock:
 
 
 class Workspace:
-    """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``,
-    ``statements``, ``held`` and ``bundles``."""
+    """An open workspace: ``forms``, ``records``, ``attachments``, ``state``, ``audit``,
+    ``device``, ``clock``, ``statements``, ``held`` and ``bundles``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -163,6 +164,7 @@ class Workspace:
         self.audit = Audit(db, key=session.audit, device=self.device_id)
         self.forms = Forms(db, self.audit)
         self.records = Records(self, db)
+        self.attachments = Attachments(db, device=self.device_id)
         self.statements = Statements(db)
         self.held = Held(db)
         self.bundles = Bundles(db)

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 
 import anyio.to_thread
 import pydantic_core
-from fastapi import Body, Depends, FastAPI, Query, Request
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from fieldkit import __version__
 from fieldkit.errors import FieldkitError
 from sync import protocol as p
-from sync.server import feed, projects, records
+from sync.server import attachments, feed, projects, records
 from sync.server.auth import (
     Caller,
     authenticate,
@@ -331,6 +331,59 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
             only=only,
         )
         return Response(body, media_type="application/json")
+
+    @app.get("/v1/attachments/{attachment_id}", response_model=p.AttachmentStatus, tags=["sync"])
+    def attachment_status(
+        attachment_id: Annotated[str, Path(pattern=p.ATTACHMENT_ID)],
+        caller: CallerDep,
+        engine: EngineDep,
+    ) -> p.AttachmentStatus:
+        """How many bytes of one of this device's sealed attachments the server holds."""
+        require_device(caller)
+        return attachments.status(engine, caller=caller, attachment_id=attachment_id)
+
+    @app.post("/v1/attachments/{attachment_id}", response_model=p.AttachmentStatus, tags=["sync"])
+    def attachment_part(
+        attachment_id: Annotated[str, Path(pattern=p.ATTACHMENT_ID)],
+        body: p.AttachmentPart,
+        caller: CallerDep,
+        engine: EngineDep,
+    ) -> p.AttachmentStatus:
+        """Append a part of a sealed attachment where the held bytes end; committed before
+        the reply, which says what is held (a resend is acknowledged, not stored twice)."""
+        require_device(caller)
+        return attachments.append_part(
+            engine,
+            caller=caller,
+            attachment_id=attachment_id,
+            offset=body.offset,
+            data_b64=body.data,
+            settings=settings,
+        )
+
+    @app.get(
+        "/v1/attachments/{device_id}/{attachment_id}",
+        response_model=p.AttachmentData,
+        tags=["coordinator"],
+    )
+    def attachment_data(
+        device_id: Annotated[str, Path(max_length=64)],
+        attachment_id: Annotated[str, Path(pattern=p.ATTACHMENT_ID)],
+        caller: CallerDep,
+        engine: EngineDep,
+        offset: Annotated[int, Query(ge=0)] = 0,
+        length: Annotated[int, Query(ge=1, le=p.MAX_ATTACHMENT_PART)] = p.MAX_ATTACHMENT_PART,
+    ) -> p.AttachmentData:
+        """A piece of a device's complete sealed attachment (coordinator)."""
+        require_coordinator(caller)
+        return attachments.read_piece(
+            engine,
+            caller=caller,
+            device_id=device_id,
+            attachment_id=attachment_id,
+            offset=offset,
+            length=min(length, settings.max_attachment_part_bytes),
+        )
 
     @app.post("/v1/forms", response_model=p.FormPublishResponse, tags=["coordinator"])
     def publish_form(

@@ -21,6 +21,8 @@ from sqlalchemy import (
 
 __all__ = [
     "admin_tokens",
+    "attachment_parts",
+    "attachments",
     "case_assignments",
     "changes",
     "counters",
@@ -180,4 +182,27 @@ case_assignments = Table(
     Column("assignee", String(64), nullable=False, index=True),
     Column("statement_id", String(32), nullable=False),
     Column("created_at", TS, nullable=False),
+)
+
+# Sealed attachments (DESIGN §6a), scoped per device like envelopes: the stream as uploaded,
+# part by part; `received` is how many bytes are held, in order, from the start.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("attachment_id", String(32), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("sealed_size", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("completed_at", TS),
+)
+
+attachment_parts = Table(
+    "attachment_parts",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("attachment_id", String(32), primary_key=True),
+    Column("offset", BigInteger, primary_key=True, autoincrement=False),
+    Column("data", LargeBinary, nullable=False),
 )

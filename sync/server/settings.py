@@ -49,6 +49,10 @@ class ServerSettings:
     trusted_proxies: tuple[str, ...] = ()
     max_batch: int = 500  # envelopes per push
     max_envelope_bytes: int = 1024 * 1024  # canonical bytes of one envelope; larger: rejected
+    # Sealed attachments (DESIGN §6a): at most this many bytes per device, sent and fetched in
+    # parts of at most max_attachment_part_bytes (each fits the memory budget many times over).
+    attachment_quota_bytes: int = 4 * 1024 * 1024 * 1024
+    max_attachment_part_bytes: int = 4 * 1024 * 1024
     default_pull_limit: int = 500
     max_pull_limit: int = 2000
     max_enroll_code_seconds: int = 30 * 24 * 3600
