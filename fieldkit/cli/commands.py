@@ -8,6 +8,7 @@ from typer.models import CommandInfo, TyperInfo
 from fieldkit.cli import (  # noqa: F401
     analysis,
     capture,
+    cases,
     demo,
     forms_engine,
     forms_store,
@@ -22,7 +23,7 @@ from fieldkit.cli.app import app
 _PANELS = {
     "Start here": ("demo",),
     "Workspace": ("init", "passphrase", "recover", "lock", "wipe", "audit"),
-    "Interviews": ("capture", "records", "forms"),
+    "Interviews": ("capture", "records", "cases", "forms"),
     "Sync": ("enroll", "sync", "pull", "project"),
     "Coordinator": ("export", "report"),
     "Server": ("server",),

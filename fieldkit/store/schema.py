@@ -127,8 +127,29 @@ def _received_at(db: Database) -> None:
     db.script("ALTER TABLE records ADD COLUMN received_at TEXT")
 
 
+def _case_index(db: Database) -> None:
+    """Which case each record belongs to, and each case's derived summary (cases list)."""
+    db.script(
+        """
+        CREATE TABLE case_links (
+            record_id TEXT PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
+            case_code TEXT NOT NULL
+        );
+        CREATE INDEX case_links_by_code ON case_links (case_code);
+        CREATE TABLE case_index (
+            case_code TEXT PRIMARY KEY,
+            summary TEXT NOT NULL,
+            due_from TEXT,
+            closed INTEGER NOT NULL,
+            held_until INTEGER
+        );
+        CREATE INDEX case_index_due ON case_index (closed, due_from)
+        """
+    )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at]
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at, _case_index]
 
 
 def current_version() -> int:

@@ -33,6 +33,7 @@ from fieldkit.store import schema, unlock_cache
 from fieldkit.store._db import Database
 from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete, stale_temps
 from fieldkit.store.audit import Audit
+from fieldkit.store.cases import CaseIndex
 from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.passphrase import passphrase_problem
@@ -144,7 +145,7 @@ class WorkspaceClock:
 
 class Workspace:
     """An open workspace: ``forms``, ``records``, ``state``, ``audit``, ``device``, ``clock``,
-    ``statements`` and ``held``."""
+    ``statements``, ``held`` and ``cases``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -164,6 +165,7 @@ class Workspace:
         self.records = Records(self, db)
         self.statements = Statements(db)
         self.held = Held(db)
+        self.cases = CaseIndex(db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
 
     @property
