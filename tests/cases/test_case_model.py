@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from _cases_kit import add_forms, person
+from cases_kit import add_forms, person
 
 from fieldkit.cases import (
     EVENT_FORM,

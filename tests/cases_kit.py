@@ -1,5 +1,5 @@
 """People followed over time, made through capture as a worker would: consent, a screening,
-a referral (tests/ and tests/cases are on sys.path through pytest's rootdir conftest)."""
+a referral (tests/ is on sys.path through its conftest)."""
 
 from __future__ import annotations
 
