@@ -233,6 +233,7 @@ def change_case(
         action=action,
         device=record.device,
         hlc=record.hlc or "",
+        wall_ms=HLC.parse(record.hlc).wall_ms if record.hlc else 0,
     )
 
 
@@ -341,7 +342,7 @@ def held_text(state: CaseState) -> str | None:
     """What to say of events held back (their device's clock is ahead of this one's)."""
     if not state.held:
         return None
-    first = min(HLC.parse(e.hlc).wall_ms for e in state.held)
+    first = min(e.wall_ms for e in state.held)
     from datetime import UTC, datetime
 
     when = datetime.fromtimestamp(first / 1000, UTC).strftime("%Y-%m-%d")

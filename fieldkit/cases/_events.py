@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import date
 
 from fieldkit.capture._case_code import is_case_code
-from fieldkit.clock import HLC
 
 __all__ = [
     "ACTIONS",
@@ -43,7 +42,10 @@ FOLLOW_UP_MONTHS = (1, 3, 6, 12)
 
 _PREFIX = f"/{EVENT_FORM.replace('.', '_')}"
 _KEYS = ("case", "field", "value", "base", "date", "action")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_PATHS = tuple((key, f"{_PREFIX}/{key}") for key in _KEYS)
+_HLC = re.compile(r"^(\d{15})-\d{5}-[0-9A-Za-z_.:]{1,64}$")
+_UUID_TEXT = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_BASE = re.compile(rf"^(?:{_UUID_TEXT}(?: {_UUID_TEXT})*)?$")
 _REFERRAL_ID = re.compile(r"^[0-9a-f]{8}$")
 # Fields other changes may use (assignment) are kept as they come: a name and path segments.
 _OTHER_FIELD = re.compile(r"^[a-z_]{1,32}(/[A-Za-z0-9_.:-]{1,64}){0,3}$")
@@ -63,11 +65,8 @@ class CaseEvent:
     action: str
     device: str
     hlc: str
-
-    @property
-    def wall_ms(self) -> int:
-        """The wall-clock part of the event's HLC (what a wrong clock inflates)."""
-        return HLC.parse(self.hlc).wall_ms
+    # The wall-clock part of the HLC (what a wrong clock inflates), read once.
+    wall_ms: int = 0
 
 
 def _is_day(text: str) -> bool:
@@ -128,19 +127,24 @@ def event_answers(
 
 
 def read_event(
-    *, record_id: str, answers: Mapping[str, str], device: str, hlc: str | None
+    *,
+    record_id: str,
+    answers: Mapping[str, str],
+    device: str,
+    hlc: str | None,
+    case: str | None = None,
 ) -> CaseEvent | None:
-    """The event a record holds, or None when it is not a well-formed one (left out)."""
-    values = {key: answers.get(f"{_PREFIX}/{key}", "") for key in _KEYS}
-    if not hlc or not is_case_code(values["case"]) or values["action"] not in ACTIONS:
+    """The event a record holds, or None when it is not a well-formed one (left out).
+    ``case``: the case it must name (its code then needs no check of its own)."""
+    values = {key: answers.get(path, "") for key, path in _PATHS}
+    clock = _HLC.match(hlc) if hlc else None
+    if clock is None or values["action"] not in ACTIONS:
         return None
-    try:
-        HLC.parse(hlc)
-    except ValueError:
+    if values["case"] != case if case is not None else not is_case_code(values["case"]):
+        return None
+    if not _BASE.match(values["base"]) or not _is_day(values["date"]):
         return None
     base = tuple(values["base"].split())
-    if any(not _UUID.match(b) for b in base) or not _is_day(values["date"]):
-        return None
     if field_problem(values["field"], values["value"]) is not None:
         return None
     return CaseEvent(
@@ -152,7 +156,8 @@ def read_event(
         date=values["date"],
         action=values["action"],
         device=device,
-        hlc=hlc,
+        hlc=clock.group(0),
+        wall_ms=int(clock.group(1)),
     )
 
 

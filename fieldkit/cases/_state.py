@@ -333,9 +333,13 @@ def derive_case(
         if record.form_id != EVENT_FORM:
             continue
         event = read_event(
-            record_id=record.id, answers=record.answers, device=record.device, hlc=record.hlc
+            record_id=record.id,
+            answers=record.answers,
+            device=record.device,
+            hlc=record.hlc,
+            case=code,
         )
-        if event is None or event.case != code:
+        if event is None:
             state.unreadable += 1
         elif event.wall_ms > now + MAX_SKEW_MS:
             state.held.append(event)
