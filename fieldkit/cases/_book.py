@@ -24,9 +24,10 @@ from fieldkit.cases._events import (
     FOLLOW_UP_STATUSES,
     REFERRAL_STATUSES,
     CaseEvent,
-    case_of_event,
     event_answers,
+    event_from_row,
     field_problem,
+    read_event,
 )
 from fieldkit.cases._state import MAX_SKEW_MS, CaseState, Conflict, FieldState, _leaf, derive_case
 from fieldkit.clock import HLC, utc_day
@@ -84,31 +85,56 @@ def refresh(ws: Workspace, *, codes: Iterable[str] = ()) -> int:
     with ws.transaction():
         top = ws.cases.max_rowid()
         touched = set(codes)
-        links = []
-        for record_id, text in ws.cases.finalized_since(int(mark["rowid"]), mark["drafts"]):
+        links, events = [], []
+        since = ws.cases.finalized_since(int(mark["rowid"]), mark["drafts"])
+        for record_id, form_id, text, device, hlc in since:
             answers = json.loads(text)
-            code = case_of_event(answers) or _leaf(answers, "client_pseudonym")
-            code = code if is_case_code(code) else ""
-            links.append((record_id, code))
+            if form_id == EVENT_FORM:
+                # Read once, here; a malformed event is linked to no case and left out.
+                event = read_event(record_id=record_id, answers=answers, device=device, hlc=hlc)
+                code = event.case if event is not None else ""
+                if event is not None:
+                    events.append(event.row())
+            else:
+                code = _leaf(answers, "client_pseudonym")
+                code = code if is_case_code(code) else ""
+            links.append((record_id, code if form_id != EVENT_FORM or not code else ""))
             if code:
                 touched.add(code)
+        # Held-back events whose claimed time is now within the bound count from now on.
+        touched |= set(ws.cases.held_before(now + MAX_SKEW_MS))
+        drafts = ws.cases.draft_ids()
+        if not links and not touched and top == mark["rowid"] and drafts == mark["drafts"]:
+            return 0  # nothing new: a list stays a read
         ws.cases.link(links)
-        touched |= set(ws.cases.held_before(now - MAX_SKEW_MS))
+        ws.cases.add_events(events)
         _rederive(ws, touched, now)
-        ws.state.set(_MARK, {"rowid": top, "drafts": ws.cases.draft_ids()})
+        ws.state.set(_MARK, {"rowid": top, "drafts": drafts})
     return len(touched)
 
 
 def _rederive(ws: Workspace, codes: set[str], now: int) -> None:
     if not codes:
         return
-    found = ws.cases.records(codes)
-    states = [
-        derive_case(code, records, device_id=ws.device_id, now_ms=now)
-        for code, records in found.items()
-    ]
-    ws.cases.put([_store_row(s) for s in states])
-    ws.cases.drop(codes - set(found))
+    states = _derived(ws, codes, now)
+    ws.cases.put([_store_row(s) for s in states.values()])
+    ws.cases.drop(codes - set(states))
+
+
+def _derived(ws: Workspace, codes: Iterable[str], now: int) -> dict[str, CaseState]:
+    wanted = set(codes)
+    records = ws.cases.records(wanted)
+    events = ws.cases.events(wanted)
+    return {
+        code: derive_case(
+            code,
+            records.get(code, []),
+            events=[event_from_row(r) for r in events.get(code, [])],
+            device_id=ws.device_id,
+            now_ms=now,
+        )
+        for code in sorted(set(records) | set(events))
+    }
 
 
 def all_cases(ws: Workspace, *, now_ms: int | None = None) -> dict[str, CaseState]:
@@ -116,8 +142,14 @@ def all_cases(ws: Workspace, *, now_ms: int | None = None) -> dict[str, CaseStat
     refresh(ws)
     now = _now_ms() if now_ms is None else now_ms
     return {
-        code: derive_case(code, records, device_id=ws.device_id, now_ms=now)
-        for code, records in ws.cases.every_case()
+        code: derive_case(
+            code,
+            records,
+            events=[event_from_row(r) for r in rows],
+            device_id=ws.device_id,
+            now_ms=now,
+        )
+        for code, records, rows in ws.cases.every_case()
     }
 
 
@@ -172,8 +204,7 @@ def find_case(ws: Workspace, text: str) -> str:
 def case_state(ws: Workspace, text: str) -> CaseState:
     """The derived state of one case."""
     code = find_case(ws, text)
-    records = ws.cases.records([code]).get(code, [])
-    return derive_case(code, records, device_id=ws.device_id, now_ms=_now_ms())
+    return _derived(ws, [code], _now_ms())[code]
 
 
 def _day(text: str | None) -> str:
@@ -212,13 +243,13 @@ def change_case(
                 f"{state.code} {field} --take VALUE` first"
             )
         base = tuple(e.id for e in heads)
-    # The new event comes after everything it is based on, on any laptop's clock.
-    for event in heads:
-        ws.clock.observe(event.hlc)
     answers = event_answers(
         case=state.code, field=field, value=value, base=base, day=_day(day), action=action
     )
     with ws.transaction():
+        # The new event comes after everything it is based on, on any laptop's clock.
+        for event in heads:
+            ws.clock.observe(event.hlc)
         record = ws.records.add_finalized(
             form_id=EVENT_FORM, form_version=EVENT_VERSION, answers=answers
         )
@@ -318,10 +349,8 @@ def list_conflicts(ws: Workspace) -> list[Conflict]:
     refresh(ws)
     out: list[Conflict] = []
     rows = [r for r in ws.cases.summaries() if r.summary.get("conflicts")]
-    found = ws.cases.records([r.case_code for r in rows])
-    now = _now_ms()
-    for code in sorted(found):
-        out += derive_case(code, found[code], device_id=ws.device_id, now_ms=now).conflicts()
+    for state in _derived(ws, [r.case_code for r in rows], _now_ms()).values():
+        out += state.conflicts()
     return out
 
 

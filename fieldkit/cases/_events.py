@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
+from typing import Any, NamedTuple
 
 from fieldkit.capture._case_code import is_case_code
 
@@ -28,6 +28,7 @@ __all__ = [
     "REFERRAL_STATUSES",
     "CaseEvent",
     "event_answers",
+    "event_from_row",
     "field_problem",
     "read_event",
 ]
@@ -52,8 +53,7 @@ _OTHER_FIELD = re.compile(r"^[a-z_]{1,32}(/[A-Za-z0-9_.:-]{1,64}){0,3}$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-@dataclass(frozen=True)
-class CaseEvent:
+class CaseEvent(NamedTuple):
     """One change to one field of one case, as read from its record."""
 
     id: str
@@ -67,6 +67,19 @@ class CaseEvent:
     hlc: str
     # The wall-clock part of the HLC (what a wrong clock inflates), read once.
     wall_ms: int = 0
+
+    def row(self) -> tuple[str, str, str, str, str, str, str, str, str, int]:
+        """The event as ``ws.cases`` keeps it."""
+        return (self.id, self.case, self.field, self.value, " ".join(self.base), self.date,
+                self.action, self.device, self.hlc, self.wall_ms)  # fmt: skip
+
+
+def event_from_row(row: Sequence[Any]) -> CaseEvent:
+    """An event from its ``ws.cases`` row (read and checked when it was first linked)."""
+    base = str(row[4])
+    return CaseEvent(str(row[0]), str(row[1]), str(row[2]), str(row[3]),
+                     tuple(base.split()) if base else (), str(row[5]), str(row[6]),
+                     str(row[7]), str(row[8]), int(row[9]))  # fmt: skip
 
 
 def _is_day(text: str) -> bool:

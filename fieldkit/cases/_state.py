@@ -319,29 +319,41 @@ def derive_case(
     code: str,
     records: Sequence[Record],
     *,
+    events: Sequence[CaseEvent] | None = None,
     device_id: str = "",
     now_ms: int | None = None,
 ) -> CaseState:
-    """The state of case ``code`` from its records (bundled forms and case events)."""
+    """The state of case ``code`` from its records (bundled forms and case events); ``events``
+    already read (``ws.cases``) stand for the event records, which are then not in
+    ``records``."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     finalized = [r for r in records if r.status != "draft"]
     current = _current([r for r in finalized if r.form_id != EVENT_FORM])
     state = CaseState(code=code, status=FieldState("status", "open"), records=current)
-    state.mine = any(r.device == device_id for r in finalized)
+    if events is None:
+        read = []
+        for record in finalized:
+            if record.form_id != EVENT_FORM:
+                continue
+            event = read_event(
+                record_id=record.id,
+                answers=record.answers,
+                device=record.device,
+                hlc=record.hlc,
+                case=code,
+            )
+            if event is None:
+                state.unreadable += 1
+            else:
+                read.append(event)
+        events = read
+    state.mine = any(r.device == device_id for r in finalized) or any(
+        e.device == device_id for e in events
+    )
     live: list[CaseEvent] = []
-    for record in finalized:
-        if record.form_id != EVENT_FORM:
-            continue
-        event = read_event(
-            record_id=record.id,
-            answers=record.answers,
-            device=record.device,
-            hlc=record.hlc,
-            case=code,
-        )
-        if event is None:
-            state.unreadable += 1
-        elif event.wall_ms > now + MAX_SKEW_MS:
+    bound = now + MAX_SKEW_MS
+    for event in events:
+        if event.wall_ms > bound:
             state.held.append(event)
         else:
             live.append(event)

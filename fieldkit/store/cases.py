@@ -1,11 +1,12 @@
-"""``ws.cases``: which case each record belongs to, and each case's derived summary.
+"""``ws.cases``: which case each record belongs to, each case event, each case's summary.
 
 The case model lives in ``fieldkit.cases``; this is its SQL. ``case_links`` maps a record to
-the case code it names (``""`` for a record of no case, so it is not looked at again);
-``case_index`` keeps each case's summary as JSON with the two columns lists filter on, so
-``cases list --due`` reads a table instead of deriving 10,000 cases. Both live inside the
-encrypted database, like the answers they are read from. A record deleted takes its link
-with it (``ON DELETE CASCADE``).
+the case code it names (``""`` for a record of no case, or an event, so it is not looked at
+again); ``case_events`` holds each case event's fields as read once from its record (events
+are the bulk of a case: they are not parsed again on every derivation); ``case_index`` keeps
+each case's summary as JSON with the columns lists filter on, so ``cases list --due`` reads a
+table instead of deriving 10,000 cases. All of it lives inside the encrypted database, like
+the answers it is read from; a record deleted takes its rows with it (``ON DELETE CASCADE``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fieldkit.store.records import _COLUMNS, Record, _row_to_record
 
 __all__ = ["CaseIndex", "CaseRow"]
 
+_EVENT_COLUMNS = "record_id, case_code, field, value, base, day, action, device, hlc, wall_ms"
 _JOINED = ", ".join(f"r.{name.strip()}" for name in _COLUMNS.split(","))
 
 
@@ -48,20 +50,20 @@ class CaseIndex:
 
     def finalized_since(
         self, rowid: int, ids: Sequence[str] = ()
-    ) -> builtins.list[tuple[str, str]]:
-        """(record id, answers JSON) of non-draft records after ``rowid``, or among ``ids``."""
-        rows = self._db.all(
-            "SELECT id, answers FROM records WHERE rowid > ? AND status != 'draft'", (rowid,)
-        )
+    ) -> builtins.list[tuple[str, str, str, str, str | None]]:
+        """(id, form id, answers JSON, device, HLC) of non-draft records after ``rowid``, or
+        among ``ids``."""
+        columns = "SELECT id, form_id, answers, device, hlc FROM records"
+        rows = self._db.all(f"{columns} WHERE rowid > ? AND status != 'draft'", (rowid,))  # noqa: S608
         wanted = builtins.list(ids)
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             rows += self._db.all(
-                f"SELECT id, answers FROM records WHERE status != 'draft' AND id IN ({marks})",  # noqa: S608
+                f"{columns} WHERE status != 'draft' AND id IN ({marks})",  # noqa: S608
                 chunk,
             )
-        return [(str(r[0]), str(r[1])) for r in rows]
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3]), r[4]) for r in rows]
 
     def link(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Remember the case code of records (``""``: no case)."""
@@ -70,6 +72,31 @@ class CaseIndex:
             "ON CONFLICT (record_id) DO NOTHING",
             builtins.list(pairs),
         )
+
+    def add_events(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Keep case events as read: (record id, case, field, value, base, day, action,
+        device, HLC, wall ms)."""
+        self._db.executemany(
+            "INSERT INTO case_events (record_id, case_code, field, value, base, day, action, "
+            "device, hlc, wall_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (record_id) DO NOTHING",
+            builtins.list(rows),
+        )
+
+    def events(self, codes: Iterable[str]) -> dict[str, builtins.list[tuple[Any, ...]]]:
+        """The event rows of each case code (in the order ``add_events`` takes them)."""
+        out: dict[str, builtins.list[tuple[Any, ...]]] = {}
+        wanted = sorted(set(codes))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._db.all(
+                f"SELECT {_EVENT_COLUMNS} FROM case_events "  # noqa: S608
+                f"WHERE case_code IN ({marks})",
+                chunk,
+            ):
+                out.setdefault(str(row[1]), []).append(tuple(row))
+        return out
 
     def records(self, codes: Iterable[str]) -> dict[str, builtins.list[Record]]:
         """Every record (drafts excluded) of each case code, oldest first."""
@@ -88,24 +115,34 @@ class CaseIndex:
                 out.setdefault(str(row[0]), []).append(_row_to_record(row[1:]))
         return out
 
-    def every_case(self) -> Iterator[tuple[str, builtins.list[Record]]]:
-        """Each case code with its records, in code order (one pass over the table)."""
-        current: str | None = None
-        bucket: builtins.list[Record] = []
+    def every_case(
+        self,
+    ) -> Iterator[tuple[str, builtins.list[Record], builtins.list[tuple[Any, ...]]]]:
+        """Each case code with its records and its event rows (one pass over each table)."""
+        # Records are a handful per case: all of them first; the many events then stream.
+        by_code: dict[str, builtins.list[Record]] = {}
         for row in self._db.iterate(
             f"SELECT l.case_code, {_JOINED} FROM case_links l "  # noqa: S608
             "JOIN records r ON r.id = l.record_id WHERE l.case_code != '' "
-            "AND r.status != 'draft' ORDER BY l.case_code, r.created_at, r.rowid",
+            "AND r.status != 'draft' ORDER BY r.created_at, r.rowid",
             size=5000,
         ):
-            code = str(row[0])
-            if code != current:
+            by_code.setdefault(str(row[0]), []).append(_row_to_record(row[1:]))
+        current: str | None = None
+        bucket: builtins.list[tuple[Any, ...]] = []
+        for row in self._db.iterate(
+            f"SELECT {_EVENT_COLUMNS} FROM case_events ORDER BY case_code",  # noqa: S608
+            size=20000,
+        ):
+            if row[1] != current:
                 if current is not None:
-                    yield current, bucket
-                current, bucket = code, []
-            bucket.append(_row_to_record(row[1:]))
+                    yield current, by_code.pop(current, []), bucket
+                current, bucket = str(row[1]), []
+            bucket.append(tuple(row))
         if current is not None:
-            yield current, bucket
+            yield current, by_code.pop(current, []), bucket
+        for code, records in by_code.items():
+            yield code, records, []
 
     def put(self, rows: Iterable[tuple[str, dict[str, Any], str | None, bool, int | None]]) -> None:
         """Store summaries: (code, summary, due from, closed, held until ms)."""

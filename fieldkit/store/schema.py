@@ -128,7 +128,8 @@ def _received_at(db: Database) -> None:
 
 
 def _case_index(db: Database) -> None:
-    """Which case each record belongs to, and each case's derived summary (cases list)."""
+    """Which case each record belongs to, each case event read once, and each case's derived
+    summary (cases list)."""
     db.script(
         """
         CREATE TABLE case_links (
@@ -143,7 +144,21 @@ def _case_index(db: Database) -> None:
             closed INTEGER NOT NULL,
             held_until INTEGER
         );
-        CREATE INDEX case_index_due ON case_index (closed, due_from)
+        CREATE INDEX case_index_due ON case_index (closed, due_from);
+        CREATE INDEX case_index_held ON case_index (held_until) WHERE held_until IS NOT NULL;
+        CREATE TABLE case_events (
+            record_id TEXT PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
+            case_code TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            base TEXT NOT NULL,
+            day TEXT NOT NULL,
+            action TEXT NOT NULL,
+            device TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            wall_ms INTEGER NOT NULL
+        );
+        CREATE INDEX case_events_by_code ON case_events (case_code)
         """
     )
 
