@@ -191,10 +191,9 @@ def find_case(ws: Workspace, text: str) -> str:
     """The case code ``text`` names (typed loosely), or ``CaseNotFound`` with near misses."""
     refresh(ws)
     code = normalize_case_code(text)
-    known = ws.cases.codes()
-    if code in known:
+    if ws.cases.has(code):
         return code
-    near = similar_codes(code, known)
+    near = similar_codes(code, ws.cases.codes())
     hint = f"; did you mean {' or '.join(near)}?" if near else ""
     if not is_case_code(code):
         raise CaseNotFound(f"not a case code (check the characters: they carry a check){hint}")

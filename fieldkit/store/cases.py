@@ -128,21 +128,15 @@ class CaseIndex:
             size=5000,
         ):
             by_code.setdefault(str(row[0]), []).append(_row_to_record(row[1:]))
-        current: str | None = None
-        bucket: builtins.list[tuple[Any, ...]] = []
+        # In table order, not the index's: one sequential pass over the pages.
+        events: dict[str, builtins.list[tuple[Any, ...]]] = {}
         for row in self._db.iterate(
-            f"SELECT {_EVENT_COLUMNS} FROM case_events ORDER BY case_code",  # noqa: S608
+            f"SELECT {_EVENT_COLUMNS} FROM case_events",  # noqa: S608
             size=20000,
         ):
-            if row[1] != current:
-                if current is not None:
-                    yield current, by_code.pop(current, []), bucket
-                current, bucket = str(row[1]), []
-            bucket.append(tuple(row))
-        if current is not None:
-            yield current, by_code.pop(current, []), bucket
-        for code, records in by_code.items():
-            yield code, records, []
+            events.setdefault(str(row[1]), []).append(tuple(row))
+        for code in sorted(set(by_code) | set(events)):
+            yield code, by_code.get(code, []), events.get(code, [])
 
     def put(self, rows: Iterable[tuple[str, dict[str, Any], str | None, bool, int | None]]) -> None:
         """Store summaries: (code, summary, due from, closed, held until ms)."""
@@ -172,6 +166,10 @@ class CaseIndex:
                 (due_by,),
             )
         return [CaseRow(str(r[0]), json.loads(r[1])) for r in rows]
+
+    def has(self, code: str) -> bool:
+        """Whether a case with this code has a summary."""
+        return self._db.one("SELECT 1 FROM case_index WHERE case_code = ?", (code,)) is not None
 
     def codes(self) -> set[str]:
         """Every case code with a summary."""
