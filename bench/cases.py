@@ -128,6 +128,7 @@ def main() -> None:
         with ws:
             for start in range(0, len(items), 20_000):
                 ws.records.import_many(items[start : start + 20_000])
+            del items[:]  # the pull is done: only the workspace holds them now
             t = time.perf_counter()
             refresh(ws)
             index = time.perf_counter() - t
