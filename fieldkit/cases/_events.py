@@ -76,10 +76,9 @@ class CaseEvent(NamedTuple):
 
 def event_from_row(row: Sequence[Any]) -> CaseEvent:
     """An event from its ``ws.cases`` row (read and checked when it was first linked)."""
-    base = str(row[4])
-    return CaseEvent(str(row[0]), str(row[1]), str(row[2]), str(row[3]),
-                     tuple(base.split()) if base else (), str(row[5]), str(row[6]),
-                     str(row[7]), str(row[8]), int(row[9]))  # fmt: skip
+    # The columns are TEXT NOT NULL and one INTEGER: no conversion needed (200,000 a report).
+    return CaseEvent(row[0], row[1], row[2], row[3], tuple(row[4].split()), row[5], row[6],
+                     row[7], row[8], row[9])  # fmt: skip
 
 
 def _is_day(text: str) -> bool:

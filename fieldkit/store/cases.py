@@ -134,7 +134,7 @@ class CaseIndex:
             f"SELECT {_EVENT_COLUMNS} FROM case_events",  # noqa: S608
             size=20000,
         ):
-            events.setdefault(str(row[1]), []).append(tuple(row))
+            events.setdefault(row[1], []).append(row)
         for code in sorted(set(by_code) | set(events)):
             yield code, by_code.get(code, []), events.get(code, [])
 
