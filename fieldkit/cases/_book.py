@@ -53,6 +53,7 @@ __all__ = [
 ]
 
 _MARK = "cases.indexed"
+_STALE = "cases.stale"  # set by the store's triggers when a case's record is deleted
 # The referral's status machine (DOMAIN §3, forms/README.md: referral).
 NEXT_STATUS: dict[str, tuple[str, ...]] = {
     "pending": ("accepted", "rejected"),
@@ -103,6 +104,10 @@ def refresh(ws: Workspace, *, codes: Iterable[str] = ()) -> int:
                 touched.add(code)
         # Held-back events whose claimed time is now within the bound count from now on.
         touched |= set(ws.cases.held_before(now + MAX_SKEW_MS))
+        if ws.state.get(_STALE):
+            # Records were deleted (an order): derive again what is left of their cases.
+            touched |= set(ws.cases.unsummarised())
+            ws.state.delete(_STALE)
         drafts = ws.cases.draft_ids()
         if not links and not touched and top == mark["rowid"] and drafts == mark["drafts"]:
             return 0  # nothing new: a list stays a read

@@ -167,6 +167,14 @@ class CaseIndex:
             )
         return [CaseRow(str(r[0]), json.loads(r[1])) for r in rows]
 
+    def unsummarised(self) -> builtins.list[str]:
+        """Case codes that have records or events but no summary (after a deletion)."""
+        rows = self._db.all(
+            "SELECT case_code FROM case_links WHERE case_code != '' UNION "
+            "SELECT case_code FROM case_events EXCEPT SELECT case_code FROM case_index"
+        )
+        return [str(r[0]) for r in rows]
+
     def has(self, code: str) -> bool:
         """Whether a case with this code has a summary."""
         return self._db.one("SELECT 1 FROM case_index WHERE case_code = ?", (code,)) is not None

@@ -127,6 +127,39 @@ def _received_at(db: Database) -> None:
     db.script("ALTER TABLE records ADD COLUMN received_at TEXT")
 
 
+def _case_orders(db: Database) -> None:
+    """Case orders applied here (erasure, withdrawal, assignment), with nothing that names the
+    person: the order's id and kind, when, how many records went. ``case_marks`` keeps, per
+    case, a keyed digest of its code (never the code) and what was ordered — erased, or a
+    scope withdrawn — so a record of that case arriving later is refused too.
+    ``case_grants`` holds the data keys of records assigned to this device."""
+    db.script(
+        """
+        CREATE TABLE case_orders (
+            order_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            records INTEGER NOT NULL
+        );
+        CREATE TABLE case_marks (
+            tag TEXT NOT NULL,
+            mark TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (tag, mark)
+        );
+        CREATE TABLE case_grants (
+            device_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            assignee TEXT NOT NULL,
+            wrapped_key TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (device_id, record_id)
+        )
+        """
+    )
+
+
 def _case_index(db: Database) -> None:
     """Which case each record belongs to, each case event read once, and each case's derived
     summary (cases list)."""
@@ -161,10 +194,26 @@ def _case_index(db: Database) -> None:
         CREATE INDEX case_events_by_code ON case_events (case_code)
         """
     )
+    # A record deleted (an erasure or a withdrawal order) takes its case's summary with it
+    # and asks the next refresh to derive what is left of the case. One statement each:
+    # ``script`` splits on semicolons.
+    for table, when in (("case_links", "WHEN old.case_code != '' "), ("case_events", "")):
+        db.execute(
+            f"CREATE TRIGGER {table}_deleted AFTER DELETE ON {table} {when}BEGIN "  # noqa: S608
+            "DELETE FROM case_index WHERE case_code = old.case_code; "
+            "INSERT OR REPLACE INTO state (key, value) VALUES ('cases.stale', 'true'); END"
+        )
 
 
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at, _case_index]
+MIGRATIONS: list[Callable[[Database], None]] = [
+    _v1,
+    _v2,
+    _v3,
+    _received_at,
+    _case_orders,
+    _case_index,
+]
 
 
 def current_version() -> int:

@@ -282,3 +282,23 @@ def test_a_new_event_comes_after_the_ones_it_is_based_on(ws: Workspace) -> None:
     )  # fmt: skip
     made = update_referral(ws, code, rid, "in_progress")
     assert made.hlc > rec.hlc and made.base == (rec.id,)
+
+
+def test_records_deleted_by_an_order_leave_the_case_index(ws: Workspace) -> None:
+    from fieldkit.store.case_orders import CaseOrders
+
+    code, ref = person(ws)
+    other, _ = person(ws, referral=False)
+    assert ref is not None
+    update_referral(ws, code, case_state(ws, code).referrals[0].id, "accepted")
+    assert {r["case"] for r in case_list(ws)} == {code, other}
+    # A withdrawal deleting the referral only: the case stays, derived from what is left.
+    CaseOrders(ws).delete_records([ref.id])
+    assert {r["case"] for r in case_list(ws)} == {code, other}
+    assert case_state(ws, code).referrals == []
+    # An erasure deleting every record and event of the case: it leaves every list.
+    ids = [r.id for r in ws.records.list() if code in r.answers.values()]
+    CaseOrders(ws).delete_records(ids)
+    assert [r["case"] for r in case_list(ws)] == [other]
+    with pytest.raises(CaseNotFound):
+        case_state(ws, code)
