@@ -12,14 +12,10 @@ from typing import Any
 import typer
 
 from fieldkit.cli._common import open_workspace_for
-from fieldkit.cli.app import sub_app
+from fieldkit.cli.app import cases_app
 from fieldkit.text import inert
 
-cases_app = sub_app(
-    "cases", "Follow a person over time: timeline, referrals, follow-ups due, conflicts."
-)
-# Withdrawal, erasure and assignment orders add their commands to this group from their own
-# module (``register(cases_app)``).
+# The group is made in app.py, where the case orders (withdraw, erase, assign) join it too.
 
 
 def _flags(flags: list[str]) -> str:
