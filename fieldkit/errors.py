@@ -34,7 +34,9 @@ questions (by name), rows and record ids only.
     │   ├── ProtocolError (1)         a reply that does not follow the protocol
     │   └── NotEnrolled (1)
     ├── ServerError (1)               server-side configuration and storage failures
-    └── ExportError (1)
+    ├── ExportError (1)
+    └── CaseError (1)                 a case change that cannot be made (status order, conflict)
+        └── CaseNotFound (1)          no case with that code on this laptop
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ __all__ = [
     "AnswerError",
     "AttachmentError",
     "AuthError",
+    "CaseError",
+    "CaseNotFound",
     "ConsentRequired",
     "CryptoError",
     "ExportError",
@@ -227,3 +231,11 @@ class ExportError(FieldkitError):
 
 class WorkspaceWiped(WorkspaceMissing):
     pass
+
+
+class CaseError(FieldkitError):
+    """A case change that cannot be made: a status out of order, a field in conflict."""
+
+
+class CaseNotFound(CaseError):
+    """No case with that code on this laptop."""

@@ -95,7 +95,8 @@ CATALOGUE: dict[str, Meaning] = {
     "referrals_accepted": Meaning(
         "protection",
         "Referrals accepted",
-        "Share of referrals made whose status is accepted, in progress or done.",
+        "Share of referrals made whose status (as its case events left it) is accepted, in "
+        "progress or done.",
         "referrals accepted, in progress or done",
         "referrals made",
         "percent",
@@ -103,7 +104,7 @@ CATALOGUE: dict[str, Meaning] = {
     "referrals_completed": Meaning(
         "protection",
         "Referrals completed",
-        "Share of referrals made whose status is done.",
+        "Share of referrals made whose status (as its case events left it) is done.",
         "referrals done",
         "referrals made",
         "percent",
@@ -132,8 +133,10 @@ CATALOGUE: dict[str, Meaning] = {
         "protection",
         "Days from identification to first service",
         (
-            "Median, over identified people with a service start date on or after their first "
-            "positive screen, of the days between the two."
+            "Median, over identified people with a service start on or after their first "
+            "positive screen, of the days between the two; a service starts the day a case "
+            "event moves its referral to in progress (or done), or on the referral's recorded "
+            "start date."
         ),
         "days from first positive screen to first service start",
         "people counted",
@@ -142,17 +145,19 @@ CATALOGUE: dict[str, Meaning] = {
     "follow_ups_per_case": Meaning(
         "protection",
         "Follow-ups per case",
-        "Follow-up visits done in the period, divided by the people with a follow-up record.",
+        "Follow-up visits done in the period, divided by the people with a follow-up due (or "
+        "recorded) in it.",
         "follow-up visits done",
-        "people with a follow-up record",
+        "people with a follow-up due",
         "per_case",
     ),
     "follow_ups_on_time": Meaning(
         "protection",
         "Follow-ups done on time",
         (
-            "Share of follow-ups due in the period (done with both dates recorded, or missed) "
-            "that were done on or before their due date."
+            "Share of follow-ups due in the period that were done on or before their due date. "
+            "From the cases: the visits scheduled 1, 3, 6 and 12 months after the screening, "
+            "done, missed, or past their due day without a visit."
         ),
         "follow-ups done on or before the due date",
         "follow-ups done or missed",
@@ -161,9 +166,10 @@ CATALOGUE: dict[str, Meaning] = {
     "case_closure_rate": Meaning(
         "protection",
         "Case closure rate",
-        "Share of people with a follow-up record whose case was closed at a follow-up.",
-        "people whose case was closed",
-        "people with a follow-up record",
+        "Share of people with a follow-up due whose case is closed (closed by a case event, "
+        "or at a follow-up visit, and not reopened).",
+        "people whose case is closed",
+        "people with a follow-up due",
         "percent",
     ),
     "active_referral_partners": Meaning(

@@ -391,6 +391,7 @@ def compute_indicators(
     date_to: date | None = None,
     rules: Protection | None = None,
     labels: Labels | None = None,
+    follow_ups: pd.DataFrame | None = None,
     withdrawn: set[str] | None = None,
 ) -> IndicatorSet:
     """Every DOMAIN §7 indicator the tables support, with published (protected) figures.
@@ -398,7 +399,9 @@ def compute_indicators(
     ``labels``: for each breakdown, category → label in the report's language (``"*"`` for
     the page's own "Small groups combined" and "Not recorded"). ``withdrawn``: case codes
     whose person withdrew the statistics scope since (a coordinator's signed order): left out
-    like a refusal."""
+    like a refusal. ``follow_ups``: the cases' follow-up schedule
+    (``fieldkit.analysis._case_facts``), read instead of the follow_up form's records by the
+    follow-up indicators."""
     rules = rules or Protection()
     labels = labels or {"*": OWN_LABELS["en"]}
     prepared = {form: _prepare(frame) for form, frame in frames.items()}
@@ -410,7 +413,22 @@ def compute_indicators(
     out: list[Indicator] = []
     out += _prevention(period, rules, labels)
     out += _protection(period, prepared, rules, labels)
-    out += _follow_ups(period, rules, labels)
+    if follow_ups is not None:
+        import pandas as pd
+
+        # A person with a case is counted from its schedule; a follow-up record of no case
+        # (a code fieldkit did not make) still counts as recorded.
+        schedule = _in_period(_without(_prepare(follow_ups), refused), date_from, date_to)
+        recorded = period.get("follow_up")
+        if recorded is not None:
+            alone = recorded[~recorded["_person"].isin(set(schedule["_person"]))]
+            if not len(schedule):
+                schedule = alone
+            elif len(alone):
+                schedule = pd.concat([alone, schedule], ignore_index=True)
+        out += _follow_ups({**period, "follow_up": schedule}, rules, labels)
+    else:
+        out += _follow_ups(period, rules, labels)
     out += _prosecution(period, rules, labels)
     out += _partnership(period, rules, labels)
     # An anonymous survey's records are no people: counted as they are (DOMAIN §10).

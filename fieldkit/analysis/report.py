@@ -89,12 +89,19 @@ def build_report(
             built = tables(workspace, form_id, _REPORT_TABLES)
             frames[form_id] = built[next(iter(built))]
             forms[form_id] = workspace.forms.get(form_id).form()
+    # Referral statuses, service starts and follow-ups as the cases' events left them.
+    from fieldkit.analysis._case_facts import follow_up_schedule, with_referral_events
+    from fieldkit.cases import all_cases
+    from fieldkit.clock import utc_day
+
+    states = all_cases(workspace)
     report = compute_indicators(
-        frames,
+        with_referral_events(frames, states),
         date_from=date_from,
         date_to=date_to,
         rules=Protection(k=min_cell, resolution=resolution),
         labels=category_labels(forms, code),
+        follow_ups=follow_up_schedule(states, today=utc_day()),
         withdrawn=_statistics_withdrawn(workspace, frames.get("consent")),
     )
     state = getattr(workspace, "state", None)

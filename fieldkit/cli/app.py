@@ -96,7 +96,11 @@ def _root(
 
 
 # `fieldkit cases`: a coordinator's case orders (withdraw, erase, assign) are added here.
-cases_app = sub_app("cases", "Follow a person's case: assign it, withdraw consent, erase it.")
+cases_app = sub_app(
+    "cases",
+    "Follow a person over time: timeline, referrals, follow-ups due, conflicts; assign, "
+    "withdraw, erase.",
+)
 from fieldkit.cli import case_orders as _case_orders  # noqa: E402 (needs sub_app above)
 
 _case_orders.register(cases_app)

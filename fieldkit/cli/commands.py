@@ -9,6 +9,7 @@ from fieldkit.cli import (  # noqa: F401
     analysis,
     bundle,
     capture,
+    cases,
     demo,
     forms_engine,
     forms_store,
@@ -23,7 +24,7 @@ from fieldkit.cli.app import app
 _PANELS = {
     "Start here": ("demo",),
     "Workspace": ("init", "passphrase", "recover", "lock", "wipe", "audit"),
-    "Interviews": ("capture", "records", "forms"),
+    "Interviews": ("capture", "records", "cases", "forms"),
     "Sync": ("enroll", "sync", "pull", "project", "bundle"),
     "Coordinator": ("export", "report"),
     "Server": ("server",),

@@ -216,6 +216,39 @@ class Records:
             record = self.get(record_id)
         return record
 
+    def add_finalized(
+        self, *, form_id: str, form_version: str, answers: Mapping[str, str]
+    ) -> Record:
+        """A finalized record made whole at once, of a form fieldkit defines itself (a case
+        event): no form definition is needed; sealed at sync like any other record."""
+        now = utc_text()
+        record_id = _uuid4()
+        encoded = _clean_answers(answers)
+        with self._db.transaction():
+            self._db.execute(
+                _INSERT,
+                (
+                    record_id,
+                    form_id,
+                    form_version,
+                    "finalized",
+                    None,
+                    None,
+                    now,
+                    now,
+                    now,
+                    encoded,
+                    "local",
+                    self._ws.device_id,
+                    utc_day(),
+                    self._ws.clock.tick(),
+                    None,
+                ),
+            )
+            self._ws.audit.append("finalize", record_id=record_id, form_id=form_id)
+            record = self.get(record_id)
+        return record
+
     def replace(self, record_id: str) -> Record:
         """A new draft naming ``record_id`` as the one it replaces, starting from its answers."""
         old = self.get(record_id)

@@ -223,6 +223,51 @@ def _attachments(db: Database) -> None:
     )
 
 
+def _case_index(db: Database) -> None:
+    """Which case each record belongs to, each case event read once, and each case's derived
+    summary (cases list)."""
+    db.script(
+        """
+        CREATE TABLE case_links (
+            record_id TEXT PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
+            case_code TEXT NOT NULL
+        );
+        CREATE INDEX case_links_by_code ON case_links (case_code);
+        CREATE TABLE case_index (
+            case_code TEXT PRIMARY KEY,
+            summary TEXT NOT NULL,
+            due_from TEXT,
+            closed INTEGER NOT NULL,
+            held_until INTEGER
+        );
+        CREATE INDEX case_index_due ON case_index (closed, due_from);
+        CREATE INDEX case_index_held ON case_index (held_until) WHERE held_until IS NOT NULL;
+        CREATE TABLE case_events (
+            record_id TEXT PRIMARY KEY REFERENCES records (id) ON DELETE CASCADE,
+            case_code TEXT NOT NULL,
+            field TEXT NOT NULL,
+            value TEXT NOT NULL,
+            base TEXT NOT NULL,
+            day TEXT NOT NULL,
+            action TEXT NOT NULL,
+            device TEXT NOT NULL,
+            hlc TEXT NOT NULL,
+            wall_ms INTEGER NOT NULL
+        );
+        CREATE INDEX case_events_by_code ON case_events (case_code)
+        """
+    )
+    # A record deleted (an erasure or a withdrawal order) takes its case's summary with it
+    # and asks the next refresh to derive what is left of the case. One statement each:
+    # ``script`` splits on semicolons.
+    for table, when in (("case_links", "WHEN old.case_code != '' "), ("case_events", "")):
+        db.execute(
+            f"CREATE TRIGGER {table}_deleted AFTER DELETE ON {table} {when}BEGIN "  # noqa: S608
+            "DELETE FROM case_index WHERE case_code = old.case_code; "
+            "INSERT OR REPLACE INTO state (key, value) VALUES ('cases.stale', 'true'); END"
+        )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
 MIGRATIONS: list[Callable[[Database], None]] = [
     _v1,
@@ -232,6 +277,7 @@ MIGRATIONS: list[Callable[[Database], None]] = [
     _case_orders,
     _bundles,
     _attachments,
+    _case_index,
 ]
 
 

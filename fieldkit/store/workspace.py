@@ -35,6 +35,7 @@ from fieldkit.store._files import atomic_write, fsync_dir, overwrite_and_delete,
 from fieldkit.store.attachments import Attachments
 from fieldkit.store.audit import Audit
 from fieldkit.store.bundles import Bundles
+from fieldkit.store.cases import CaseIndex
 from fieldkit.store.forms import Forms
 from fieldkit.store.keyfile import KEYFILE_NAME, KeyFile
 from fieldkit.store.passphrase import passphrase_problem
@@ -146,7 +147,7 @@ class WorkspaceClock:
 
 class Workspace:
     """An open workspace: ``forms``, ``records``, ``attachments``, ``state``, ``audit``,
-    ``device``, ``clock``, ``statements``, ``held`` and ``bundles``."""
+    ``device``, ``clock``, ``statements``, ``held``, ``bundles`` and ``cases``."""
 
     def __init__(
         self, home: Path, keyfile: KeyFile, session: keys.SessionKeys, db: Database
@@ -168,6 +169,7 @@ class Workspace:
         self.statements = Statements(db)
         self.held = Held(db)
         self.bundles = Bundles(db)
+        self.cases = CaseIndex(db)
         self.clock = WorkspaceClock(db, self.state, self.device_id)
 
     @property
