@@ -431,8 +431,9 @@ def publish(
     from fieldkit.cli.forms_store import _form_file
     from fieldkit.exchange import publish_form
 
+    path = _form_file(source)  # a missing file is refused before the passphrase is asked
     with open_workspace_for(ctx) as ws:
-        result = publish_form(ws, _form_file(source))
+        result = publish_form(ws, path)
     typer.echo(
         f"Published form {result['form_id']} version {result['version']} ({result['status']})."
     )
