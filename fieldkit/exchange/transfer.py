@@ -84,10 +84,16 @@ class PullSummary:
     items_refused: Counter[str] = field(default_factory=Counter)  # why → how many
     certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
     enrolments_refused: list[str] = field(default_factory=list)
+    # A coordinator: every record received so far, by this run or an earlier sync or pull
+    # (so "0 new" after a sync that took them in does not read as "nothing here").
+    in_workspace: int | None = None
+    waits_for_keys: bool = False  # a coordinator no coordinator has sent the keys to yet
 
     def line(self) -> str:
         """One line for the terminal."""
         parts = [f"{self.records} new record{_s(self.records)}"]
+        if self.in_workspace is not None and self.in_workspace > self.records:
+            parts[0] += f" ({self.in_workspace} received in all)"
         if self.already_had:
             parts.append(f"{self.already_had} already here")
         if self.forms:
@@ -141,7 +147,13 @@ class SyncSummary:
         if self.pulled.forms:
             text += f" {self.pulled.forms} new form version(s)."
         if self.pulled.records:
-            text += f" {self.pulled.records} record(s) received."
+            n = self.pulled.records
+            text += f" Pulled {n} new record{_s(n)}."
+        if self.pulled.waits_for_keys:
+            text += (
+                " The project keys have not reached this laptop yet: a coordinator who holds"
+                " them certifies it on their next sync."
+            )
         if self.pulled.held:
             text += f" {self.pulled.held} record(s) held until they can be checked."
         return text + self.pulled.trust_text()
@@ -192,6 +204,8 @@ def sync(
         summary.waiting = len(unsent)
         _push(ws, client, unsent, summary=summary, batch_size=batch_size, report=report)
         summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
+    if info.is_coordinator:
+        summary.pulled.waits_for_keys = not _private_keys(ws, info)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
     summary.unsealed = len(ws.records.unsealed())
@@ -290,6 +304,7 @@ def pull(
             "the project keys have not reached this laptop yet: a coordinator who holds them "
             "certifies it on their next sync; then pull again"
         )
+    summary.in_workspace = ws.records.received_count()
     return summary
 
 

@@ -110,8 +110,19 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     assert "Error: the project keys have not reached this laptop" in _run(
         runner, second, "pull", code=4
     )
+    # Its sync says the same, as a sentence (its own records, if any, still went up).
+    assert "The project keys have not reached this laptop yet" in _run(runner, second, "sync")
     assert "Certified 1 new device." in _run(runner, coordinator, "sync")
     assert "Pulled: 2 new records" in _run(runner, second, "pull")
+    # What a sync or pull took in, the next one counts as received, not as nothing.
+    assert "Pulled: 0 new records (2 received in all)." in _run(runner, second, "pull")
+    third = tmp_path / "c3"
+    _run(runner, third, "init")
+    _run(runner, third, "enroll", url, _code(runner, coordinator, "coordinator"))
+    _run(runner, coordinator, "sync")
+    out = _run(runner, third, "sync")
+    assert "Pulled 2 new records." in out and "keys have not reached" not in out
+    assert "Pulled: 0 new records (2 received in all)." in _run(runner, third, "pull")
 
     # A field device may not pull; errors are one line with the class's exit code.
     out = _run(runner, field, "pull", code=4)
