@@ -324,15 +324,21 @@ def project_devices(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from fieldkit.text import inert
 
-    table = Table()
-    for title in ("device", "role", "name", "key", "revoked"):
-        table.add_column(title, no_wrap=title in ("device", "key"))
+    # The device id (what `project revoke` takes), its name and key are never cut or wrapped.
+    table = Table(box=None, header_style="bold")
+    for title in ("device", "name", "role", "key", "revoked"):
+        table.add_column(title, no_wrap=title in ("device", "name", "key"), overflow="fold")
     for d in devices:
         table.add_row(
-            d["device_id"], d["role"], inert(d["name"] or ""), d["key"], d["revoked_at"] or ""
+            d["device_id"],
+            Text(inert(d["name"] or "(no name)")),
+            d["role"],
+            d["key"],
+            d["revoked_at"] or "",
         )
     Console().print(table)
 

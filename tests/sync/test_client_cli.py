@@ -101,6 +101,11 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
         runner.invoke(app, ["--home", str(coordinator), "project", "devices", "--json"]).stdout
     )
     assert sorted(d["name"] or "" for d in devices) == ["", "coast-laptop-1"]
+    args = ["--home", str(coordinator), "project", "devices"]
+    table = runner.invoke(app, args, env={"COLUMNS": "80"})
+    laptop = next(d["device_id"] for d in devices if d["name"] == "coast-laptop-1")
+    assert "coast-laptop-1" in next(x for x in table.stdout.splitlines() if laptop in x)
+    assert "(no name)" in table.stdout  # the coordinator's laptop was created without one
 
     # A second coordinator enrols; the first certifies it on its next sync and seals the
     # project keys to it; one pull then brings everything.
