@@ -165,3 +165,41 @@ def test_the_example_enrolment_codes_are_real_codes() -> None:
     assert found
     for code in found:
         EnrolmentCode.parse(code)
+
+
+def synopsis_commands() -> list[list[str]]:
+    """The command names of the README's "Commands" synopsis (``fieldkit records list | show``
+    names ``records list`` and ``records show``)."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8").split("\n## Commands\n", 1)[1]
+    block = text.split("```", 2)[1]
+    names = []
+    for line in block.splitlines():
+        line = re.split(r" {3,}", line.strip(), maxsplit=1)[0]
+        if not line.startswith("fieldkit "):
+            continue
+        prefix: list[str] = []
+        for piece in line.split(" | "):
+            words = []
+            for word in piece.split():
+                if word.startswith(("-", "[")) or word.isupper() or "_" in word:
+                    break
+                words.append(word)
+            if words[:1] == ["fieldkit"]:
+                words = words[1:]
+                prefix = words[:-1]
+                names.append(words)
+            else:
+                names.append([*prefix, *words])
+    return [n for n in names if n]
+
+
+def test_every_command_the_readme_lists_exists() -> None:
+    from typer.testing import CliRunner
+
+    from fieldkit.cli import app
+
+    names = synopsis_commands()
+    assert ["records", "discard"] in names and ["server", "devices", "revoke"] in names
+    for name in names:
+        result = CliRunner().invoke(app, [*name, "--help"])
+        assert result.exit_code == 0, (name, result.output[-300:])
