@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import typer
@@ -26,6 +25,8 @@ def demo(
     A local server, a project, a coordinator's and a field worker's workspaces, enrolment,
     interviews, sync, pull, CSV export and the indicator report.
     """
+    import shlex
+
     from rich.console import Console
 
     from fieldkit.demo import PASSPHRASE_FILE, run_demo
@@ -99,6 +100,7 @@ def how_to_run() -> tuple[str, str | None]:
 def _from_here(path: Path) -> str:
     """``path`` as typed from the current folder: relative below it, else absolute."""
     import os
+    import shlex
 
     absolute = path.absolute()
     try:
