@@ -297,6 +297,14 @@ class SyncClient:
         """``POST /v1/statements`` (coordinator): a statement it signed (and a definition)."""
         return self._call("POST", "/v1/statements", json_body=body)
 
+    def fetch_envelopes(self, refs: list[dict[str, str]]) -> list[dict[str, Any]]:
+        """``POST /v1/envelopes/fetch`` (coordinator): envelopes by (device_id, record_id)."""
+        reply = self._call("POST", "/v1/envelopes/fetch", json_body={"refs": refs})
+        found = reply.get("envelopes")
+        if not isinstance(found, list):
+            raise ProtocolError("the server's envelope list does not follow the protocol")
+        return found
+
     def enrolments(self) -> list[dict[str, Any]]:
         """``GET /v1/enrolments`` (coordinator): devices waiting for a certificate."""
         reply = self._call("GET", "/v1/enrolments")

@@ -21,6 +21,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "AdminDevice",
+    "AssignedChange",
+    "AssignmentBody",
+    "CASE_SCOPES",
+    "CaseSeal",
+    "EnvelopeFetchRequest",
+    "EnvelopeFetchResponse",
+    "EnvelopeRef",
     "AdminDeviceList",
     "CODE_ALPHABET",
     "DATA_KEY_INFO_PREFIX",
@@ -75,6 +82,8 @@ __all__ = [
     "RefuseEnrolmentRequest",
     "RevocationBody",
     "RevocationChange",
+    "RecordGrant",
+    "WithdrawalBody",
     "STATEMENT_BODIES",
     "STATEMENT_KINDS",
     "SettingsBody",
@@ -254,6 +263,8 @@ STATEMENT_KINDS = (
     "enrol_offer",
     "settings",
     "erasure",
+    "withdrawal",
+    "assignment",
 )
 StatementKind = Literal[
     "project",
@@ -264,6 +275,8 @@ StatementKind = Literal[
     "enrol_offer",
     "settings",
     "erasure",
+    "withdrawal",
+    "assignment",
 ]
 _STATEMENT_DOMAIN = b"fieldkit/v2/statement\n"
 _FINGERPRINT_DOMAIN = b"fieldkit/v2/project-identity"
@@ -371,10 +384,60 @@ class SettingsBody(_Model):
     emergency_contacts: Annotated[list[EmergencyContact], Field(max_length=MAX_CONTACTS)] = []
 
 
-class ErasureBody(_Model):
-    """``erasure``: delete every record of this case everywhere (DOMAIN §8)."""
+# A case order names its case only sealed: the case code HPKE-sealed to each certified device
+# (a code has ~20 random bits, so any hash of it would be read back by trying them all).
+MAX_CASE_SEALS = 2000
+MAX_ORDER_ENVELOPES = 5000
+CASE_SCOPES = ("interview", "store", "contact", "share", "statistics")
 
-    case_id: Ident
+
+class CaseSeal(_Model):
+    """The case code of an order, sealed (HPKE) to one device's certified X25519 key."""
+
+    device_id: Ident
+    sealed: Annotated[str, Field(min_length=4, max_length=256, pattern=_B64)]
+
+
+class EnvelopeRef(_Model):
+    """One envelope on the server, by the key the server keeps it under."""
+
+    device_id: Ident
+    record_id: Uuid
+
+
+class RecordGrant(EnvelopeRef):
+    """One record's data key, wrapped (HPKE) to the device a case is assigned to."""
+
+    wrapped_key: Annotated[str, Field(min_length=4, max_length=256, pattern=_B64)]
+
+
+class ErasureBody(_Model):
+    """``erasure``: delete every record of a case everywhere (DOMAIN §8). Devices find their
+    records by the sealed case code; the server deletes the envelopes named, no others."""
+
+    order_id: Uuid
+    cases: Annotated[list[CaseSeal], Field(max_length=MAX_CASE_SEALS)]
+    envelopes: Annotated[list[EnvelopeRef], Field(max_length=MAX_ORDER_ENVELOPES)]
+
+
+class WithdrawalBody(_Model):
+    """``withdrawal``: the person withdrew these consent scopes for a case (DOMAIN §8)."""
+
+    order_id: Uuid
+    scopes: Annotated[
+        list[Literal["interview", "store", "contact", "share", "statistics"]],
+        Field(min_length=1, max_length=5),
+    ]
+    cases: Annotated[list[CaseSeal], Field(max_length=MAX_CASE_SEALS)]
+
+
+class AssignmentBody(_Model):
+    """``assignment``: a case's records become readable by one device (a transfer when they
+    were assigned to another before): each record's data key wrapped to that device."""
+
+    order_id: Uuid
+    device_id: Ident
+    grants: Annotated[list[RecordGrant], Field(max_length=MAX_ORDER_ENVELOPES)]
 
 
 STATEMENT_BODIES: dict[str, type[BaseModel]] = {
@@ -386,6 +449,8 @@ STATEMENT_BODIES: dict[str, type[BaseModel]] = {
     "enrol_offer": EnrolOfferBody,
     "settings": SettingsBody,
     "erasure": ErasureBody,
+    "withdrawal": WithdrawalBody,
+    "assignment": AssignmentBody,
 }
 
 
@@ -742,9 +807,31 @@ class StatementChange(_Model):
     definition: dict[str, Any] | None = None
 
 
+class AssignedChange(_Model):
+    """A record of a case assigned to the pulling device (an ``assignment`` statement names
+    it and holds its data key wrapped to that device)."""
+
+    seq: int
+    type: Literal["assigned"] = "assigned"
+    envelope: Envelope
+
+
+class EnvelopeFetchRequest(_Model):
+    """`POST /v1/envelopes/fetch` (coordinator): envelopes by their server key."""
+
+    refs: Annotated[list[EnvelopeRef], Field(min_length=1, max_length=MAX_ORDER_ENVELOPES)]
+
+
+class EnvelopeFetchResponse(_Model):
+    """The envelopes found, as stored (those not found are left out)."""
+
+    envelopes: list[Envelope]
+
+
 Change = Annotated[
     StatementChange
     | EnvelopeChange
+    | AssignedChange
     | KeyGrantChange
     | FormChange
     | ProjectKeyChange

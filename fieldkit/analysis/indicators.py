@@ -391,17 +391,20 @@ def compute_indicators(
     date_to: date | None = None,
     rules: Protection | None = None,
     labels: Labels | None = None,
+    withdrawn: set[str] | None = None,
 ) -> IndicatorSet:
     """Every DOMAIN §7 indicator the tables support, with published (protected) figures.
 
     ``labels``: for each breakdown, category → label in the report's language (``"*"`` for
-    the page's own "Small groups combined" and "Not recorded")."""
+    the page's own "Small groups combined" and "Not recorded"). ``withdrawn``: case codes
+    whose person withdrew the statistics scope since (a coordinator's signed order): left out
+    like a refusal."""
     rules = rules or Protection()
     labels = labels or {"*": OWN_LABELS["en"]}
     prepared = {form: _prepare(frame) for form, frame in frames.items()}
     # Refusals are read from every consent record, not only the period's: a refusal recorded
     # before the period still holds for the person's later records (DOMAIN §4, limit use).
-    refused = _refused_statistics(prepared.get("consent"))
+    refused = _refused_statistics(prepared.get("consent")) | (withdrawn or set())
     prepared = {form: _without(frame, refused) for form, frame in prepared.items()}
     period = {form: _in_period(f, date_from, date_to) for form, f in prepared.items()}
     out: list[Indicator] = []

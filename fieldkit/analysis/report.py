@@ -95,6 +95,7 @@ def build_report(
         date_to=date_to,
         rules=Protection(k=min_cell, resolution=resolution),
         labels=category_labels(forms, code),
+        withdrawn=_statistics_withdrawn(workspace, frames.get("consent")),
     )
     state = getattr(workspace, "state", None)
     report.programme = programme or (state.get("sync.project_name") if state else None)
@@ -513,3 +514,22 @@ def _bar_chart(
         warnings.simplefilter("ignore")
         fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _statistics_withdrawn(workspace: Any, consent: Any) -> set[str]:
+    """Case codes whose person withdrew the statistics scope (``fieldkit cases withdraw``)."""
+    from fieldkit.store.case_orders import EVERY_SCOPE, CaseOrders, case_tag
+
+    if consent is None or "client_pseudonym" not in consent.columns or not hasattr(
+        workspace, "_db"
+    ):
+        return set()
+    marks = CaseOrders(workspace).withdrawn()
+    if not marks:
+        return set()
+    out = set()
+    for value in consent["client_pseudonym"].dropna().unique():
+        scopes = marks.get(case_tag(workspace, str(value)), set())
+        if "statistics" in scopes or EVERY_SCOPE in scopes:
+            out.add(str(value))
+    return out

@@ -80,7 +80,7 @@ def new_case_code(ws: Workspace, *, taken: Iterable[str] = ()) -> str:
         body = "".join(secrets.choice(ALPHABET) for _ in range(4))
         payload = prefix + body
         code = f"{prefix}-{body}-{_check_character(payload)}"
-        if code not in avoid:
+        if code not in avoid and not _erased(ws, code):
             break
     issued.append(code)
     ws.state.set(_STATE_KEY, issued)
@@ -111,3 +111,19 @@ def similar_codes(code: str, known: Iterable[str], *, limit: int = 3) -> list[st
             scored.append((distance, other))
     scored.sort()
     return [other for _, other in scored[:limit]]
+
+
+def _erased(ws: Workspace, code: str) -> bool:
+    """Whether a case with this code was erased here (its code is no longer kept, only a
+    keyed digest of it: ``fieldkit.store.case_orders``)."""
+    from fieldkit.store.case_orders import ERASED, CaseOrders, case_tag
+
+    return ERASED in CaseOrders(ws).marks(case_tag(ws, code))
+
+
+def forget_case_code(ws: Workspace, code: str) -> None:
+    """Drop an erased case's code from the codes this device handed out (``_erased`` keeps
+    it from being proposed again)."""
+    issued = list(ws.state.get(_STATE_KEY, []) or [])
+    if code in issued:
+        ws.state.set(_STATE_KEY, [c for c in issued if c != code])

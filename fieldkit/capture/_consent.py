@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fieldkit.errors import ConsentRequired, FormError
+from fieldkit.store.case_orders import case_tag
 
 if TYPE_CHECKING:
     from fieldkit.forms import Form
@@ -183,6 +184,7 @@ def consents_by_case(ws: Workspace) -> dict[str, CaseConsent]:
     # A record replaced by a finalized edit no longer counts: the edit may withdraw consent.
     replaced = {r.replaces for r in records if r.replaces and r.status != "draft"}
     latest: dict[str, CaseConsent] = {}
+    withdrawn = _withdrawn(ws)
     for record in records:
         if record.status == "draft" or record.id in replaced:
             continue
@@ -197,6 +199,9 @@ def consents_by_case(ws: Workspace) -> dict[str, CaseConsent]:
         given = named.get("consent_given", "").lower() in _YES
         agreed = named.get("consent_scopes", "").split()
         scopes = frozenset(agreed) if agreed else (_BASIC if given else frozenset())
+        if withdrawn:
+            # The person withdrew scopes since (a coordinator's signed order, DOMAIN §8).
+            scopes = scopes - withdrawn.get(case_tag(ws, code), frozenset())
         consent = CaseConsent(
             code=code,
             record_id=record.id,
@@ -211,6 +216,16 @@ def consents_by_case(ws: Workspace) -> dict[str, CaseConsent]:
         if held is None or consent.finalized_at >= held.finalized_at:
             latest[code] = consent
     return latest
+
+
+def _withdrawn(ws: Workspace) -> dict[str, frozenset[str]]:
+    """tag → scopes withdrawn for the case (every scope for an erased one)."""
+    from fieldkit.store.case_orders import EVERY_SCOPE, CaseOrders
+
+    out = {}
+    for tag, scopes in CaseOrders(ws).withdrawn().items():
+        out[tag] = frozenset(SCOPES) if EVERY_SCOPE in scopes else frozenset(scopes)
+    return out
 
 
 def consent_on_file(ws: Workspace, *, pseudonym: str | None = None) -> bool:

@@ -93,3 +93,10 @@ def _root(
 
     ctx.ensure_object(dict)
     ctx.obj["settings"] = resolve_settings(home=home, debug=debug, passphrase_file=passphrase_file)
+
+
+# `fieldkit cases`: a coordinator's case orders (withdraw, erase, assign) are added here.
+cases_app = sub_app("cases", "Follow a person's case: assign it, withdraw consent, erase it.")
+from fieldkit.cli import case_orders as _case_orders  # noqa: E402 (needs sub_app above)
+
+_case_orders.register(cases_app)

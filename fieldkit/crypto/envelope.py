@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENVELOPE_VERSION",
+    "envelope_data_key",
     "OpenedEnvelope",
     "keys_by_id",
     "open_envelope",
@@ -227,6 +228,37 @@ def keys_by_id(private_keys: Iterable[X25519PrivateKey]) -> dict[str, X25519Priv
     return {key_id(public_raw(k.public_key())): k for k in private_keys}
 
 
+def _data_key(
+    header: Mapping[str, Any],
+    private_keys: Iterable[X25519PrivateKey] | Mapping[str, X25519PrivateKey],
+) -> bytes | None:
+    from sync.protocol import b64decode
+
+    by_id = private_keys if isinstance(private_keys, Mapping) else keys_by_id(private_keys)
+    for item in header["recipients"]:
+        private_key = by_id.get(item["key_id"])
+        if private_key is not None:
+            wrapped = b64decode(item["wrapped_key"])
+            return unwrap(wrapped, private_key=private_key, info=hpke_info(item["key_id"]))
+    return None
+
+
+def envelope_data_key(
+    blob: bytes | str | Mapping[str, Any],
+    *,
+    private_keys: Iterable[X25519PrivateKey],
+    verify_key: Ed25519PublicKey,
+    project_id: str,
+) -> tuple[dict[str, Any], bytes]:
+    """The verified header of an envelope and its data key (a coordinator re-wrapping it for
+    the device a case is assigned to); CryptoError when it does not verify or open."""
+    header, _, _ = _verified(blob, verify_key=verify_key, project_id=project_id, device_id=None)
+    data_key = _data_key(header, list(private_keys))
+    if data_key is None or len(data_key) != 32:
+        raise CryptoError(f"record {header['record_id']} is not sealed to any key held here")
+    return header, data_key
+
+
 def open_envelope(
     blob: bytes | str | Mapping[str, Any],
     *,
@@ -234,24 +266,17 @@ def open_envelope(
     verify_key: Ed25519PublicKey,
     project_id: str | None = None,
     device_id: str | None = None,
+    data_key: bytes | None = None,
 ) -> OpenedEnvelope:
     """Verify and decrypt an envelope with whichever of ``private_keys`` it was sealed to
-    (a list of keys, or a mapping key id → key from ``keys_by_id`` to skip recomputing ids)."""
-    from sync.protocol import b64decode
-
+    (a list of keys, or a mapping key id → key from ``keys_by_id`` to skip recomputing ids),
+    or with its ``data_key`` when given (a case assigned to this device)."""
     header, ciphertext, aad = _verified(
         blob, verify_key=verify_key, project_id=project_id, device_id=device_id
     )
     rid = str(header["record_id"])  # a UUID: the wire model's pattern guarantees it
-    by_id = private_keys if isinstance(private_keys, Mapping) else keys_by_id(private_keys)
-    data_key: bytes | None = None
-    for item in header["recipients"]:
-        private_key = by_id.get(item["key_id"])
-        if private_key is None:
-            continue
-        wrapped = b64decode(item["wrapped_key"])
-        data_key = unwrap(wrapped, private_key=private_key, info=hpke_info(item["key_id"]))
-        break
+    if data_key is None:
+        data_key = _data_key(header, private_keys)
     if data_key is None or len(data_key) != 32:
         raise CryptoError(f"record {rid} is not sealed to any key held here")
     nonce, sealed = ciphertext[:_NONCE_BYTES], ciphertext[_NONCE_BYTES:]

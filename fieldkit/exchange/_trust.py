@@ -28,6 +28,7 @@ from fieldkit.crypto.statements import sign_statement, verify_statement
 from fieldkit.errors import CryptoError, FormError
 from fieldkit.exchange._state import STATE_ROOT, ProjectRoot
 from sync.protocol import (
+    AssignmentBody,
     DeviceBody,
     EnrolOfferBody,
     ErasureBody,
@@ -37,6 +38,7 @@ from sync.protocol import (
     RevocationBody,
     SettingsBody,
     Statement,
+    WithdrawalBody,
     b64decode,
     b64encode,
     definition_sha256,
@@ -408,8 +410,10 @@ class Trust:
             return body.code_id  # kept; a coordinator opens its sealed secret when needed
         if isinstance(body, SettingsBody):
             return self._apply_settings(statement, body)
-        if isinstance(body, ErasureBody):
-            return body.case_id
+        if isinstance(body, ErasureBody | WithdrawalBody | AssignmentBody):
+            from fieldkit.exchange.case_orders import apply_order
+
+            return apply_order(self._ws, self, statement, body)
         raise CryptoError(f"a {statement.kind} statement this version cannot apply")
 
     def _apply_project(self, body: ProjectBody) -> str:
@@ -487,6 +491,11 @@ class Trust:
             known["revoked_at"] = statement.issued_at
             self._verify_keys.pop(body.device_id, None)
             self._caches.dirty.add(STATE_DEVICES)
+            if body.device_id == self.device_id:
+                # This laptop was revoked: the cases assigned to it leave it (DESIGN §5).
+                from fieldkit.exchange.case_orders import honour_own_revocation
+
+                honour_own_revocation(self._ws, self.device_id)
         return body.device_id
 
     def _apply_form(

@@ -88,6 +88,8 @@ class PullSummary:
     # (so "0 new" after a sync that took them in does not read as "nothing here").
     in_workspace: int | None = None
     waits_for_keys: bool = False  # a coordinator no coordinator has sent the keys to yet
+    assigned: int = 0  # records of cases assigned to this device, taken in
+    erased: int = 0  # records of erased cases that arrived late: not stored
 
     def line(self) -> str:
         """One line for the terminal."""
@@ -104,6 +106,8 @@ class PullSummary:
             parts.append(f"{self.held} held until they can be checked")
         if self.refused:
             parts.append(f"{len(self.refused)} refused (did not verify)")
+        if self.erased:
+            parts.append(f"{self.erased} of erased cases left out")
         return "Pulled: " + ", ".join(parts) + "." + self.trust_text()
 
     def trust_text(self) -> str:
@@ -156,6 +160,8 @@ class SyncSummary:
             )
         if self.pulled.held:
             text += f" {self.pulled.held} record(s) held until they can be checked."
+        if self.pulled.assigned:
+            text += f" {self.pulled.assigned} record(s) of cases assigned to this laptop."
         return text + self.pulled.trust_text()
 
 
@@ -332,6 +338,10 @@ def _exchange(
             ws, client, info, Trust(ws, info.root, device_id=info.device_id)
         )
     summary = _pull(ws, client, info, limit=limit, report=report, workers=workers)
+    if info.root is not None and info.is_coordinator and ws.state.get("cases.late_envelopes"):
+        from fieldkit.exchange.case_orders import erase_late
+
+        erase_late(ws, client)
     if certified is not None:
         summary.certified = certified.certified
         summary.enrolments_refused = certified.refused
@@ -475,6 +485,9 @@ class _Taker:
         private = _private_keys(ws, info) if info.is_coordinator else []
         self._private: dict[str, X25519PrivateKey] = keys_by_id(private)
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers)) if self._private else None
+        from fieldkit.exchange.case_orders import ErasedCases
+
+        self._erased = ErasedCases(ws)
 
     def close(self) -> None:
         """Stop the opening threads."""
@@ -574,6 +587,12 @@ class _Taker:
                     (record_id, "its record id is already used by another device")
                 )
             return False
+        if self._erased.covers(answers):
+            from fieldkit.exchange.case_orders import refuse_late
+
+            refuse_late(self._ws, device_id, str(header["record_id"]))
+            self._summary.erased += 1
+            return False
         replaces = header["replaces"]
         if replaces is not None:
             why = self._replacement_problem(device_id, replaces)
@@ -670,6 +689,18 @@ class _Taker:
                 self._summary.forms += 1
             if verdict.new and statement.kind in ("device", "revocation"):
                 return {str(statement.body.get("device_id"))}
+            return set()
+        if kind == "assigned":
+            from fieldkit.exchange.case_orders import take_assigned
+
+            envelope = change.get("envelope")
+            why = take_assigned(
+                self._ws, self._trust, envelope if isinstance(envelope, dict) else {}
+            )
+            if why is None:
+                self._summary.assigned += 1
+            else:
+                self._summary.items_refused[why] += 1
             return set()
         if kind == "key_grant":
             from fieldkit.exchange.joining import open_grant

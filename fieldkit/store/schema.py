@@ -127,8 +127,41 @@ def _received_at(db: Database) -> None:
     db.script("ALTER TABLE records ADD COLUMN received_at TEXT")
 
 
+def _case_orders(db: Database) -> None:
+    """Case orders applied here (erasure, withdrawal, assignment), with nothing that names the
+    person: the order's id and kind, when, how many records went. ``case_marks`` keeps, per
+    case, a keyed digest of its code (never the code) and what was ordered — erased, or a
+    scope withdrawn — so a record of that case arriving later is refused too.
+    ``case_grants`` holds the data keys of records assigned to this device."""
+    db.script(
+        """
+        CREATE TABLE case_orders (
+            order_id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            applied_at TEXT NOT NULL,
+            records INTEGER NOT NULL
+        );
+        CREATE TABLE case_marks (
+            tag TEXT NOT NULL,
+            mark TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (tag, mark)
+        );
+        CREATE TABLE case_grants (
+            device_id TEXT NOT NULL,
+            record_id TEXT NOT NULL,
+            assignee TEXT NOT NULL,
+            wrapped_key TEXT NOT NULL,
+            issued_at TEXT NOT NULL,
+            PRIMARY KEY (device_id, record_id)
+        )
+        """
+    )
+
+
 # In order: MIGRATIONS[i] takes a file from version i to version i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at]
+MIGRATIONS: list[Callable[[Database], None]] = [_v1, _v2, _v3, _received_at, _case_orders]
 
 
 def current_version() -> int:

@@ -358,6 +358,21 @@ def _routes(app: FastAPI, settings: ServerSettings) -> None:
         )
         return p.StatementResponse(status="created" if status == "created" else "unchanged")
 
+    @app.post(
+        "/v1/envelopes/fetch",
+        tags=["coordinator"],
+        responses={200: {"model": p.EnvelopeFetchResponse, "description": "Envelopes found"}},
+    )
+    def fetch_envelopes(
+        body: p.EnvelopeFetchRequest, caller: CallerDep, engine: EngineDep
+    ) -> Response:
+        """Envelopes by (device_id, record_id), for a coordinator assigning a case."""
+        require_coordinator(caller)
+        return Response(
+            projects.fetch_envelopes(engine, caller=caller, refs=body.refs),
+            media_type="application/json",
+        )
+
     @app.post("/v1/key-grants", response_model=p.KeyGrantResponse, tags=["coordinator"])
     def key_grant(
         body: p.KeyGrantRequest, caller: CallerDep, engine: EngineDep

@@ -203,6 +203,15 @@ def _other_change(
         return _dump(
             RevocationChange(seq=seq, device_id=d.device_id, revoked_at=as_utc(d.revoked_at))
         )
+    if kind == "assigned":
+        from sync.server.case_orders import assigned_envelope
+
+        body = assigned_envelope(
+            conn, project_id=project or "", assignee=caller.device_id or "", ref=ref
+        )
+        if body is None:
+            return None  # transferred to another device, or erased, since
+        return b'{"seq":%d,"type":"assigned","envelope":%s}' % (seq, body)
     if kind == "key_grant":
         g = conn.execute(select(key_grants).where(key_grants.c.grant_id == int(ref))).one()
         if g.device_id != caller.device_id or g.key_id is not None:

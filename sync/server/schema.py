@@ -21,6 +21,7 @@ from sqlalchemy import (
 
 __all__ = [
     "admin_tokens",
+    "case_assignments",
     "changes",
     "counters",
     "devices",
@@ -166,4 +167,17 @@ changes = Table(
     Column("ref", String(255), nullable=False),
     Column("audience", String(64)),
     Index("ix_changes_project_change", "project_id", "change_no"),
+)
+
+# Which device a case's envelopes are delivered to (an `assignment` statement): one assignee
+# per envelope at a time; a transfer replaces the row, an erasure or a revocation removes it.
+case_assignments = Table(
+    "case_assignments",
+    metadata,
+    Column("device_id", String(64), primary_key=True),  # the envelope's device
+    Column("record_id", String(36), primary_key=True),
+    Column("project_id", String(64), nullable=False),
+    Column("assignee", String(64), nullable=False, index=True),
+    Column("statement_id", String(32), nullable=False),
+    Column("created_at", TS, nullable=False),
 )

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, insert, select, update
 
 from sync.protocol import (
+    AssignmentBody,
     DeviceBody,
     EnrolOfferBody,
     ErasureBody,
@@ -26,6 +27,7 @@ from sync.protocol import (
     ProjectKeyBody,
     RevocationBody,
     Statement,
+    WithdrawalBody,
     b64decode,
     canonical_json,
     definition_sha256,
@@ -34,9 +36,10 @@ from sync.protocol import (
     statement_bytes,
     statement_id,
 )
+from sync.server import case_orders
 from sync.server.auth import now
 from sync.server.errors import BadRequest, Conflict, Forbidden, NotFound
-from sync.server.feed import COORDINATORS, append_changes, form_ref
+from sync.server.feed import COORDINATORS, Change, append_changes, form_ref
 from sync.server.schema import devices, enroll_codes, forms, project_keys, projects, statements
 from sync.server.timeutil import as_utc
 
@@ -93,8 +96,8 @@ def subject_of(statement: Statement, body: BaseModel) -> str:
         return form_ref(body.form_id, body.version)
     if isinstance(body, EnrolOfferBody):
         return body.code_id
-    if isinstance(body, ErasureBody):
-        return body.case_id
+    if isinstance(body, ErasureBody | WithdrawalBody | AssignmentBody):
+        return body.order_id  # never the case: the server does not learn it
     return statement.kind  # project, settings: one of each, the latest current
 
 
@@ -138,7 +141,13 @@ def store_statement(
         )
     )
     audience = COORDINATORS if statement.kind == "enrol_offer" else None
-    append_changes(conn, [(project_id, "statement", sid, audience)])
+    feed: list[Change] = [(project_id, "statement", sid, audience)]
+    if isinstance(body, AssignmentBody):
+        # After the statement: the device has taken the order before its envelopes arrive.
+        feed += case_orders.apply_assignment(
+            conn, project_id=project_id, body=body, statement_id=sid
+        )
+    append_changes(conn, feed)
     return True
 
 
@@ -197,6 +206,9 @@ def _apply(
             .where(devices.c.device_id == body.device_id, devices.c.revoked_at.is_(None))
             .values(revoked_at=stamp)
         )
+        case_orders.forget_assignee(conn, project_id=project_id, device_id=body.device_id)
+    elif isinstance(body, ErasureBody):
+        case_orders.apply_erasure(conn, project_id=project_id, body=body)
     elif isinstance(body, FormBody):
         return _store_form(conn, project_id=project_id, body=body, definition=definition)
     # (a definition beside any other kind is refused in store_statement)

@@ -293,3 +293,22 @@ def odk(request: pytest.FixtureRequest) -> dict[str, dict]:
 @pytest.mark.parametrize("sc", SCENARIOS, ids=lambda s: s.id)
 def test_scenario_on_odk(sc: Scenario, odk: dict[str, dict]) -> None:
     check(odk[sc.id], sc, engine="odk")
+
+
+def test_the_read_out_promises_deletion_and_fieldkit_delivers_it() -> None:
+    # DOMAIN §8: the consent wording promises erasure, so the software must deliver it. The
+    # promise came back with `fieldkit cases erase` (tests/security/test_case_erasure.py
+    # proves the marker text of an erased case is found nowhere afterwards).
+    from fieldkit.bundled import bundled_form
+    from fieldkit.cli.app import cases_app
+    from fieldkit.exchange.case_orders import erase_case, withdraw_case
+
+    text = bundled_form(FORM).read_text(encoding="utf-8")
+    rights = next(line for line in text.splitlines() if "| read_rights |" in line)
+    assert "delete what you said" in rights and "effacer ce que vous avez dit" in rights
+    assert "every device and from our server" in rights
+    skip = next(line for line in text.splitlines() if "| skip_stop |" in line)
+    assert "deleted" in skip
+    commands = {c.name for c in cases_app.registered_commands}
+    assert {"erase", "withdraw"} <= commands
+    assert callable(erase_case) and callable(withdraw_case)

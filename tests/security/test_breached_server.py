@@ -362,7 +362,14 @@ def test_forged_revocations_and_erasures_are_refused(tmp_path: Path, breached: A
     for kind, body in (
         ("revocation", {"device_id": field.device_id}),
         ("revocation", {"device_id": creator}),
-        ("erasure", {"case_id": "CASE-1"}),
+        (
+            "erasure",
+            {
+                "order_id": "5f0c6a2e-8a1b-4c3d-9e2f-1a2b3c4d5e6f",
+                "cases": [],
+                "envelopes": [],
+            },
+        ),
     ):
         _inject(engine, project_id, _forged(kind, body, project_id=project_id, issuer=creator))
     # A genuine statement whose body the attacker rewrote (the signatures no longer hold).
