@@ -654,6 +654,11 @@ def _http_error(
     if status == 401:
         if admin:
             return AuthError("the server refused the admin token")
+        if code == "enrolment_code_refused":
+            return AuthError(
+                "the server does not know this enrolment code, or it was used or has expired: "
+                "ask your coordinator for a new one"
+            )
         if code in {"revoked", "device_revoked"} or "revoked" in message:
             return AuthError(
                 "this device's access was revoked; ask your coordinator to enrol it again"

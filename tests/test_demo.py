@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from fieldkit.cli import app
@@ -60,3 +61,39 @@ def test_demo_command_refuses_a_folder_in_use(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "busy")])
     assert result.exit_code == 2
     assert "not empty" in result.stderr
+
+
+def test_the_look_around_lines_run_as_printed_from_where_the_user_stands(tmp_path: Path) -> None:
+    """Right after the README's command `fieldkit` is not on PATH: the demo's closing lines
+    name the program as it runs from the user's folder, and how to activate its environment."""
+    import os
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "fieldkit"
+    if not script.is_file():
+        pytest.skip("fieldkit is not installed as a console script beside this interpreter")
+    here = script.parent.parent.parent  # the folder holding the virtual environment
+    bare = {**os.environ, "PATH": os.pathsep.join(p for p in ("/usr/bin", "/bin") if p)}
+    for name in ("FIELDKIT_HOME", "FIELDKIT_PASSPHRASE", "FIELDKIT_PASSPHRASE_FILE"):
+        bare.pop(name, None)
+    typed = os.path.relpath(script, here)
+    done = subprocess.run(
+        [typed, "demo", "--needs", "3", "--screenings", "2", "--out", str(tmp_path / "d")],
+        cwd=here,
+        env=bare,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    tail = done.stdout.split("Look around", 1)[1].splitlines()[1:]
+    commands = [line.strip() for line in tail if line.startswith("  ")]
+    assert len(commands) == 2 and all(c.startswith(typed + " ") for c in commands), tail
+    activate = next(line for line in tail if line.startswith("(or `source "))
+    for command in [*commands, activate.split("`")[1] + " && fieldkit --version"]:
+        ran = subprocess.run(
+            ["bash", "-c", command], cwd=here, env=bare, capture_output=True, text=True
+        )
+        assert ran.returncode == 0, (command, ran.stderr)
+    assert (tmp_path / "d" / "r.html").is_file()

@@ -173,7 +173,8 @@ def edit_record(
     An unfinished edit of the same record is reopened rather than started twice; a record
     that a finalized edit already replaced is refused (edit the newer version instead).
     """
-    original = ws.records.get(record_id)
+    original = find_record(ws, record_id)  # the whole id, or a prefix only it has
+    record_id = original.id
     newer = [r for r in ws.records.list(form_id=original.form_id) if r.replaces == record_id]
     done = [r for r in newer if r.status != "draft"]
     if done:

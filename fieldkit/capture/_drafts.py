@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from fieldkit.capture._consent import CASE_QUESTION
 from fieldkit.capture._words import say
-from fieldkit.errors import RecordNotFound, UsageError
+from fieldkit.ids import find_record
 from fieldkit.text import one_line
 
 if TYPE_CHECKING:
@@ -19,11 +19,6 @@ if TYPE_CHECKING:
     from fieldkit.store import Record, Workspace
 
 __all__ = ["DraftSummary", "choose_draft", "drafts", "find_record"]
-
-# Shorter prefixes match too many ids by accident (a slip of the finger resumes a stranger's
-# draft); four hex characters are still quick to type.
-MIN_PREFIX = 4
-
 
 @dataclass(frozen=True)
 class DraftSummary:
@@ -57,31 +52,14 @@ def drafts(ws: Workspace, *, form_id: str | None = None) -> list[DraftSummary]:
     ]
 
 
-def find_record(ws: Workspace, text: str) -> Record:
-    """The record whose id is ``text``, or the one record whose id starts with it."""
-    wanted = text.strip().lower()
-    try:
-        return ws.records.get(wanted)
-    except RecordNotFound:
-        pass
-    if len(wanted) < MIN_PREFIX:
-        raise UsageError(f"give at least {MIN_PREFIX} characters of the record id")
-    matches = [r for r in ws.records.list() if r.id.lower().startswith(wanted)]
-    if not matches:
-        raise RecordNotFound(f"no record id starts with {one_line(wanted, limit=40)}")
-    if len(matches) > 1:
-        raise UsageError(
-            f"{len(matches)} records start with {one_line(wanted, limit=40)}: type more of the id"
-        )
-    return matches[0]
-
-
 def choose_draft(
     ws: Workspace, *, terminal: Terminal, form_id: str | None = None, lang: str | None = None
 ) -> str | None:
     """Show this laptop's drafts numbered and return the id picked (None: none, or cancel)."""
     from rich.table import Table
     from rich.text import Text
+
+    from fieldkit.ids import short_ids
 
     found = drafts(ws, form_id=form_id)
     if not found:
@@ -91,13 +69,15 @@ def choose_draft(
     table.add_column("#", justify="right")
     for key in ("form_column", "case_column", "saved_column", "id_column"):
         table.add_column(say(key, lang))
+    # The id as `--resume` takes it: a prefix no other record of this workspace shares.
+    short = short_ids(r.id for r in ws.records.list())
     for number, draft in enumerate(found, start=1):
         table.add_row(
             str(number),
             Text(one_line(draft.form_id, limit=40)),
             Text(one_line(draft.case_code, limit=24) or "—"),
             Text(draft.updated_at[:16].replace("T", " ")),
-            Text(draft.id[:8]),
+            Text(short[draft.id]),
         )
     terminal.show(table)
     while True:

@@ -25,6 +25,8 @@ def demo(
     A local server, a project, a coordinator's and a field worker's workspaces, enrolment,
     interviews, sync, pull, CSV export and the indicator report.
     """
+    import shlex
+
     from rich.console import Console
 
     from fieldkit.demo import PASSPHRASE_FILE, run_demo
@@ -60,6 +62,51 @@ def demo(
     console.print(f"  report ({result.indicators} indicators): {result.report}")
     console.print()
     console.print("Look around (the demo passphrase is in the folder):")
-    pf = result.root / PASSPHRASE_FILE
-    for who, command in (("field", "records list"), ("coordinator", "report --out r.html")):
-        console.print(f"  fieldkit --home {result.root / who} --passphrase-file {pf} {command}")
+    program, activate = how_to_run()
+    pf = shlex.quote(str(result.root / PASSPHRASE_FILE))
+    report = shlex.quote(str(result.root / "r.html"))
+    for who, command in (("field", "records list"), ("coordinator", f"report --out {report}")):
+        home = shlex.quote(str(result.root / who))
+        console.print(f"  {program} --home {home} --passphrase-file {pf} {command}")
+    if activate:
+        console.print(f"(or `{activate}` first: then plain `fieldkit` works in this shell)")
+
+
+def how_to_run() -> tuple[str, str | None]:
+    """The command that runs this fieldkit from where the user stands, and the line that
+    activates its virtual environment when plain ``fieldkit`` is not on PATH (else None).
+
+    Right after the README's command the program is ``.venv/bin/fieldkit``, not on PATH: a
+    hint that starts with ``fieldkit`` would answer "command not found".
+    """
+    import os
+    import shutil
+    import sys
+
+    name = "fieldkit.exe" if os.name == "nt" else "fieldkit"
+    script = Path(sys.argv[0])
+    if script.name != name or not script.is_file():
+        # Not the console script (a test runner, python -c): the one beside this interpreter.
+        script = Path(sys.executable).parent / name
+    on_path = shutil.which("fieldkit")
+    if not script.is_file() or (on_path and os.path.samefile(on_path, script)):
+        return "fieldkit", None
+    shown = _from_here(script)
+    activate = script.parent / "activate"
+    hint = f"source {_from_here(activate)}" if activate.is_file() and os.name != "nt" else None
+    return shown, hint
+
+
+def _from_here(path: Path) -> str:
+    """``path`` as typed from the current folder: relative below it, else absolute."""
+    import os
+    import shlex
+
+    absolute = path.absolute()
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive (Windows)
+        return str(absolute)
+    if relative.startswith(".."):
+        return shlex.quote(str(absolute))
+    return shlex.quote(relative if os.sep in relative else os.path.join(".", relative))

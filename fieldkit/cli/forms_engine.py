@@ -19,10 +19,16 @@ def validate(
     files: list[Path] = typer.Argument(..., help="XLSForm files (.xlsx, .xls, .csv, .md)."),
 ) -> None:
     """Check XLSForms: OK, or every error and warning with sheet/row/column; exit 1 on errors."""
+    from fieldkit.cli.forms_store import missing_bundled
     from fieldkit.forms import check_form
 
     failed = False
     for path in files:
+        missing = missing_bundled(path)
+        if missing:
+            failed = True
+            typer.echo(f"ERROR {missing}")
+            continue
         report = check_form(path)
         if report.ok and report.form is not None:
             typer.echo(f"OK {path.name} ({report.form.id} version {report.form.version})")
@@ -46,8 +52,12 @@ def _load(ctx: typer.Context, source: str) -> Form:
     from fieldkit.forms import Form, load_form
 
     path = Path(source)
-    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".csv", ".md"} or path.exists():
+    if path.exists():
         return load_form(path)
+    if path.suffix.lower() in {".xlsx", ".xlsm", ".xls", ".csv", ".md"}:
+        from fieldkit.cli.forms_store import missing_file
+
+        missing_file(path)
     from fieldkit.cli._common import open_workspace_for
 
     with open_workspace_for(ctx) as ws:

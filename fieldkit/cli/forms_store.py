@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -13,17 +14,37 @@ from fieldkit.errors import FormNotFound
 
 def _form_file(source: str) -> Path:
     """A path as given, or the bundled form of that name (``fieldkit forms add consent``)."""
-    from fieldkit.bundled import FORM_NAMES, bundled_form
+    from fieldkit.bundled import bundled_form
 
     path = Path(source)
     if path.exists():
         return path
     if path.suffix or "/" in source or "\\" in source:
-        raise FormNotFound(
-            f"{path.name}: no such file; a bundled form is named without a path: "
-            f"{', '.join(FORM_NAMES)}"
-        )
+        missing_file(path)
     return bundled_form(source)
+
+
+def missing_file(path: Path) -> NoReturn:
+    """Refuse a form file that is not there, naming the bundled form it looks like: the
+    guides' ``forms/consent.md`` is a path from the repository's root only."""
+    from fieldkit.bundled import FORM_NAMES
+
+    raise FormNotFound(
+        missing_bundled(path)
+        or f"{path.name}: no such file; a bundled form is named without a path: "
+        f"{', '.join(FORM_NAMES)}"
+    )
+
+
+def missing_bundled(path: Path) -> str | None:
+    """"consent.md: no such file here; the bundled form is `consent`" for a file that is not
+    there but is named as a bundled form is; None otherwise."""
+    from fieldkit.bundled import FORM_NAMES
+
+    stem = path.name.split(".", 1)[0]
+    if path.exists() or stem not in FORM_NAMES:
+        return None
+    return f"{path.name}: no such file here; the bundled form is `{stem}`"
 
 
 def _version_text(version: str, *, from_content: bool) -> str:

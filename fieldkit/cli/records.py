@@ -31,6 +31,7 @@ def list_records(
 ) -> None:
     """List records, newest last: case code, site and day where the form has them, never
     other answers."""
+    from fieldkit.ids import short_ids
     from fieldkit.store.forms import mask_sensitive
 
     with open_workspace_for(ctx) as ws:
@@ -40,54 +41,80 @@ def list_records(
             rows_json = [{**r.summary(), "delivered_by": delivered.get(r.id)} for r in records]
             typer.echo(json.dumps(rows_json, ensure_ascii=False))
             return
+        # Ids as the commands take them: a prefix unique in the whole workspace, not only in
+        # what this list shows.
+        short = short_ids(r.id for r in ws.records.list())
         sensitive = _sensitive_lookup(ws)
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for record in records:
             shown = mask_sensitive(record.answers, sensitive(record.form_id, record.form_version))
             by_name = {p.rsplit("/", 1)[-1]: v for p, v in shown.items() if v}
             named = [f"{name}={by_name[name]}" for name in _PREVIEW_FIELDS if name in by_name]
             count = sum(1 for v in record.answers.values() if v)
             preview = _printable(", ".join([*named, f"{count} answer{'' if count == 1 else 's'}"]))
-            rows.append((record, preview))
+            replaces = short.get(record.replaces, record.replaces) if record.replaces else ""
+            rows.append(
+                (
+                    short[record.id],
+                    record.form_id,
+                    record.form_version,
+                    "delivered by bundle"
+                    if delivered.get(record.id) == "bundle"
+                    else record.status,
+                    str(record.updated_at or "")[:16].replace("T", " "),
+                    replaces,
+                    preview,
+                )
+            )
+    _print_records(rows)
 
+
+def _print_records(rows: list[tuple[str, ...]]) -> None:
+    """A table whose ids, form ids and versions are never cut or wrapped (people type them);
+    where they do not fit beside the answers, one block per record."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(box=None, header_style="bold")
-    table.add_column("id", no_wrap=True)
-    for column in ("form", "version", "status", "updated", "replaces", "answers"):
-        table.add_column(column, overflow="fold")
-    for record, preview in rows:
-        table.add_row(
-            record.id,
-            record.form_id,
-            record.form_version,
-            "delivered by bundle" if delivered.get(record.id) == "bundle" else record.status,
-            record.updated_at,
-            record.replaces or "",
-            preview,
-        )
-    console = Console()
-    if rows:
-        # markup=False: an answer like "[/b]" is text, not a rich tag (it raised MarkupError).
-        console.print(table, markup=False)
-    else:
+    console = Console(highlight=False)
+    if not rows:
         console.print("No records.")
+        return
+    titles = ("id", "form", "version", "status", "updated", "replaces", "answers")
+    fixed = [max(len(titles[i]), *(len(row[i]) for row in rows)) for i in range(6)]
+    if sum(fixed) + 2 * 6 + 24 <= console.width:
+        table = Table(box=None, header_style="bold")
+        for i, title in enumerate(titles[:6]):
+            table.add_column(title, no_wrap=True, min_width=fixed[i])
+        table.add_column("answers", overflow="fold", ratio=1)
+        for row in rows:
+            # Text, not markup: an answer like "[/b]" is text, not a rich tag.
+            table.add_row(*(Text(cell) for cell in row))
+        console.print(table)
+    else:
+        for record_id, form_id, version, status, updated, replaces, preview in rows:
+            head = f"{record_id}  {form_id}  {version}  {status}  {updated}"
+            console.print(Text(head + (f"  replaces {replaces}" if replaces else "")))
+            console.print(Text(f"    {preview}"), soft_wrap=False)
+    console.print("Ids show their first characters, enough for every command (--json: whole ids).")
 
 
 @records_app.command("show")
 def show_record(
     ctx: typer.Context,
-    record_id: str = typer.Argument(..., help="The record's id (see `fieldkit records list`)."),
+    record_id: str = typer.Argument(
+        ..., help="The record's id, or its first characters (see `fieldkit records list`)."
+    ),
     reveal: bool = typer.Option(False, "--reveal", help="Show sensitive answers too."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Show one record and its answers; sensitive answers are masked unless --reveal."""
+    from fieldkit.ids import find_record
     from fieldkit.media import attachments_of
     from fieldkit.store.forms import mask_sensitive
 
     with open_workspace_for(ctx) as ws:
-        record = ws.records.get(record_id)
+        record = find_record(ws, record_id)
         files = [(path, a.summary()) for path, a in attachments_of(ws, record)]
         answers = record.answers
         if not reveal:
@@ -141,10 +168,11 @@ def open_file(
     force: bool = typer.Option(False, "--force", help="Overwrite a file already at --out."),
 ) -> None:
     """Write one decrypted copy of a record's photo, recording or file to --out (plaintext)."""
+    from fieldkit.ids import find_record
     from fieldkit.media import attachment_of, write_copy
 
     with open_workspace_for(ctx) as ws:
-        record = ws.records.get(record_id)
+        record = find_record(ws, record_id)
         attachment = attachment_of(ws, record, question)
         target = write_copy(ws, attachment, out, overwrite=force)
         ws.audit.append("open_file", record_id=record.id, form_id=record.form_id)
@@ -165,15 +193,17 @@ def _size(n: int) -> str:
 @records_app.command("discard")
 def discard_record(
     ctx: typer.Context,
-    record_id: str = typer.Argument(..., help="The draft's id."),
+    record_id: str = typer.Argument(..., help="The draft's id, or its first characters."),
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
 ) -> None:
     """Delete a draft (finalized records cannot be discarded)."""
-    if not yes:
-        if not confirm(f"Discard draft {record_id}?"):
-            raise UsageError("not discarded: confirm at the prompt, or pass --yes")
+    from fieldkit.ids import find_record
+
     with open_workspace_for(ctx) as ws:
+        record_id = find_record(ws, record_id).id
+        if not yes and not confirm(f"Discard draft {record_id}?"):
+            raise UsageError("not discarded: confirm at the prompt, or pass --yes")
         ws.records.discard(record_id)
     if as_json:
         typer.echo(json.dumps({"discarded": record_id}))

@@ -181,18 +181,18 @@ def devices_list(
     from rich.table import Table
     from rich.text import Text
 
-    table = Table()
+    # The device id and its name are what an admin looks for and types: never cut or wrapped.
+    table = Table(box=None, header_style="bold")
     table.add_column("device", no_wrap=True)
-    table.add_column("role")
-    table.add_column("project", no_wrap=True)
-    for title in ("name", "enrolled", "revoked"):
-        table.add_column(title)
+    table.add_column("name", no_wrap=True)
+    for title in ("role", "project", "enrolled", "revoked"):
+        table.add_column(title, overflow="fold")
     for d in devices:
         table.add_row(
             d.device_id,
+            Text(inert(d.name or "(no name)")),  # the server's text: no markup, no escape codes
             d.role,
             d.project_id,
-            Text(inert(d.name or "")),  # the server's text: no markup, no escape codes
             f"{d.enrolled_at:%Y-%m-%d}",
             f"{d.revoked_at:%Y-%m-%d %H:%M}" if d.revoked_at else "",
         )

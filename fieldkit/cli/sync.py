@@ -324,15 +324,21 @@ def project_devices(
         return
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     from fieldkit.text import inert
 
-    table = Table()
-    for title in ("device", "role", "name", "key", "revoked"):
-        table.add_column(title, no_wrap=title in ("device", "key"))
+    # The device id (what `project revoke` takes), its name and key are never cut or wrapped.
+    table = Table(box=None, header_style="bold")
+    for title in ("device", "name", "role", "key", "revoked"):
+        table.add_column(title, no_wrap=title in ("device", "name", "key"), overflow="fold")
     for d in devices:
         table.add_row(
-            d["device_id"], d["role"], inert(d["name"] or ""), d["key"], d["revoked_at"] or ""
+            d["device_id"],
+            Text(inert(d["name"] or "(no name)")),
+            d["role"],
+            d["key"],
+            d["revoked_at"] or "",
         )
     Console().print(table)
 
@@ -431,8 +437,9 @@ def publish(
     from fieldkit.cli.forms_store import _form_file
     from fieldkit.exchange import publish_form
 
+    path = _form_file(source)  # a missing file is refused before the passphrase is asked
     with open_workspace_for(ctx) as ws:
-        result = publish_form(ws, _form_file(source))
+        result = publish_form(ws, path)
     typer.echo(
         f"Published form {result['form_id']} version {result['version']} ({result['status']})."
     )

@@ -421,13 +421,9 @@ def enroll(
     client = SyncClient(url, insecure_http=insecure_http, ca_bundle=ca_bundle, **client_options)
     with client:
         check_server(client)
-        try:
-            reply = _enrol_reply(client.enroll(body))
-        except AuthError:
-            raise AuthError(
-                "the server does not know this enrolment code, or it was used or has expired: "
-                "ask your coordinator for a new one"
-            ) from None
+        # A spent, unknown or expired code is the server's `enrolment_code_refused`: its own
+        # one-line error (sync.client), exit 4.
+        reply = _enrol_reply(client.enroll(body))
         root = _check_identity(reply, parsed, device_id=device_id)
         info = Enrolment(
             server_url=client.base_url,

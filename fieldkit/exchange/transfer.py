@@ -92,12 +92,18 @@ class PullSummary:
     certified: list[tuple[str, str]] = field(default_factory=list)  # (device id, role)
     enrolments_refused: list[str] = field(default_factory=list)
     attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
+    # A coordinator: every record received so far, by this run or an earlier sync or pull
+    # (so "0 new" after a sync that took them in does not read as "nothing here").
+    in_workspace: int | None = None
+    waits_for_keys: bool = False  # a coordinator no coordinator has sent the keys to yet
     assigned: int = 0  # records of cases assigned to this device, taken in
     erased: int = 0  # records of erased cases that arrived late: not stored
 
     def line(self) -> str:
         """One line for the terminal."""
         parts = [f"{self.records} new record{_s(self.records)}"]
+        if self.in_workspace is not None and self.in_workspace > self.records:
+            parts[0] += f" ({self.in_workspace} received in all)"
         files = self.attachments
         if files.files:
             parts.append(f"{files.files} file{_s(files.files)} ({_megabytes(files.bytes)})")
@@ -167,7 +173,13 @@ class SyncSummary:
         if self.pulled.forms:
             text += f" {self.pulled.forms} new form version(s)."
         if self.pulled.records:
-            text += f" {self.pulled.records} record(s) received."
+            n = self.pulled.records
+            text += f" Pulled {n} new record{_s(n)}."
+        if self.pulled.waits_for_keys:
+            text += (
+                " The project keys have not reached this laptop yet: a coordinator who holds"
+                " them certifies it on their next sync."
+            )
         if self.pulled.held:
             text += f" {self.pulled.held} record(s) held until they can be checked."
         if self.pulled.assigned:
@@ -233,6 +245,9 @@ def sync(
         summary.pulled = _exchange(
             ws, client, info, limit=pull_limit, report=report, part_bytes=part_bytes
         )
+        summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
+    if info.is_coordinator:
+        summary.pulled.waits_for_keys = not _private_keys(ws, info)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
     seal_pending(ws)
     summary.unsealed = len(ws.records.unsealed())
@@ -338,6 +353,7 @@ def pull(
             "the project keys have not reached this laptop yet: a coordinator who holds them "
             "certifies it on their next sync; then pull again"
         )
+    summary.in_workspace = ws.records.received_count()
     return summary
 
 

@@ -304,6 +304,10 @@ class Records:
             _row_to_record(r) for r in self._db.all(sql + " ORDER BY created_at, rowid", params)
         ]
 
+    def received_count(self) -> int:
+        """How many records this workspace holds that a pull (or a coordinator's sync) took in."""
+        return int(self._db.scalar("SELECT COUNT(*) FROM records WHERE origin = 'received'") or 0)
+
     # -- sealing and sync --------------------------------------------------------------------
 
     def set_envelope(self, record_id: str, envelope: bytes) -> None:

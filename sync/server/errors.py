@@ -10,6 +10,7 @@ from fieldkit.errors import AuthError, FieldkitError, ProtocolError, ServerError
 
 __all__ = [
     "BadRequest",
+    "CodeRefused",
     "Conflict",
     "Forbidden",
     "Gone",
@@ -27,6 +28,13 @@ class Unauthenticated(AuthError):
 
     status = 401
     code = "unauthorized"
+
+
+class CodeRefused(Unauthenticated):
+    """An enrolment code the server does not know, already spent, or past its expiry: one
+    answer for the three, so a guesser learns nothing of which."""
+
+    code = "enrolment_code_refused"
 
 
 class Forbidden(AuthError):

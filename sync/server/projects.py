@@ -40,7 +40,7 @@ from sync.protocol import (
 )
 from sync.server.auth import Caller, hash_secret, new_token, now
 from sync.server.db import READ
-from sync.server.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthenticated
+from sync.server.errors import BadRequest, CodeRefused, Conflict, Forbidden, NotFound
 from sync.server.feed import append_changes, form_ref
 from sync.server.retry import in_transaction
 from sync.server.schema import devices, enroll_codes, forms, key_grants, projects
@@ -299,7 +299,7 @@ def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
             or code.used_at is not None
             or as_utc(code.expires_at) <= stamp
         ):
-            raise Unauthenticated("enrolment code is unknown, already used or expired")
+            raise CodeRefused("enrolment code is unknown, already used or expired")
         project = conn.execute(
             select(projects.c.name, projects.c.signing_key).where(
                 projects.c.project_id == code.project_id
@@ -320,7 +320,7 @@ def enroll(engine: Engine, request: EnrollRequest) -> EnrollResponse:
             .values(used_at=stamp, used_by=request.device_id)
         )
         if spent.rowcount != 1:
-            raise Unauthenticated("enrolment code is unknown, already used or expired")
+            raise CodeRefused("enrolment code is unknown, already used or expired")
         return EnrollResponse(
             device_id=request.device_id,
             token=token,

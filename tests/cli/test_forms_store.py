@@ -77,6 +77,24 @@ def test_unknown_bundled_name_and_missing_file(ws_home: Path) -> None:
     assert result.output.startswith("Error:") and result.output.count("\n") == 1
 
 
+def test_a_guides_path_outside_the_repository_names_the_bundled_form(
+    ws_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`forms/consent.md` exists only at the repository's root: elsewhere every command that
+    takes a form file says that the bundled name works (publish before any passphrase)."""
+    monkeypatch.chdir(tmp_path)
+    line = "consent.md: no such file here; the bundled form is `consent`"
+    for command in ("add", "publish", "show"):
+        result = run("forms", command, "forms/consent.md")
+        assert result.exit_code == 1, (command, result.output)
+        assert result.output == f"Error: {line}\n", command
+    result = run("forms", "validate", "forms/consent.md")
+    assert result.exit_code == 1 and result.output == f"ERROR {line}\n"
+    monkeypatch.delenv("FIELDKIT_PASSPHRASE")
+    result = run("--home", str(tmp_path / "none"), "forms", "publish", "referral.xlsx")
+    assert result.output.startswith("Error: referral.xlsx: no such file here; the bundled form")
+
+
 def test_an_invalid_form_is_refused_with_its_location(ws_home: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.md"
     bad.write_text(

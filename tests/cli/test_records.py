@@ -84,6 +84,61 @@ def test_list_table_names_records_by_codes_only(
     assert "full_name" not in result.stdout and "phone" not in result.stdout
 
 
+@pytest.mark.parametrize("columns", [80, 120])
+def test_list_never_cuts_an_id_a_user_types(
+    ids: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    """Each record's id (a prefix unique in the workspace), its form id and version are whole
+    on one line, at 80 and at 120 columns; `records show` takes the prefix as listed."""
+    long_form = {**FORM, "id_string": "needs_assessment_coast_2026", "title": "Long"}
+    with open_workspace(home, passphrase=PASS) as ws:
+        ws.forms.add(long_form)
+        ws.records.create_draft(form_id="needs_assessment_coast_2026", form_version=V)
+    monkeypatch.setenv("COLUMNS", str(columns))
+    result = _run("records", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= columns for line in lines), lines
+    listed = json.loads(_run("records", "list", "--json").stdout)
+    assert len(listed) == 4
+    for row in listed:
+        short = row["id"][:8]
+        line = next(line for line in lines if short in line.split())
+        assert row["form_id"] in line.split() and row["form_version"] in line.split(), line
+        shown = _run("records", "show", short, "--json")
+        assert shown.exit_code == 0 and json.loads(shown.stdout)["id"] == row["id"]
+    edit = next(line for line in lines if ids["edit"][:8] in line.split())
+    assert ids["final"][:8] in edit.split()  # what it replaces, by the same short id
+
+
+def test_a_prefix_two_ids_share_is_refused_and_lists_show_longer_ones(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fieldkit.store.records as store_records
+
+    monkeypatch.setenv("FIELDKIT_LOCK_TIMEOUT", "0")
+    monkeypatch.setenv("FIELDKIT_PASSPHRASE", PASS)
+    monkeypatch.setenv("COLUMNS", "120")
+    twins = iter(["4f3a9c21-0000-4000-8000-000000000001", "4f3a9c21-5555-4000-8000-000000000002"])
+    monkeypatch.setattr(store_records, "_uuid4", lambda: next(twins))
+    ws, _ = create_workspace(home, passphrase=PASS)
+    with ws:
+        ws.forms.add(FORM)
+        for _ in range(2):
+            ws.records.create_draft(form_id="screening", form_version=V)
+    out = _run("records", "list").stdout
+    # Eight characters would be the same for both: each is shown as far as it differs.
+    assert "4f3a9c21-0 " in out and "4f3a9c21-5 " in out
+    for command in (("records", "show"), ("records", "discard", "--yes")):
+        refused = _run(*command, "4f3a9c")
+        assert refused.exit_code == 2, refused.output
+        assert refused.stderr == "Error: 2 records start with 4f3a9c: type more of the id\n"
+    assert _run("records", "show", "4f3a9c21-5").exit_code == 0
+    assert _run("records", "discard", "--yes", "4f3a9c21-0").exit_code == 0
+    short = _run("records", "show", "4f3")
+    assert short.exit_code == 2 and "at least 4 characters" in short.stderr
+
+
 def test_show_masks_unless_revealed(
     ids: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -101,6 +101,11 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
         runner.invoke(app, ["--home", str(coordinator), "project", "devices", "--json"]).stdout
     )
     assert sorted(d["name"] or "" for d in devices) == ["", "coast-laptop-1"]
+    args = ["--home", str(coordinator), "project", "devices"]
+    table = runner.invoke(app, args, env={"COLUMNS": "80"})
+    laptop = next(d["device_id"] for d in devices if d["name"] == "coast-laptop-1")
+    assert "coast-laptop-1" in next(x for x in table.stdout.splitlines() if laptop in x)
+    assert "(no name)" in table.stdout  # the coordinator's laptop was created without one
 
     # A second coordinator enrols; the first certifies it on its next sync and seals the
     # project keys to it; one pull then brings everything.
@@ -110,8 +115,19 @@ def test_project_enrol_publish_sync_pull(tmp_path: Path, sync_server, runner: Cl
     assert "Error: the project keys have not reached this laptop" in _run(
         runner, second, "pull", code=4
     )
+    # Its sync says the same, as a sentence (its own records, if any, still went up).
+    assert "The project keys have not reached this laptop yet" in _run(runner, second, "sync")
     assert "Certified 1 new device." in _run(runner, coordinator, "sync")
     assert "Pulled: 2 new records" in _run(runner, second, "pull")
+    # What a sync or pull took in, the next one counts as received, not as nothing.
+    assert "Pulled: 0 new records (2 received in all)." in _run(runner, second, "pull")
+    third = tmp_path / "c3"
+    _run(runner, third, "init")
+    _run(runner, third, "enroll", url, _code(runner, coordinator, "coordinator"))
+    _run(runner, coordinator, "sync")
+    out = _run(runner, third, "sync")
+    assert "Pulled 2 new records." in out and "keys have not reached" not in out
+    assert "Pulled: 0 new records (2 received in all)." in _run(runner, third, "pull")
 
     # A field device may not pull; errors are one line with the class's exit code.
     out = _run(runner, field, "pull", code=4)
@@ -189,3 +205,74 @@ def test_publish_without_version_gets_the_version_add_gives(
     assert version.startswith("content-") and f"version {version}" in added
     missing = runner.invoke(app, ["--home", str(coordinator), "forms", "publish", "gone.md"])
     assert missing.exit_code != 0 and "gone.md" in missing.output
+
+
+def test_an_unknown_used_or_expired_code_says_so(
+    tmp_path: Path,
+    sync_server,  # type: ignore[no-untyped-def]
+    runner: CliRunner,
+) -> None:
+    """The server answers `enrolment_code_refused` for the three (one answer: a guesser learns
+    nothing of which); the laptop says so in one line and exits 4, never "token refused"."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from fieldkit.exchange import EnrolmentCode
+    from sync.server.schema import enroll_codes
+
+    coordinator = tmp_path / "c"
+    url, admin = sync_server.url, sync_server.admin_token
+    _run(runner, coordinator, "init")
+    _run(runner, coordinator, "project", "create", "P", "--server", url, "--admin-token", admin)
+    fingerprint = json.loads(_run(runner, coordinator, "project", "show", "--json"))["fingerprint"]
+    refused = "Error: the server does not know this enrolment code, or it was used or has expired"
+
+    def enrol(laptop: str, code: str, exit_code: int) -> str:
+        _run(runner, tmp_path / laptop, "init")
+        out = _run(runner, tmp_path / laptop, "enroll", url, code, code=exit_code)
+        assert "token" not in out and "Traceback" not in out, out
+        return out
+
+    unknown = str(EnrolmentCode.make(b"\x07" * 10, fingerprint=fingerprint))
+    out = enrol("unknown", unknown, 4)
+    assert out.count("\n") == 1 and out.startswith(refused), out
+
+    code = _code(runner, coordinator)
+    assert "Enrolled as field device" in enrol("first", code, 0)
+    out = enrol("second", code, 4)
+    assert out.count("\n") == 1 and out.startswith(refused), out
+
+    late = _code(runner, coordinator)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    with sync_server.app.state.engine.begin() as conn:
+        conn.execute(
+            update(enroll_codes).where(enroll_codes.c.used_at.is_(None)).values(expires_at=past)
+        )
+    out = enrol("late", late, 4)
+    assert out.count("\n") == 1 and out.startswith(refused), out
+
+    # The server's own answer names the refusal, so any client can tell it from a bad token.
+    import urllib.request
+    import uuid
+    from urllib.error import HTTPError
+
+    from fieldkit.crypto import enrolment
+    from sync.protocol import b64encode
+
+    body = json.dumps(
+        {
+            "code_id": enrolment.code_id(b"\x07" * 10),
+            "device_id": str(uuid.uuid4()),
+            "x25519": b64encode(b"\x01" * 32),
+            "ed25519": b64encode(b"\x02" * 32),
+            "mac": b64encode(b"\x03" * 32),
+        }
+    ).encode()
+    request = urllib.request.Request(
+        f"{url}/v1/enroll", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(HTTPError) as raised:
+        urllib.request.urlopen(request, timeout=10)  # noqa: S310 (a loopback test server)
+    assert raised.value.code == 401
+    assert json.loads(raised.value.read())["error"]["code"] == "enrolment_code_refused"

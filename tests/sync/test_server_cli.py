@@ -54,7 +54,9 @@ def test_init_with_bad_database_url(tmp_path: Path) -> None:
     assert code == 1 and err.startswith("Error: cannot prepare the database")
 
 
-def test_devices_list_and_revoke(sync_server: RunningServer) -> None:
+def test_devices_list_and_revoke(
+    sync_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
     url, tok = sync_server.url, sync_server.admin_token
     project = create_project(url, tok)
     dev = enroll(url, tok, project)
@@ -68,8 +70,12 @@ def test_devices_list_and_revoke(sync_server: RunningServer) -> None:
     assert listed[project.coordinator.device_id]["name"] == "office laptop"
     assert listed[device_id]["revoked_at"] is None
 
+    # At 80 columns the device id and its name, what an admin looks for, are whole on one line.
+    monkeypatch.setenv("COLUMNS", "80")
     code, out, _ = _run("server", "devices", "list", "--server", url, "--admin-token", tok)
     assert code == 0 and device_id in out
+    line = next(x for x in out.splitlines() if project.coordinator.device_id in x)
+    assert "office laptop" in line
 
     code, out, _ = _run(
         "server", "devices", "revoke", device_id, "--server", url, "--admin-token", tok
