@@ -1,4 +1,5 @@
-"""The XLSForms fieldkit ships: consent, needs assessment, screenings, referral, follow-up.
+"""The XLSForms fieldkit ships: consent, needs assessment, screenings, referral, follow-up,
+and the programme's other work: hotline, awareness, training, shelter and legal outcomes.
 
 The Markdown XLSForms in the repository's ``forms/`` folder are the source of truth.
 ``fieldkit/bundled_forms`` is a symbolic link to that folder, so the package-data glob
@@ -15,7 +16,8 @@ from fieldkit.errors import ExportError, FormNotFound
 
 __all__ = ["FORM_NAMES", "bundled_form", "bundled_forms", "export_xlsx"]
 
-# Form ids, in the order a case meets them (consent first, follow-up last).
+# Form ids: the six a case meets, in that order (consent first, follow-up last), then the
+# rest of the programme (DOMAIN §9): hotline, awareness, training, shelter, legal outcome.
 FORM_NAMES: tuple[str, ...] = (
     "consent",
     "needs_assessment",
@@ -23,6 +25,11 @@ FORM_NAMES: tuple[str, ...] = (
     "youth_screening",
     "referral",
     "follow_up",
+    "hotline_intake",
+    "awareness_session",
+    "training_test",
+    "shelter_stay",
+    "legal_outcome",
 )
 
 _SUFFIX = ".md"

@@ -3,7 +3,10 @@
 A coordinator workspace and a field workspace are made; a server on SQLite listens on a free
 loopback port; the coordinator creates the project and publishes the bundled forms; the field
 laptop enrols, captures synthetic interviews through the same path as ``capture --answers``
-(consent gate included), syncs; the coordinator pulls, exports CSV and writes the report.
+(consent gate included), then some of each of the programme's other forms (hotline calls,
+awareness sessions, training tests, shelter stays and legal outcomes, the last two linked to
+screened people by case code), syncs; the coordinator pulls, exports CSV and writes the report,
+every section of which then has data.
 
 The interviews are invented by a seeded generator: no real person is in them.
 """
@@ -85,6 +88,33 @@ _REFERRAL: _Lean = {
     "legal_basis": {"none": 0.9, "child_protection": 0.05, "imminent_danger": 0.05},
 }
 _NEEDS: _Lean = {"__yes__": {"yes": 0.4, "no": 0.45, "dont_know": 0.1, "prefer_not": 0.05}}
+_HOTLINE: _Lean = {
+    "mode": "phone",
+    "caller_agrees": {"yes": 0.85, "no": 0.15},
+    "danger_now": {"no": 0.8, "yes": 0.1, "dont_know": 0.05, "prefer_not": 0.05},
+    "callback_agreed": {"no": 0.7, "yes": 0.3},
+}
+_SHELTER: _Lean = {
+    "stay_status": {"exited": 0.7, "in_shelter": 0.3},
+    "exit_destination": {
+        "family_reunification": 0.45,
+        "independent_living": 0.2,
+        "other_shelter": 0.15,
+        "left_without_notice": 0.15,
+        "other": 0.05,
+    },
+    "reintegration_status": {"settled": 0.4, "partly_settled": 0.35, "not_settled": 0.2},
+}
+_LEGAL: _Lean = {
+    "__yes__": {"yes": 0.7, "no": 0.2, "dont_know": 0.1},
+    "verdict": {"conviction": 0.4, "acquittal": 0.2, "pending": 0.4},
+}
+# Two courses of the demo's training, each with its topic and the profession trained.
+_COURSES = (
+    ("POL-2611", "victim_identification", "police"),
+    ("SOC-2612", "trauma_informed_care", "social_worker"),
+)
+_SCORES = ("score_identification", "score_trauma_care", "score_referral", "score_investigation")
 LEANINGS: dict[str, _Lean] = {
     "consent": _CONSENT,
     "adult_screening": _SCREENING,
@@ -92,6 +122,9 @@ LEANINGS: dict[str, _Lean] = {
     "referral": _REFERRAL,
     "needs_assessment": _NEEDS,
     "follow_up": {"__yes__": {"yes": 0.15, "no": 0.8, "dont_know": 0.05}},
+    "hotline_intake": _HOTLINE,
+    "shelter_stay": _SHELTER,
+    "legal_outcome": _LEGAL,
 }
 
 
@@ -307,6 +340,71 @@ def _field_work(
                     _capture(ws, "follow_up", answers, result.captured)
                 except FieldkitError:
                     result.not_saved["follow_up"] += 1
+            # Shelter stays and legal outcomes link to the person by their case code.
+            for form_id, share in (("shelter_stay", 0.6), ("legal_outcome", 0.5)):
+                if rng.random() < share:
+                    answers = synthetic_answers(forms[form_id], rng=rng, fixed=shared, today=today)
+                    _try_capture(ws, form_id, answers, result)
+
+
+def _try_capture(ws: Any, form_id: str, data: Mapping[str, str], result: DemoResult) -> None:
+    """Capture, or count as not saved an interview the form refuses (invented answers may
+    miss a rule: the demo goes on)."""
+    try:
+        _capture(ws, form_id, data, result.captured)
+    except FieldkitError:
+        result.not_saved[form_id] += 1
+
+
+def _programme_work(
+    ws: Any, *, rng: random.Random, calls: int, result: DemoResult, step: Step
+) -> None:
+    """Capture hotline calls, awareness sessions and training tests (no consent needed).
+
+    ``calls`` hotline calls, a third as many awareness sessions, and half as many trainees on
+    each of two courses, each with a pre-test and a post-test under one training code.
+    """
+    forms = {fv.form_id: fv.form() for fv in ws.forms.list()}
+    today = date.today()
+    sessions, seats = max(1, calls // 3), max(1, calls // 2)
+    step(f"capturing {calls} hotline calls, {sessions} awareness sessions, {2 * seats} trainees")
+    for _ in range(calls):
+        fixed = {"contact_hour": str(rng.randint(0, 23))}
+        answers = synthetic_answers(forms["hotline_intake"], rng=rng, fixed=fixed, today=today)
+        _try_capture(ws, "hotline_intake", answers, result)
+    for _ in range(sessions):
+        counts = {
+            f"reached_{group}": str(rng.randint(3, 30))
+            for group in ("female_minor", "female_adult", "male_minor", "male_adult")
+        }
+        took = rng.randint(5, 20)
+        fixed = {
+            **counts,
+            "reached_other": str(rng.randint(0, 3)),
+            "knowledge_check": "yes",
+            "checked_count": str(took),
+            "named_3_signs_count": str(rng.randint(took // 4, took)),
+        }
+        answers = synthetic_answers(forms["awareness_session"], rng=rng, fixed=fixed, today=today)
+        _try_capture(ws, "awareness_session", answers, result)
+    for course, topic, profession in _COURSES:
+        site = rng.choice(SITES)
+        for seat in range(1, seats + 1):
+            for stage, low, high in (("pre", 1, 3), ("post", 2, 5)):
+                fixed = {
+                    "site": site,
+                    "trainee_agrees": "yes",
+                    "course_code": course,
+                    "training_code": f"{course}-{seat % 100:02d}",
+                    "course_topic": topic,
+                    "trainee_profession": profession,
+                    "test_stage": stage,
+                    **{part: str(rng.randint(low, high)) for part in _SCORES},
+                }
+                answers = synthetic_answers(
+                    forms["training_test"], rng=rng, fixed=fixed, today=today
+                )
+                _try_capture(ws, "training_test", answers, result)
 
 
 def run_demo(
@@ -314,10 +412,13 @@ def run_demo(
     root: Path | None = None,
     needs: int = 200,
     screenings: int = 50,
+    calls: int = 24,
     seed: int = 2026,
     step: Step | None = None,
 ) -> DemoResult:
-    """Run the whole job end to end in ``root`` (a new temporary folder by default)."""
+    """Run the whole job end to end in ``root`` (a new temporary folder by default).
+
+    ``calls``: hotline calls to invent; awareness sessions and trainees scale with it."""
     from fieldkit.analysis import build_report, write_report
     from fieldkit.analysis.export import export_form
     from fieldkit.bundled import bundled_forms
@@ -360,6 +461,7 @@ def run_demo(
             _field_work(
                 field_ws, rng=rng, needs=needs, screenings=screenings, result=result, step=say
             )
+            _programme_work(field_ws, rng=rng, calls=calls, result=result, step=say)
             summary = sync(field_ws)
             result.pushed = summary.sent + summary.already_on_server
             say(summary.line())

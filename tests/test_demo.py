@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from fieldkit.analysis import build_report
+from fieldkit.bundled import FORM_NAMES
 from fieldkit.cli import app
 from fieldkit.demo import PASSPHRASE_FILE, run_demo
 from fieldkit.store import open_workspace
@@ -16,7 +18,7 @@ from fieldkit.store import open_workspace
 def test_demo_counts_add_up(tmp_path: Path) -> None:
     root = tmp_path / "demo"
     steps: list[str] = []
-    result = run_demo(root=root, needs=12, screenings=10, seed=7, step=steps.append)
+    result = run_demo(root=root, needs=12, screenings=10, calls=12, seed=7, step=steps.append)
 
     captured = dict(result.captured)
     total = sum(captured.values())
@@ -50,6 +52,19 @@ def test_demo_counts_add_up(tmp_path: Path) -> None:
     html = result.report.read_text(encoding="utf-8")
     assert "<html" in html.lower()
     assert result.indicators > 0
+    # Some of each bundled form, so every section of the report has data (issue 19).
+    assert set(captured) | set(result.not_saved) == set(FORM_NAMES)
+    assert {"hotline_intake", "awareness_session", "training_test"} <= set(captured)
+    assert captured["training_test"] == 2 * 2 * 6  # two courses, six trainees, pre and post
+    with open_workspace(root / "coordinator", passphrase=passphrase) as coordinator:
+        report = build_report(coordinator)
+    assert [i.key for i in report.indicators if not i.available] == []
+    assert {i.area for i in report.indicators} == {
+        "prevention",
+        "protection",
+        "prosecution",
+        "partnership",
+    }
     # Invented pseudonyms never reach the published report.
     assert "DM-0001" not in html
     assert any("report written" in s for s in steps)

@@ -1,4 +1,4 @@
-"""What each indicator means (DOMAIN §7): the texts the report prints beside its figures.
+"""What each indicator means (DOMAIN §7, §9): the texts the report prints beside its figures.
 
 One entry per indicator, keyed as in the JSON output; ``indicators.py`` computes the figures.
 """
@@ -18,7 +18,7 @@ class Meaning(NamedTuple):
     definition: str
     numerator: str
     denominator: str
-    unit: str  # count | percent | days | per_case
+    unit: str  # count | percent | days | per_case | points
 
 
 CATALOGUE: dict[str, Meaning] = {
@@ -182,5 +182,143 @@ CATALOGUE: dict[str, Meaning] = {
         "agencies with at least one referral",
         "—",
         "count",
+    ),
+    "awareness_sessions": Meaning(
+        "prevention",
+        "Awareness sessions held",
+        "Awareness-session records (one per workshop or outreach event) in the period.",
+        "events recorded",
+        "—",
+        "count",
+    ),
+    "awareness_participants": Meaning(
+        "prevention",
+        "People reached by awareness sessions",
+        (
+            "Sum of the people counted at awareness sessions, by sex and by minor or adult "
+            "(the session form counts under 18 and 18 and over). Aggregate counts with no person "
+            "behind them: published as they are."
+        ),
+        "people counted at sessions (summed)",
+        "—",
+        "count",
+    ),
+    "awareness_warning_signs_3": Meaning(
+        "prevention",
+        "Session participants naming at least 3 warning signs",
+        (
+            "Of the participants who took a session's knowledge check, the share who named at "
+            "least 3 warning signs unprompted. Sessions without a check are left out."
+        ),
+        "participants naming ≥ 3 signs (summed over sessions)",
+        "participants who took the check (summed over sessions)",
+        "percent",
+    ),
+    "hotline_contacts": Meaning(
+        "protection",
+        "Hotline contacts",
+        (
+            "Calls and messages recorded by the hotline in the period, including those whose "
+            "caller declined to say more (counted by channel and caller type only)."
+        ),
+        "hotline records",
+        "—",
+        "count",
+    ),
+    "hotline_referred": Meaning(
+        "protection",
+        "Hotline contacts referred",
+        (
+            "Share of hotline contacts with a recorded action that were referred to the police, "
+            "a shelter or a partner, or had an emergency response sent. Contacts with no action "
+            "recorded are left out, never counted as not referred."
+        ),
+        "contacts referred",
+        "contacts with an action recorded",
+        "percent",
+    ),
+    "shelter_admissions": Meaning(
+        "protection",
+        "Shelter admissions",
+        "Distinct people with a shelter-stay record in the period.",
+        "people admitted",
+        "—",
+        "count",
+    ),
+    "shelter_length_of_stay": Meaning(
+        "protection",
+        "Length of shelter stay",
+        "Median, over stays that ended, of the days from admission to exit.",
+        "days from admission to exit",
+        "stays that ended",
+        "days",
+    ),
+    "shelter_safe_exit": Meaning(
+        "protection",
+        "Shelter exits to a safe destination",
+        (
+            "Share of stays that ended with a known destination where the person went back to "
+            "family, to independent living or to another shelter. Leaving without notice is not "
+            'safe; "other" destinations are left out (not known).'
+        ),
+        "exits to family, independent living or another shelter",
+        "exits to a known destination",
+        "percent",
+    ),
+    "shelter_reintegration": Meaning(
+        "protection",
+        "Settled at shelter exit",
+        (
+            "Share of stays that ended whose reintegration status at exit is settled (a safe "
+            'place to live and income, work or school lined up). "Don\'t know" is left out.'
+        ),
+        "exits settled",
+        "exits settled, partly settled or not settled",
+        "percent",
+    ),
+    "prosecutions_convicted": Meaning(
+        "prosecution",
+        "Prosecutions ending in conviction",
+        (
+            "Share of people whose latest legal-outcome record has a verdict (conviction or "
+            "acquittal) where the verdict is a conviction. Pending cases are left out."
+        ),
+        "people with a conviction",
+        "people with a verdict",
+        "percent",
+    ),
+    "victim_witness_support": Meaning(
+        "prosecution",
+        "Victim-witnesses supported",
+        (
+            "Share of people in legal proceedings (latest legal-outcome record answers the "
+            "question yes or no) who received victim-witness support."
+        ),
+        "people who received support",
+        "people for whom support is recorded yes or no",
+        "percent",
+    ),
+    "trainees": Meaning(
+        "partnership",
+        "Professionals trained",
+        (
+            "Distinct trainees (by course code and training code, never a name) who took a pre- "
+            "or post-test in the period."
+        ),
+        "trainees tested",
+        "—",
+        "count",
+    ),
+    "training_score_gain": Meaning(
+        "partnership",
+        "Mean test score gain",
+        (
+            "Mean, over trainees with both a pre-test and a post-test under the same course and "
+            "training code, of the post-test score minus the pre-test score (percentage points; "
+            "the latest test of each kind). Shown per course, never per person."
+        ),
+        "post-test minus pre-test score, in points",
+        "trainees with both tests",
+        "points",
     ),
 }

@@ -23,6 +23,8 @@ from typing import Any
 __all__ = ["WITHHELD", "Figure", "Protection", "Raw", "publish"]
 
 WITHHELD = "withheld"
+# Units published as a central value of per-unit values: a median of days, a mean of points.
+_CENTRAL = ("days", "points")
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,7 @@ class Figure:
 @dataclass(frozen=True)
 class Raw:
     """A cell before publishing: a count (``num``), or a rate/ratio ``num``/``den``, or a
-    median of ``values``. Never leaves the analysis package."""
+    median (days) or mean (points) of ``values``. Never leaves the analysis package."""
 
     key: str
     num: int = 0
@@ -196,12 +198,12 @@ def _publish(
                               key=c.key))  # fmt: skip
         top = rules.count(total.num)
         return Figure("all", top, numerator=top, suppressed=isinstance(top, str), key="all"), out
-    if unit == "days":
+    if unit in _CENTRAL:
         primary = {i for i, c in enumerate(cells) if rules.small(len(c.values))}
         sizes = [len(c.values) for c in cells]
         withheld = _suppress(sizes, len(total.values), rules, primary) if partition else primary
-        out = [_median(name(c), c, i in withheld, rules) for i, c in enumerate(cells)]
-        return _median("all", total, False, rules), out
+        out = [_central(unit, name(c), c, i in withheld, rules) for i, c in enumerate(cells)]
+        return _central(unit, "all", total, False, rules), out
 
     # percent / per_case: a row is withheld with its numerator and people not counted.
     def small_row(c: Raw) -> bool:
@@ -239,9 +241,10 @@ def publish(
 ) -> tuple[Figure, list[Figure]]:
     """The published total and cells of one indicator table.
 
-    ``unit``: ``count``, ``percent``, ``per_case`` or ``days``. ``partition``: the cells add up
-    to the total (each unit in one category), so complementary suppression applies; a
-    multiple-choice breakdown (one person, several categories) is no partition. When no
+    ``unit``: ``count``, ``percent``, ``per_case``, ``days`` (a median) or ``points`` (a
+    mean). ``partition``: the cells add up to the total (each unit in one category), so
+    complementary suppression applies; a multiple-choice breakdown (one person, several
+    categories) is no partition. When no
     choice of withheld cells keeps every one of them from being worked out, no cell is
     published (an empty list): the total alone.
     """
@@ -271,7 +274,8 @@ def _ratio(unit: str, label: str, c: Raw, withheld: bool, rules: Protection) -> 
     return Figure(label, value, numerator=num_shown, denominator=den_shown, key=key)
 
 
-def _median(label: str, c: Raw, withheld: bool, rules: Protection) -> Figure:
+def _central(unit: str, label: str, c: Raw, withheld: bool, rules: Protection) -> Figure:
+    """The median (days) or the mean to one decimal (points) of a cell's values."""
     key = label if label == "all" else c.key
     n = len(c.values)
     if n == 0:
@@ -279,7 +283,10 @@ def _median(label: str, c: Raw, withheld: bool, rules: Protection) -> Figure:
     if withheld or rules.small(n):
         return Figure(label, WITHHELD, denominator=_count_cell(n, True, rules), suppressed=True,
                       key=key)  # fmt: skip
-    ordered = sorted(c.values)
-    mid = n // 2
-    value = float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    if unit == "points":
+        value = round(sum(c.values) / n, 1)
+    else:
+        ordered = sorted(c.values)
+        mid = n // 2
+        value = float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
     return Figure(label, value, denominator=rules.count(n), key=key)

@@ -5,7 +5,8 @@ The survey column ``ctdc`` names the CTDC variable a field maps to. With ``--cod
 export writes that variable instead of the field, under the variable's name: categories as
 CTDC spells them, yes/no items as 1/0, and -99 where CTDC has no value (blank, "don't know",
 "prefer not", or a category CTDC does not list). An unknown country is ``00``, as in CTDC.
-A multiple choice becomes CTDC's one-flag-per-category variables (``isForcedLabour``…).
+A multiple choice becomes CTDC's one-flag-per-category variables (``isForcedLabour``…); an
+answer that names none of CTDC's categories is -99 in every flag.
 """
 
 from __future__ import annotations
@@ -102,7 +103,11 @@ def ctdc_columns(variable: str, text: pd.Series[Any]) -> dict[str, pd.Series[Any
     if variable in _FLAGS:
         flags = _FLAGS[variable]
         out: dict[str, pd.Series[Any]] = {}
-        tokens = answers.map(lambda v: set(v.split()) if isinstance(v, str) and v else None)
+        # An answer naming no CTDC category ("don't know", or the hotline's "child", which
+        # says who, not which exploitation) is missing, never a 0 ("not this type") for all.
+        tokens = answers.map(
+            lambda v: set(v.split()) & set(flags) or None if isinstance(v, str) and v else None
+        )
         for choice, name in flags.items():
             out[name] = pd.Series(
                 [MISSING if t is None else int(choice in t) for t in tokens],

@@ -1,4 +1,4 @@
-"""The programme's indicators (DOMAIN §7) from the bundled forms' tables, ready to publish.
+"""The programme's indicators (DOMAIN §7, §9) from the bundled forms' tables, ready to publish.
 
 Input: the form table of each bundled form (``tables(..., select_multiple="summary")``, names
 as headers, sensitive fields left out), keyed by form id. Fields are found BY NAME (the names
@@ -12,7 +12,8 @@ else the record itself). A person whose consent record refuses use in anonymous 
 by ``client_pseudonym``; records without one (the anonymous needs assessment) are unaffected.
 Every figure leaves through ``_cells`` (suppression below k, rounding down to the resolution);
 categories with fewer than k people are pooled as "other" before that, so a one-off site code
-or a rare citizenship never appears as its own row.
+or a rare citizenship never appears as its own row. The forms of the rest of the programme
+(hotline, awareness, training, shelter, legal outcome) are read in ``_programme``.
 """
 
 from __future__ import annotations
@@ -42,10 +43,16 @@ FORM_IDS = (
     "youth_screening",
     "referral",
     "follow_up",
+    "hotline_intake",
+    "awareness_session",
+    "training_test",
+    "shelter_stay",
+    "legal_outcome",
 )
 SCREENINGS = ("adult_screening", "youth_screening")
-# The community needs assessment has no person behind a row (no name, no case code).
-ANONYMOUS_FORM = "needs_assessment"
+# Forms with no person behind a row: the community needs assessment (no name, no case code)
+# and the awareness session (aggregate counts of an event).
+ANONYMOUS_FORMS = frozenset({"needs_assessment", "awareness_session"})
 OTHER = "other"  # a real answer ("Other"), never the pool of small groups
 SMALL_GROUPS = "_small_groups"  # categories too small to show alone, combined and labelled
 NOT_RECORDED = "not recorded"
@@ -73,6 +80,7 @@ _ORDER: dict[str, tuple[str, ...]] = {
     "minor": ("minor", "adult", "unknown"),
     "visit_month": ("1", "3", "6", "12"),
     "stage": ("investigation", "prosecution", "conviction"),
+    "test_stage": ("pre", "post"),
 }
 _BASIC_DIMS = ("site", "sex", "age_band")
 _ACCEPTED = ("accepted", "in_progress", "done")
@@ -95,7 +103,7 @@ class Indicator:
     definition: str
     numerator: str
     denominator: str
-    unit: str  # count | percent | days | per_case
+    unit: str  # count | percent | days | per_case | points
     available: bool = True
     missing: str | None = None
     total: Figure | None = None
@@ -394,7 +402,7 @@ def compute_indicators(
     follow_ups: pd.DataFrame | None = None,
     withdrawn: set[str] | None = None,
 ) -> IndicatorSet:
-    """Every DOMAIN §7 indicator the tables support, with published (protected) figures.
+    """Every DOMAIN §7 and §9 indicator the tables support, with published (protected) figures.
 
     ``labels``: for each breakdown, category → label in the report's language (``"*"`` for
     the page's own "Small groups combined" and "Not recorded"). ``withdrawn``: case codes
@@ -410,8 +418,12 @@ def compute_indicators(
     refused = _refused_statistics(prepared.get("consent")) | (withdrawn or set())
     prepared = {form: _without(frame, refused) for form, frame in prepared.items()}
     period = {form: _in_period(f, date_from, date_to) for form, f in prepared.items()}
+    # Imported here: _programme builds on this module's helpers.
+    from fieldkit.analysis import _programme as programme
+
     out: list[Indicator] = []
     out += _prevention(period, rules, labels)
+    out += programme.awareness(period, rules, labels)
     out += _protection(period, prepared, rules, labels)
     if follow_ups is not None:
         import pandas as pd
@@ -429,11 +441,15 @@ def compute_indicators(
         out += _follow_ups({**period, "follow_up": schedule}, rules, labels)
     else:
         out += _follow_ups(period, rules, labels)
+    out += programme.hotline(period, rules, labels)
+    out += programme.shelter(period, rules, labels)
     out += _prosecution(period, rules, labels)
+    out += programme.legal(period, rules, labels)
     out += _partnership(period, rules, labels)
+    out += programme.training(period, rules, labels)
     # An anonymous survey's records are no people: counted as they are (DOMAIN §10).
     records = {
-        form: (rules if form != ANONYMOUS_FORM else Protection.anonymous(rules)).count(len(f))
+        form: (Protection.anonymous(rules) if form in ANONYMOUS_FORMS else rules).count(len(f))
         for form, f in period.items()
     }
     return IndicatorSet(date_from, date_to, rules, out, records)
@@ -718,6 +734,10 @@ def _follow_ups(
 def _prosecution(
     period: Mapping[str, pd.DataFrame], rules: Protection, labels: Labels
 ) -> list[Indicator]:
+    import pandas as pd
+
+    from fieldkit.analysis._programme import legal_stages
+
     names = {
         "investigation": "Investigations",
         "prosecution": "Prosecutions",
@@ -728,8 +748,9 @@ def _prosecution(
             f"{stage}s",
             "prosecution",
             title,
-            f"People whose referral records an outcome of {stage} or a later stage "
-            "(investigation → prosecution → conviction), counted once at their furthest stage.",
+            f"People whose referral or legal-outcome record shows {stage} or a later stage "
+            "(investigation → prosecution → conviction), counted once at their furthest stage "
+            "over all their records.",
             f"people with a recorded {stage} or later",
             "—",
             "count",
@@ -737,9 +758,13 @@ def _prosecution(
         for stage, title in names.items()
     ]
     why = _has(period, "referral", "case_outcome")
-    if why:
-        return [_unavailable(i, why) for i in inds]
-    ref = period["referral"]
+    sources = [] if why else [period["referral"]]
+    legal = legal_stages(period)
+    if legal is not None:
+        sources.append(legal)
+    if not sources:
+        return [_unavailable(i, f"{why}, and no legal_outcome form") for i in inds]
+    ref = pd.concat(sources, ignore_index=True) if len(sources) > 1 else sources[0]
     stage = _text(ref, "case_outcome").map(
         lambda s: _STAGES.index(s) if isinstance(s, str) and s in _STAGES else 0
     )

@@ -44,6 +44,14 @@ _DIM_FIELDS = {
     "service_type": "service_types",
     "emergency_type": "service_types",
     "visit_month": "visit_month",
+    "event_type": "event_type",
+    "caller_type": "caller_type",
+    "channel": "channel",
+    "concern_type": "concern_type",
+    "referring_organisation": "referring_organisation",
+    "exit_destination": "exit_destination",
+    "course_topic": "course_topic",
+    "trainee_profession": "trainee_profession",
 }
 _MINOR = {
     "en": {"minor": "Minor", "adult": "Adult", "unknown": "Not known"},
@@ -63,7 +71,7 @@ def build_report(
     programme: str | None = None,
     organisation: str | None = None,
 ) -> IndicatorSet:
-    """Indicators for the period from the workspace's bundled forms (DOMAIN §7).
+    """Indicators for the period from the workspace's bundled forms (DOMAIN §7, §9).
 
     ``lang`` (a code such as ``fr``) picks the language of category labels and of the page;
     ``programme`` defaults to the project's name, ``organisation`` to none.
@@ -206,8 +214,18 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "service_type": "Service",
         "emergency_type": "Emergency service",
         "visit_month": "Follow-up month",
+        "event_type": "Type of event",
+        "caller_type": "Caller",
+        "channel": "Channel",
+        "concern_type": "Concern",
+        "referring_organisation": "Referred by",
+        "exit_destination": "Destination at exit",
+        "course_topic": "Course",
+        "course_code": "Course code",
+        "trainee_profession": "Profession",
         "days": " days",
         "per_case": " per case",
+        "points": " points",
     },
     "fr": {
         "title": "Rapport d'indicateurs",
@@ -260,8 +278,18 @@ PAGE_TEXT: dict[str, dict[str, str]] = {
         "service_type": "Service",
         "emergency_type": "Service d'urgence",
         "visit_month": "Mois de suivi",
+        "event_type": "Type d'événement",
+        "caller_type": "Appelant",
+        "channel": "Moyen de contact",
+        "concern_type": "Préoccupation",
+        "referring_organisation": "Orienté par",
+        "exit_destination": "Destination à la sortie",
+        "course_topic": "Formation",
+        "course_code": "Code du cours",
+        "trainee_profession": "Profession",
         "days": " jours",
         "per_case": " par cas",
+        "points": " points",
     },
 }
 _AREAS = ("prevention", "protection", "prosecution", "partnership")
@@ -311,7 +339,12 @@ def _shown(value: Any, unit: str, text: Mapping[str, str]) -> str:
         return text["withheld"]
     if isinstance(value, str):
         return value
-    suffix = {"percent": "%", "days": text["days"], "per_case": text["per_case"]}.get(unit, "")
+    suffix = {
+        "percent": "%",
+        "days": text["days"],
+        "per_case": text["per_case"],
+        "points": text["points"],
+    }.get(unit, "")
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{value}{suffix}"
@@ -323,7 +356,7 @@ def _basis(fig: Figure, unit: str, text: Mapping[str, str]) -> str:
         return ""
     if unit in ("percent", "per_case") and fig.numerator is not None:
         return f"{fig.numerator} {text['of']} {fig.denominator}"
-    if unit == "days" and fig.denominator is not None:
+    if unit in ("days", "points") and fig.denominator is not None:
         return text["over"].format(n=fig.denominator)
     return ""
 

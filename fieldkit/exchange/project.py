@@ -444,7 +444,6 @@ def upgrade_trust(
         PublicFormat,
     )
 
-
     info = enrolment(ws)
     if info.root is not None:
         raise UsageError(f"this project already has a signing identity ({info.root.fingerprint})")

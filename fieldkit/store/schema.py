@@ -120,8 +120,6 @@ def _v3(db: Database) -> None:
     )
 
 
-
-
 def _received_at(db: Database) -> None:
     """The server's receipt time of a pulled record (exports show it as ``_received_at``)."""
     db.script("ALTER TABLE records ADD COLUMN received_at TEXT")

@@ -295,6 +295,23 @@ def test_ctdc_codes(ws: Workspace) -> None:
     assert "sex" not in frame.columns and "age_band" not in frame.columns
 
 
+def test_ctdc_codes_of_a_hotline_call(ws: Workspace) -> None:
+    ws.forms.add(definition(BUNDLED / "hotline_intake.md"))
+    concern, country = "/data/concern/concern_type", "/data/concern/concern_country"
+    for day, kind, where in (
+        ("2026-03-01", "sexual child", "KE"),
+        ("2026-03-02", "child", "other"),
+        ("2026-03-03", "dont_know", "00"),
+    ):
+        receive(ws, "hotline_intake", {concern: kind, country: where}, day=day)
+    frame = tables(ws, "hotline_intake", ExportOptions(codes="ctdc"))["hotline_intake"]
+    frame = frame.sort_values("_capture_day")
+    # "Child" and "don't know" name no CTDC type: missing, not "no" to every type.
+    assert list(frame["isSexualExploit"]) == [1, -99, -99]
+    assert list(frame["isForcedLabour"]) == [0, -99, -99]
+    assert list(frame["CountryOfExploitation"]) == ["KE", -99, "00"]
+
+
 def test_options_are_checked_once_and_frozen() -> None:
     with pytest.raises(UsageError, match="--values"):
         ExportOptions(values="codes")  # type: ignore[arg-type]

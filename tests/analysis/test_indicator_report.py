@@ -33,18 +33,11 @@ from _analysis_kit import BUNDLED, PASSPHRASE, definition, receive
 
 from fieldkit.analysis import build_report, render_html, render_json, write_report
 from fieldkit.analysis._cells import Protection, Raw, publish
+from fieldkit.bundled import FORM_NAMES
 from fieldkit.forms import Form
 from fieldkit.store import Workspace, create_workspace
 
 CANARY = "CANARY-7Q"
-FORM_IDS = (
-    "consent",
-    "needs_assessment",
-    "adult_screening",
-    "youth_screening",
-    "referral",
-    "follow_up",
-)
 
 
 class Writer:
@@ -351,7 +344,7 @@ def test_chart_labels_are_never_interpreted() -> None:
 def test_forms_without_records(tmp_path: Path) -> None:
     ws, _ = create_workspace(tmp_path / "h", passphrase=PASSPHRASE)
     with ws:
-        for form_id in FORM_IDS:
+        for form_id in FORM_NAMES:
             ws.forms.add(definition(BUNDLED / f"{form_id}.md"))
         report = build_report(ws)
     got = figures(report)

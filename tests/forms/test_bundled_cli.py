@@ -66,6 +66,47 @@ CASES: dict[str, tuple[dict[str, str], dict[str, str]]] = {
         },
         {"target_date": "2025-07-17", "due_date": "2025-07-31", "overdue": "no", "urgent": "yes"},
     ),
+    "hotline_intake": (
+        {
+            **HEADER,
+            "contact_hour": "3",
+            "channel": "phone_call",
+            "caller_type": "witness",
+            "caller_agrees": "yes",
+            "danger_now": "yes",
+            "action_taken": "emergency_dispatch",
+        },
+        {"urgent": "yes", "referred": "yes"},
+    ),  # fmt: skip
+    "awareness_session": (
+        {**HEADER, "reached_female_minor": "4", "reached_male_adult": "6", "reached_other": "1"},
+        {"reached_total": "11"},
+    ),
+    "training_test": (
+        {**HEADER, "trainee_agrees": "yes", "score_identification": "3", "score_referral": "4"},
+        {"areas_scored": "2", "score_percent": "70"},
+    ),
+    "shelter_stay": (
+        {
+            **HEADER,
+            **PERSON,
+            "incoming_referral_date": "2025-06-01",
+            "stay_status": "exited",
+            "exit_date": "2025-07-01",
+            "exit_destination": "left_without_notice",
+        },
+        {"length_of_stay_days": "30", "safe_exit": "no"},
+    ),  # fmt: skip
+    "legal_outcome": (
+        {
+            **HEADER,
+            "complaint_filed": "dont_know",
+            "investigation_opened": "yes",
+            "prosecution_started": "yes",
+            "verdict": "conviction",
+        },
+        {"legal_stage": "conviction"},
+    ),  # fmt: skip
 }
 
 

@@ -128,6 +128,76 @@ CONTRACT: dict[str, dict[str, tuple[str, list[str] | None]]] = {
         "urgent": ("calculate", None),
         "case_closed": ("select one", YES_NO),
     },
+    "hotline_intake": {
+        "contact_hour": ("integer", None),
+        "channel": ("select one", None),
+        "caller_type": (
+            "select one",
+            ["victim", "family", "witness", "professional", "anonymous"],
+        ),
+        "caller_agrees": ("select one", YES_NO),
+        "concern_type": (
+            "select all that apply",
+            ["forced_labour", "sexual", "child", "forced_marriage", "other", "dont_know"],
+        ),
+        "urgency": ("select one", ["routine", "urgent", "emergency"]),
+        "action_taken": ("select all that apply", None),
+        "referred": ("calculate", None),
+        "urgent": ("calculate", None),
+    },
+    "awareness_session": {
+        "event_type": ("select one", None),
+        "audience_type": ("select all that apply", None),
+        "reached_female_minor": ("integer", None),
+        "reached_female_adult": ("integer", None),
+        "reached_male_minor": ("integer", None),
+        "reached_male_adult": ("integer", None),
+        "reached_other": ("integer", None),
+        "reached_total": ("calculate", None),
+        "checked_count": ("integer", None),
+        "named_3_signs_count": ("integer", None),
+    },
+    "training_test": {
+        "trainee_agrees": ("select one", YES_NO),
+        "course_code": ("text", None),
+        "training_code": ("text", None),
+        "course_topic": ("select one", None),
+        "trainee_profession": ("select one", None),
+        "test_stage": ("select one", ["pre", "post"]),
+        "score_percent": ("calculate", None),
+    },
+    "shelter_stay": {
+        **PERSON,
+        "incoming_referral_date": ("date", None),
+        "referring_organisation": ("select one", None),
+        "services_delivered": (
+            "select all that apply",
+            ["medical", "counselling", "legal_aid", "education", "vocational", "none"],
+        ),
+        "stay_status": ("select one", ["in_shelter", "exited"]),
+        "exit_date": ("date", None),
+        "exit_destination": (
+            "select one",
+            [
+                "family_reunification",
+                "independent_living",
+                "other_shelter",
+                "left_without_notice",
+                "other",
+            ],
+        ),
+        "length_of_stay_days": ("calculate", None),
+        "safe_exit": ("calculate", None),
+    },
+    "legal_outcome": {
+        "client_pseudonym": ("text", None),
+        "sex": PERSON["sex"],
+        "age_band": PERSON["age_band"],
+        "legal_stage": ("calculate", None),
+        "verdict": ("select one", ["pending", "conviction", "acquittal"]),
+        "charges": ("select all that apply", None),
+        "victim_witness_support": ("select one", ["yes", "no", "dont_know"]),
+    },
 }
 # DOMAIN §5 fields, kept few; README documents each one.
 SENSITIVE = {
@@ -137,6 +207,11 @@ SENSITIVE = {
     "youth_screening": {"sex_for_value"},
     "referral": {"safe_contact_detail"},
     "follow_up": {"wellbeing", "distress"},
+    "hotline_intake": {"callback_number"},
+    "awareness_session": set(),
+    "training_test": set(),
+    "shelter_stay": set(),
+    "legal_outcome": set(),
 }
 REQUIRES_CONSENT = {
     "consent": "no",
@@ -145,9 +220,23 @@ REQUIRES_CONSENT = {
     "youth_screening": "yes",
     "referral": "yes",
     "follow_up": "yes",
+    "hotline_intake": "no",
+    "awareness_session": "no",
+    "training_test": "no",
+    "shelter_stay": "yes",
+    "legal_outcome": "yes",
 }
 # The only text questions allowed: codes and a phone number, each held by a pattern.
-TEXT_ALLOWED = {"site", "client_pseudonym", "contact_detail", "safe_contact_detail"}
+TEXT_ALLOWED = {
+    "site",
+    "client_pseudonym",
+    "contact_detail",
+    "safe_contact_detail",
+    "concern_district",
+    "callback_number",
+    "course_code",
+    "training_code",
+}
 # DOMAIN §3 item ranges, counted over the groups holding the screening items.
 ITEM_GROUPS = {
     "adult_screening": ({"right_now", "core", "ilo"}, 10, 16),
@@ -194,7 +283,7 @@ def form_name(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-def test_bundled_forms_lists_the_six_forms_in_case_order() -> None:
+def test_bundled_forms_lists_the_forms_in_case_order_then_the_programme() -> None:
     forms = bundled_forms()
     assert list(forms) == list(FORM_NAMES)
     assert list(FORM_NAMES) == [
@@ -204,6 +293,11 @@ def test_bundled_forms_lists_the_six_forms_in_case_order() -> None:
         "youth_screening",
         "referral",
         "follow_up",
+        "hotline_intake",
+        "awareness_session",
+        "training_test",
+        "shelter_stay",
+        "legal_outcome",
     ]
     for name, path in forms.items():
         # From the checkout: fieldkit/bundled_forms is a link to forms/ (what a wheel carries).
