@@ -269,8 +269,11 @@ def _sync(ws: Workspace, url: str, batch: int | None) -> tuple[float, int]:
 def _one_per_record(ws: Workspace, url: str) -> float:
     """Each record in its own POST, the next after the previous reply (OpenRosa style: its
     body as it is, not gzipped; kept-alive; the client's retries after a cut)."""
+    exchange.seal_pending(ws)  # as `fieldkit sync` does first
     started = time.monotonic()
     unsent = ws.records.unsent(limit=10**9)
+    if not unsent:
+        raise RuntimeError("no sealed record to send")
     token = ws.state.get("sync.token")
     with SyncClient(url, token=token, gzip_min_bytes=1 << 62) as client:
         for item in unsent:
