@@ -1,6 +1,7 @@
 """Load: 1,000 simulated devices enrolling, pushing and pulling, quiet and under attack.
 
     .venv/bin/python bench/load.py [--devices 1000] [--duration 60] [--think 30] [--no-pg]
+                                   [--no-sqlite]
 
 For SQLite and PostgreSQL, each on a fresh `fieldkit server run` process, the devices (async,
 in one process) first enrol, arrivals spread over --enrol-spread seconds; then for twice
@@ -499,6 +500,7 @@ def main() -> None:
     parser.add_argument("--slow", type=int, default=200)
     parser.add_argument("--bombs", type=int, default=20)
     parser.add_argument("--no-pg", action="store_true")
+    parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     figures: dict[str, Any] = {
         "bench": "load",
@@ -519,7 +521,9 @@ def main() -> None:
     ):
         work = Path(tmp)
         for label in ("sqlite", "postgresql"):
-            if label == "sqlite":
+            if label == "sqlite" and args.no_sqlite:
+                figures[label] = {"skipped": "--no-sqlite"}
+            elif label == "sqlite":
                 figures[label] = run(label, None, args=args, pool=pool, work=work)
             elif skipped:
                 figures[label] = {"skipped": skipped}

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Deadline",
     "Limits",
+    "LinkCut",
     "Retry",
     "SyncClient",
     "Timeouts",
@@ -164,6 +165,15 @@ class _Transient(Exception):
         self.reason = reason
 
 
+class LinkCut(SyncError):
+    """A call that failed half-way and was not retried (``retry=False``): the caller decides
+    what to send next (``exchange._push`` re-sizes its batches after a cut)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class SyncClient:
     """One server, one token, one keep-alive session. Raises SyncError subclasses only."""
 
@@ -233,12 +243,16 @@ class SyncClient:
             "POST", "/v1/projects", json_body=body, bearer=admin_token, idempotent=False
         )
 
-    def push(self, envelopes: Sequence[bytes], *, path: str = "/v1/push") -> list[dict[str, Any]]:
+    def push(
+        self, envelopes: Sequence[bytes], *, path: str = "/v1/push", retry: bool = True
+    ) -> list[dict[str, Any]]:
         """``POST /v1/push`` of canonical envelope bytes; one result per envelope, in order
-        (``path="/v1/relay"``: other devices' envelopes carried here by bundle)."""
+        (``path="/v1/relay"``: other devices' envelopes carried here by bundle).
+
+        ``retry=False``: one attempt; a cut or a busy server raises ``LinkCut`` at once."""
         # The envelopes are already canonical JSON: splice them in rather than re-encode.
         raw = b'{"envelopes":[' + b",".join(envelopes) + b"]}"
-        reply = self._call("POST", path, raw_body=raw)
+        reply = self._call("POST", path, raw_body=raw, attempts=None if retry else 1)
         results = reply.get("results")
         if not isinstance(results, list) or len(results) != len(envelopes):
             raise ProtocolError("the server's push reply does not match the batch sent")
@@ -410,6 +424,7 @@ class SyncClient:
         bearer: str | None = None,
         idempotent: bool = True,
         gzip: bool = True,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
         headers: dict[str, str] = {}
         token = bearer or (self.token if auth else None)
@@ -439,15 +454,25 @@ class SyncClient:
                 )
             except _Transient as exc:
                 attempt += 1
+                if attempts is not None and attempt >= attempts:
+                    raise LinkCut(self._kept_failing(exc.reason), exc.reason) from None
                 if attempt >= self.retry.attempts or not idempotent:
-                    raise SyncError(
-                        f"the connection to the server kept failing ({exc.reason}); "
-                        f"{self._waiting_text()} — try again later"
-                    ) from None
-                delay = self.retry.delay(attempt)
-                if delay >= self.deadline.remaining():
-                    raise self._out_of_time() from None
-                self.retry.sleep(delay)
+                    raise SyncError(self._kept_failing(exc.reason)) from None
+                self.wait_to_retry(attempt)
+
+    def wait_to_retry(self, attempt: int) -> None:
+        """Sleep before retry number ``attempt`` (jittered backoff); SyncError instead when the
+        sync's deadline would pass first."""
+        delay = self.retry.delay(attempt)
+        if delay >= self.deadline.remaining():
+            raise self._out_of_time() from None
+        self.retry.sleep(delay)
+
+    def _kept_failing(self, reason: str) -> str:
+        return (
+            f"the connection to the server kept failing ({reason}); "
+            f"{self._waiting_text()} — try again later"
+        )
 
     def _waiting_text(self) -> str:
         n = self.waiting

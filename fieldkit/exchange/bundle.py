@@ -444,14 +444,15 @@ def import_bundle(
     return result
 
 
-def forward_relayed(ws: Workspace, client: SyncClient, *, batch_size: int = 250) -> int:
+def forward_relayed(ws: Workspace, client: SyncClient, *, batch_size: int | None = None) -> int:
     """Part of ``sync``: send other devices' envelopes this laptop carried by bundle, unread;
     each is kept until the server answers ``created`` or ``duplicate`` (exactly once, as a
     push). Returns how many the server now holds."""
     waiting = ws.bundles.relay_waiting()
     held = 0
-    for start in range(0, len(waiting), batch_size):
-        batch = waiting[start : start + batch_size]
+    size = batch_size or 100  # a relay's envelopes go in small pushes (each retried whole)
+    for start in range(0, len(waiting), size):
+        batch = waiting[start : start + size]
         results = client.push([item.envelope for item in batch], path="/v1/relay")
         done = [
             (item.device_id, item.record_id)

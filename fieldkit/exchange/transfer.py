@@ -35,6 +35,7 @@ from fieldkit.exchange._attachments import (
     push_attachments,
     register_expected,
 )
+from fieldkit.exchange._pace import Pace
 from fieldkit.exchange._sealing import seal_pending
 from fieldkit.exchange._state import (
     STATE_LEGACY_DEVICE_KEYS,
@@ -47,6 +48,7 @@ from fieldkit.exchange._state import (
     set_cursor,
 )
 from fieldkit.exchange._trust import STATE_PROJECT_KEYS, Trust
+from sync.client import LinkCut
 from sync.protocol import Statement, canonical_json
 
 if TYPE_CHECKING:
@@ -62,7 +64,7 @@ __all__ = ["Progress", "PullSummary", "SyncSummary", "pull", "pull_statements", 
 # progress(phase, done, total): phase is "push" or "pull"; total None when unknown.
 Progress = Callable[[str, int, int | None], None]
 
-PUSH_BATCH = 250
+PUSH_BATCH = 250  # records in one push at most (sized by bytes below that, see _pace)
 PULL_LIMIT = 1000
 # A hostile server could answer has_more forever with new cursors: a sync reads at most this
 # many pages (5 million changes at the default page size) before it stops with an error.
@@ -151,6 +153,7 @@ class SyncSummary:
     waiting: int = 0
     unsealed: int = 0  # finalized but not sealed: no project key known yet
     relayed: int = 0  # other laptops' records, carried here by bundle, now on the server
+    push_cuts: int = 0  # pushes cut on the way (sent again, smaller)
     pulled: PullSummary = field(default_factory=PullSummary)
     attachments: AttachmentTransfer = field(default_factory=AttachmentTransfer)
 
@@ -217,7 +220,7 @@ def sync(
     server: str | None = None,
     insecure_http: bool = False,
     progress: Progress | None = None,
-    batch_size: int = PUSH_BATCH,
+    batch_size: int | None = None,
     pull_limit: int = PULL_LIMIT,
     part_bytes: int = PART_BYTES,
     **client_options: Any,
@@ -245,7 +248,6 @@ def sync(
         summary.pulled = _exchange(
             ws, client, info, limit=pull_limit, report=report, part_bytes=part_bytes
         )
-        summary.pulled = _exchange(ws, client, info, limit=pull_limit, report=report)
     if info.is_coordinator:
         summary.pulled.waits_for_keys = not _private_keys(ws, info)
     # Keys that arrived with this pull seal what waited for them; it goes on the next sync.
@@ -260,42 +262,77 @@ def _push(
     unsent: Sequence[Any],
     *,
     summary: SyncSummary,
-    batch_size: int,
+    batch_size: int | None,
     report: Progress,
     in_flight: int = 2,
 ) -> None:
+    """Push in batches sized to the link (``_pace``), or of ``batch_size`` records when one is
+    named. Two batches are in flight: the server checks one while the next is sent. Only this
+    thread touches the workspace; each batch is marked sent on its own reply, so a cut loses
+    only what was in flight, and that is sent again in smaller batches (what the server had
+    already stored comes back ``duplicate``)."""
     total = len(unsent)
     report("push", 0, total)
+    pace = Pace(batch_size or PUSH_BATCH, adaptive=batch_size is None)
+    queue: deque[Any] = deque(unsent)
     done = 0
-    batches = [unsent[i : i + batch_size] for i in range(0, total, batch_size)]
-    # Two batches in flight: the server checks one while the next is compressed and sent.
-    # Only this thread touches the workspace; each batch is marked sent on its own reply, so
-    # a failure anywhere leaves later batches unmarked (they come back `duplicate`).
+    failures = 0  # cuts in a row, without a push going through between them
     with ThreadPoolExecutor(max_workers=max(1, in_flight)) as pool:
-        pending: deque[tuple[Sequence[Any], Future[list[dict[str, Any]]]]] = deque()
+        pending: deque[_InFlight] = deque()
         try:
-            for batch in batches:
-                pending.append((batch, pool.submit(client.push, [i.envelope for i in batch])))
-                if len(pending) >= in_flight:
-                    done += _settle_batch(ws, client, *pending.popleft(), summary=summary)
+            while queue or pending:
+                while queue and len(pending) < max(1, in_flight):
+                    batch = pace.take(queue)
+                    envelopes = [i.envelope for i in batch]
+                    future = pool.submit(client.push, envelopes, retry=False)
+                    pending.append(_InFlight(batch, future))
+                head = pending.popleft()
+                try:
+                    results = head.future.result()
+                except LinkCut:
+                    # The others in flight went over the same link: keep what got through,
+                    # take back the rest, and go on in smaller batches after a pause.
+                    lost = list(head.batch)
+                    for other in pending:
+                        try:
+                            done += _settle_batch(
+                                ws, client, other.batch, other.future.result(), summary=summary
+                            )
+                        except LinkCut:
+                            lost.extend(other.batch)
+                    pending.clear()
+                    queue.extendleft(reversed(lost))
                     report("push", done, total)
-            while pending:
-                done += _settle_batch(ws, client, *pending.popleft(), summary=summary)
+                    failures += 1
+                    if failures >= client.retry.attempts:
+                        raise
+                    pace.cut()
+                    client.wait_to_retry(failures)
+                    continue
+                failures = 0
+                pace.went(sum(len(i.envelope) for i in head.batch))
+                done += _settle_batch(ws, client, head.batch, results, summary=summary)
                 report("push", done, total)
         finally:
-            for _, future in pending:
-                future.cancel()
+            for item in pending:
+                item.future.cancel()
+    summary.push_cuts = pace.cuts
+
+
+@dataclass
+class _InFlight:
+    batch: Sequence[Any]
+    future: Future[list[dict[str, Any]]]
 
 
 def _settle_batch(
     ws: Workspace,
     client: SyncClient,
     batch: Sequence[Any],
-    future: Future[list[dict[str, Any]]],
+    results: list[dict[str, Any]],
     *,
     summary: SyncSummary,
 ) -> int:
-    results = future.result()
     acknowledged = []
     for item, result in zip(batch, results, strict=True):
         if result.get("record_id") != item.record_id:

@@ -3,8 +3,9 @@
 It runs before FastAPI reads anything (DESIGN §6, issue 14), in this order:
 1. Content-Length, Content-Encoding and Content-Type are checked from the headers alone.
 2. A bearer token is authenticated before a single byte of the body is read: an unknown or
-   revoked token gets 401 and the connection is closed. Requests without a token (enrolment)
-   may send only `max_anonymous_body_bytes`.
+   revoked token gets 401 and the connection is closed, and so does a body without a token
+   anywhere but enrolment (a gzip bomb costs the server its headers only). Enrolment without
+   a token may send only `max_anonymous_body_bytes`.
 3. The body is read with deadlines (a pause, and a floor on the rate once
    `body_timeout_seconds` have passed: 408) and un-gzipped as it streams, capped in bytes and
    in ratio, each step charged to the server's memory budget (sync/server/budget.py): a
@@ -48,6 +49,9 @@ access_log = logging.getLogger("fieldkit.server.access")
 log = logging.getLogger("fieldkit.server")
 
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The one route that takes a body without a token (it spends a one-time code). A body sent
+# anywhere else without one is refused from its headers: not a byte of it is read or inflated.
+_ANONYMOUS_BODY_PATHS = frozenset({"/v1/enroll"})
 _STEP = 256 * 1024  # decompressed bytes per inflate step; the loop may run between steps
 _RATIO_FLOOR = 64 * 1024  # below this many decompressed bytes the ratio is not judged
 
@@ -145,6 +149,8 @@ class BodyGuard:
                 )
         limits = self._anonymous
         authorization = headers.get(b"authorization")
+        if authorization is None and has_body and scope.get("path") not in _ANONYMOUS_BODY_PATHS:
+            raise _Reject(401, "unauthorized", "missing bearer token")
         if authorization is not None:
             caller = await self._authenticate(authorization)
             scope = dict(scope)

@@ -9,8 +9,9 @@ else is altered, so anything the client sees is what a real network could do to 
 Two refinements aim a cut at one call rather than at a connection's n-th byte:
 
 - ``after``: the offset counts from the first occurrence of these bytes in that direction
-  (``b"POST /v1/push"`` up: inside a push request; ``b'{"results"'`` down: inside a push
-  reply, i.e. after the server committed the batch). Bytes before it pass freely.
+  (``b"POST /v1/push"`` up: inside a push request; the gzip header down: inside a push
+  reply, the one reply the server compresses, i.e. after the server committed the batch).
+  Bytes before it pass freely.
 - ``hold``: instead of cutting, the proxy stops forwarding that direction and keeps both
   sockets open: the call is frozen where it stands until the client goes away (a test kills
   it) or the proxy closes. ``proxy.held`` is set when a hold begins; ``proxy.holds`` counts.

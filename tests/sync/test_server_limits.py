@@ -139,13 +139,12 @@ def test_without_a_token_only_a_small_body(small_server: RunningServer) -> None:
     assert "without a token" in _error(r, 413)
     bomb = gzip.compress(b'{"envelopes":[' + b"{}," * 5_000_000 + b"{}]}", compresslevel=9)
     assert len(bomb) < 64 * 1024
-    r = requests.post(
-        url + "/v1/push",
-        data=bomb,
-        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
-        timeout=10,
-    )
+    gzipped = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    r = requests.post(url + "/v1/enroll", data=bomb, headers=gzipped, timeout=10)
     assert "65536" in _error(r, 413)
+    # Anywhere else a body without a token is refused from the headers, before a byte of it.
+    r = requests.post(url + "/v1/push", data=bomb, headers=gzipped, timeout=10)
+    assert "missing bearer token" in _error(r, 401)
     # Under it, the route answers as always: enrolment with a wrong code, a push without token.
     r = requests.post(url + "/v1/enroll", json={"code": "X" * 16, "x25519": "a", "ed25519": "b"})
     _error(r, 422)
@@ -251,7 +250,7 @@ def test_envelope_over_size_is_rejected_item(small_server: RunningServer) -> Non
 
 def test_slow_body_times_out_cleanly(small_server: RunningServer) -> None:
     request = (
-        b"POST /v1/push HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"POST /v1/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 1000\r\n\r\n" + b"{" * 1000
     )
     started = time.monotonic()

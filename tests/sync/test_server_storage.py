@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -11,7 +12,8 @@ from _server_kit import create_project, enroll
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from conftest import start_server_thread
-from sqlalchemy import inspect
+from sqlalchemy import Dialect, Table, UniqueConstraint, inspect
+from sqlalchemy.engine.reflection import Inspector
 
 from fieldkit.errors import ServerError
 from sync.server import ServerSettings, serve
@@ -23,18 +25,61 @@ from sync.server.schema import metadata
 def test_migrations_match_the_schema_module(
     tmp_path: Path, backend: str, request: pytest.FixtureRequest
 ) -> None:
+    """The SQLModel models (sync/server/schema.py) and the database the alembic migrations
+    build are the same schema: tables, column types, nullability, keys, indexes, uniques."""
     url = request.getfixturevalue("pg_url") if backend == "postgres" else None
     engine = make_engine(ServerSettings(data_dir=tmp_path, database_url=url))
     try:
         migrate(engine)
         migrate(engine)  # idempotent: a restart applies nothing twice
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), metadata)
-            tables = set(inspect(conn).get_table_names())
-        assert diff == []
-        assert set(metadata.tables) | {"alembic_version"} == tables
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            diff = compare_metadata(context, metadata)
+            db = inspect(conn)
+            tables = set(db.get_table_names())
+            assert diff == []
+            assert set(metadata.tables) | {"alembic_version"} == tables
+            for table in metadata.sorted_tables:
+                shape = _db_shape(db, table.name, conn.dialect)
+                assert _model_shape(table, conn.dialect) == shape, table.name
     finally:
         engine.dispose()
+
+
+def _model_shape(table: Table, dialect: Dialect) -> dict[str, Any]:
+    return {
+        "columns": {
+            c.name: (str(c.type.compile(dialect=dialect)), bool(c.nullable)) for c in table.columns
+        },
+        "primary_key": sorted(c.name for c in table.primary_key.columns),
+        "indexes": sorted(
+            (str(ix.name), tuple(c.name for c in ix.columns), bool(ix.unique))
+            for ix in table.indexes
+        ),
+        "unique": sorted(
+            tuple(sorted(c.name for c in u.columns))
+            for u in table.constraints
+            if isinstance(u, UniqueConstraint)  # a column's unique=True becomes one too
+        ),
+    }
+
+
+def _db_shape(db: Inspector, name: str, dialect: Dialect) -> dict[str, Any]:
+    # A unique constraint may come back as a unique index too (SQLite): count it once.
+    uniques = sorted(tuple(sorted(u["column_names"])) for u in db.get_unique_constraints(name))
+    return {
+        "columns": {
+            c["name"]: (str(c["type"].compile(dialect=dialect)), bool(c["nullable"]))
+            for c in db.get_columns(name)
+        },
+        "primary_key": sorted(db.get_pk_constraint(name)["constrained_columns"]),
+        "indexes": sorted(
+            (str(ix["name"]), tuple(str(c) for c in ix["column_names"]), bool(ix["unique"]))
+            for ix in db.get_indexes(name)
+            if not (ix["unique"] and (tuple(sorted(ix["column_names"])) in uniques))
+        ),
+        "unique": uniques,
+    }
 
 
 def test_bench_sink_only_when_enabled(tmp_path: Path) -> None:
