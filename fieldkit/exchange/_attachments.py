@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +31,7 @@ from fieldkit.crypto.attachment import (
     open_attachment,
     sealer_for,
 )
-from fieldkit.errors import CryptoError, ProtocolError
+from fieldkit.errors import CryptoError, ProtocolError, RecordNotFound
 from fieldkit.store.attachments import Attachment, SealedParts
 
 if TYPE_CHECKING:
@@ -366,3 +367,54 @@ def fetch_attachments(
             part.unlink()
         summary.files += 1
     return summary
+
+
+class AttachmentSection:
+    """The attachments of a bundle's records (the bundle ``Section`` of kind ``attachment``):
+    each payload is the attachment's id, a newline, then its sealed stream — the bytes a push
+    sends part by part. A coordinator verifies and opens it as its pull would; a laptop that
+    cannot read records (a relay) leaves it on the field laptop, which sends it itself."""
+
+    kind = "attachment"
+
+    def export(self, ws: Workspace, *, record_ids: Sequence[str]) -> Iterator[bytes]:
+        for record_id in record_ids:
+            for attachment in pending_attachments(ws, record_id):
+                yield attachment.id.encode("ascii") + b"\n" + b"".join(
+                    sealed_bytes(ws, attachment.id)
+                )
+
+    def take(self, ws: Workspace, payload: bytes, *, signer: str) -> bool:
+        from fieldkit.crypto.envelope import keys_by_id
+        from fieldkit.exchange.joining import require_trust
+
+        head, _, sealed = payload.partition(b"\n")
+        attachment_id = head.decode("ascii", errors="replace")
+        if not re.fullmatch(r"[0-9a-f]{32}", attachment_id):
+            raise CryptoError("this bundle carries a malformed attachment; nothing was imported")
+        info, trust = require_trust(ws)
+        if not info.is_coordinator:
+            return False
+        try:
+            attachment = ws.attachments.get(attachment_id)
+        except RecordNotFound:
+            return False  # no record here names it (its record was refused or erased)
+        if attachment.complete or attachment.origin != "received":
+            return False
+        if attachment.device != signer:
+            raise CryptoError(
+                "this bundle carries another device's attachment; nothing was imported"
+            )
+        key = trust.device_key(signer)
+        private = keys_by_id(trust.private_keys())
+        if key is None or not private:
+            return False
+        take_sealed(
+            ws,
+            io.BytesIO(sealed),
+            attachment,
+            verify_key=key,
+            private_keys=private,
+            project_id=info.project_id,
+        )
+        return True

@@ -199,6 +199,10 @@ def import_records(
                 if kind == ENROLMENT:
                     continue
                 if kind != ENVELOPE:
+                    if taker is not None and run:
+                        # The records that name an attachment are applied before it is taken.
+                        taker.apply_page(run)
+                        run = []
                     result.extra += bool(extra[kind].take(ws, payload, signer=signer))
                     continue
                 envelope = item_json(payload)

@@ -88,10 +88,11 @@ class Section(Protocol):
 def extra_sections() -> list[Section]:
     """The item kinds beyond envelopes, statements, enrolments and receipts.
 
-    The attachment hook: issue 17's attachment store adds its ``Section`` here (sealed byte
-    streams by digest, referenced from records), and nothing else in this module changes.
+    Attachments: sealed byte streams named by digest in their records' sealed bodies.
     """
-    return []
+    from fieldkit.exchange._attachments import AttachmentSection
+
+    return [AttachmentSection()]
 
 
 @dataclass

@@ -279,3 +279,24 @@ def test_the_server_enforces_a_per_device_quota_and_checks_the_header(tmp_path: 
             client.push_attachment_part("cd" * 16, offset=0, data=stream[:70_000])
     finally:
         server.stop()
+
+
+def test_a_bundle_carries_the_attachments_once(
+    tmp_path: Path, evidence: tuple[Workspace, Workspace, Any]
+) -> None:
+    from fieldkit.exchange import bundle
+
+    coordinator, field, _ = evidence
+    photo, clip = gps_jpeg(), mp4(300_000)
+    record_id = capture_files(field, tmp_path, photo=photo, clip=clip)
+    stored = received_files(field, record_id)
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    made = bundle.export_records_bundle(field, stick).path
+    assert made is not None and CANARY.encode() not in made.read_bytes()
+    result = bundle.import_bundle(coordinator, made)
+    assert result.extra == 2
+    assert received_files(coordinator, record_id) == stored
+    # The same bundle again, or a pull afterwards, fetches nothing more.
+    assert bundle.import_bundle(coordinator, made).already_imported
+    assert exchange.pull(coordinator).attachments.files == 0
