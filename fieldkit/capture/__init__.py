@@ -7,6 +7,7 @@ from __future__ import annotations
 from fieldkit.capture._answers_file import read_answers_file
 from fieldkit.capture._capture import (
     capture_answers,
+    case_code_in,
     case_code_of,
     edit_record,
     emergency_notes,
@@ -38,6 +39,7 @@ __all__ = [
     "RichTerminal",
     "Terminal",
     "capture_answers",
+    "case_code_in",
     "case_code_of",
     "consent_needs",
     "consent_on_file",

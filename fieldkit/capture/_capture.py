@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "capture_answers",
+    "case_code_in",
     "case_code_of",
     "edit_record",
     "emergency_notes",
@@ -290,7 +291,17 @@ def _case_code_for_answers(ws: Workspace, form: Form, session: FormSession, *, s
 
 def case_code_of(record: Record) -> str | None:
     """The case code a record names (its ``client_pseudonym``), if any."""
-    return _leaf(record.answers, CASE_QUESTION) or None
+    return case_code_in(record.answers)
+
+
+# A case event (fieldkit.cases) names its case here rather than in a client_pseudonym.
+_EVENT_CASE_PATH = "/fieldkit_case_event/case"
+
+
+def case_code_in(answers: Mapping[str, str]) -> str | None:
+    """The case code a record's answers name: a form's ``client_pseudonym``, or the case a case
+    event is about (so erasure, withdrawal and assignment reach a case's events too)."""
+    return _leaf(answers, CASE_QUESTION) or answers.get(_EVENT_CASE_PATH) or None
 
 
 def _leaf(answers: Mapping[str, str], name: str) -> str:

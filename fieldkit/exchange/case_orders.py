@@ -309,12 +309,10 @@ class ErasedCases:
         """Whether these answers name an erased case."""
         if not self._tags:
             return False
-        from fieldkit.capture._consent import CASE_QUESTION
+        from fieldkit.capture import case_code_in
 
-        for path, value in answers.items():
-            if path.rsplit("/", 1)[-1] == CASE_QUESTION and value:
-                return case_tag(self._ws, value) in self._tags
-        return False
+        code = case_code_in(answers)
+        return code is not None and case_tag(self._ws, code) in self._tags
 
 
 def refuse_late(ws: Workspace, device_id: str, record_id: str) -> None:
@@ -448,7 +446,7 @@ def honour_own_revocation(ws: Workspace, device_id: str) -> int:
 def take_assigned(ws: Workspace, trust: Trust, envelope: dict[str, Any]) -> str | None:
     """Store a record of a case assigned to this device; returns why it was refused (None
     when taken in or already here)."""
-    from fieldkit.capture._consent import CASE_QUESTION
+    from fieldkit.capture import case_code_in
     from fieldkit.crypto.envelope import open_envelope
     from fieldkit.crypto.hpke import unwrap
 
@@ -485,7 +483,7 @@ def take_assigned(ws: Workspace, trust: Trust, envelope: dict[str, Any]) -> str 
     if not isinstance(answers, dict):
         return "the record's body has no answers"
     answers = {str(k): str(v) for k, v in answers.items()}
-    code = next((v for k, v in answers.items() if k.rsplit("/", 1)[-1] == CASE_QUESTION), None)
+    code = case_code_in(answers)
     if is_erased(ws, code):
         return "a record of an erased case"
     h = opened.header

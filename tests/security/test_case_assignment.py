@@ -164,3 +164,26 @@ def test_assign_from_the_command_line(tmp_path: Path, breached: Any) -> None:
     assert code not in erased.output and "1 record(s) deleted" in erased.output
     scoped = runner.invoke(app, [*home, "cases", "withdraw", code, "--scope", "nonsense"], env=env)
     assert scoped.exit_code != 0 and "--scope" in scoped.output
+
+
+def test_an_assigned_device_sees_the_cases_history_and_adds_to_it(
+    tmp_path: Path, breached: Any
+) -> None:
+    from fieldkit.cases import case_state, close_case, reopen_case
+
+    coordinator, field = _setup(tmp_path, breached.url, breached.admin_token)
+    worker = field_device(tmp_path, breached.url, coordinator, name="worker")
+    code = new_case_code(field)
+    _record(field, code, "first visit")
+    close_case(field, code)
+    exchange.sync(field)
+    exchange.pull(coordinator)
+    order = case_orders.assign_case(coordinator, code, _device(worker))
+    assert order.envelopes == 2  # the record and the case event
+    exchange.sync(worker)
+    assert case_state(worker, code).closed
+    # The worker's own change reaches the coordinator.
+    reopen_case(worker, code)
+    exchange.sync(worker)
+    exchange.pull(coordinator)
+    assert not case_state(coordinator, code).closed

@@ -300,3 +300,29 @@ def test_a_withdrawn_scope_stops_sharing(tmp_path: Path, breached: Any) -> None:
     assert _statistics_withdrawn(coordinator, frame) == {code}
     # The order itself names the case only sealed: the server holds no case code.
     assert code not in _server_text(breached.engine())
+
+
+def test_an_erased_cases_events_go_with_its_records(tmp_path: Path, breached: Any) -> None:
+    from fieldkit.cases import EVENT_FORM, close_case
+
+    coordinator, field = _setup(tmp_path, breached.url, breached.admin_token)
+    code = new_case_code(field)
+    other = new_case_code(field, taken={code: None})  # type: ignore[dict-item]
+    _record(field, code, MARKER)
+    _record(field, other, KEEP)
+    event = close_case(field, code).id
+    kept_event = close_case(field, other).id
+    exchange.sync(field)
+    exchange.pull(coordinator)
+
+    def events(ws: Workspace) -> set[str]:
+        return {r.id for r in ws.records.list() if r.form_id == EVENT_FORM}
+
+    assert {event, kept_event} <= events(coordinator)
+    order = case_orders.erase_case(coordinator, code)
+    assert order.records_here == 2  # the record and the case's event
+    exchange.sync(field)
+    assert event not in events(field) and event not in events(coordinator)
+    assert kept_event in events(field) and kept_event in events(coordinator)
+    with breached.engine().connect() as conn:
+        assert conn.execute(select(envelopes).where(envelopes.c.record_id == event)).first() is None
