@@ -76,6 +76,10 @@ def why_not(command: str) -> str | None:
         return "an interview at a terminal"
     if words[:2] == ["records", "edit"]:
         return "an interview at a terminal"
+    if words[:1] == ["bundle"]:
+        return "a USB stick, and for an import a bundle made on another laptop"
+    if words[:1] == ["cases"] and words[1:2] not in (["list"], ["conflicts"]):
+        return "a case of the reader's (and, for the coordinator's orders, a server)"
     return None
 
 

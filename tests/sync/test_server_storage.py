@@ -96,7 +96,12 @@ def test_bench_sink_only_when_enabled(tmp_path: Path) -> None:
         server.stop()
     server = start_server_thread(tmp_path / "off")
     try:
-        r = requests.post(server.url + "/v1/bench/sink", json={}, timeout=5)
+        # Without a token the body is refused from its headers (401) before any route is
+        # looked up; with one, the route does not exist.
+        assert requests.post(server.url + "/v1/bench/sink", json={}, timeout=5).status_code == 401
+        project = create_project(server.url, server.admin_token)
+        field = enroll(server.url, server.admin_token, project)
+        r = requests.post(server.url + "/v1/bench/sink", json={}, headers=field.auth, timeout=5)
         assert r.status_code == 404
     finally:
         server.stop()
